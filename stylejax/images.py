@@ -1,0 +1,113 @@
+"""Image files in and out: validation, mode conversion, resizing, colour helpers.
+
+Images inside stylejax are float32 arrays of shape (H, W, 3) with values in
+0..255 (the thesis's pixel range), batched as NHWC where a network needs it.
+"""
+
+import os
+import warnings
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from stylejax.errors import UserError
+
+# Larger inputs are refused before decoding (decompression bombs included).
+DEFAULT_MAX_PIXELS = 100_000_000
+
+# RGB <-> YIQ (NTSC), used to keep the content's colours (Gatys et al. 2016,
+# "Preserving color in neural artistic style transfer", luminance-only transfer).
+_RGB_TO_YIQ = np.array([[0.299, 0.587, 0.114],
+                        [0.595716, -0.274453, -0.321263],
+                        [0.211456, -0.522591, 0.311135]], np.float32)
+_YIQ_TO_RGB = np.linalg.inv(_RGB_TO_YIQ).astype(np.float32)
+
+
+def fit_long_side(height, width, long_side):
+  """(h, w) scaled so that max(h, w) == long_side, aspect kept, each >= 1."""
+  scale = long_side / max(height, width)
+  return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def _to_rgb(img):
+  """Any PIL mode to 8-bit RGB: 16-bit and float scaled, alpha over white."""
+  if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+    values = np.asarray(img, np.float64)
+    top = 255.0 if img.mode == "F" else (65535.0 if values.max() > 255 else 255.0)
+    img = Image.fromarray(np.clip(values / top * 255.0 + 0.5, 0, 255).astype(np.uint8))
+  if img.mode == "P":
+    img = img.convert("RGBA")
+  if img.mode in ("RGBA", "LA", "PA"):
+    img = img.convert("RGBA")
+    background = Image.new("RGBA", img.size, (255, 255, 255, 255))
+    img = Image.alpha_composite(background, img)
+  return img.convert("RGB")
+
+
+def load_image(path, long_side=None, max_pixels=DEFAULT_MAX_PIXELS):
+  """Reads an image file as float32 (H, W, 3) RGB in 0..255.
+
+  EXIF orientation is honoured; grayscale, palette, alpha, 16-bit and CMYK
+  images are converted. `long_side` resizes (Lanczos) so that the longer side
+  has that many pixels. Raises UserError for missing, unreadable, corrupt or
+  oversized files.
+  """
+  path = os.fspath(path)
+  if not os.path.exists(path):
+    raise UserError(f"image not found: {path}")
+  if os.path.isdir(path):
+    raise UserError(f"expected an image file, got a directory: {path}")
+  try:
+    with warnings.catch_warnings():
+      # Our own pixel limit below replaces Pillow's bomb warning.
+      warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+      with Image.open(path) as img:
+        width, height = img.size
+        if width * height > max_pixels:
+          raise UserError(f"image too large: {path} has {width}x{height} pixels, "
+                          f"more than the limit of {max_pixels} (config max_input_pixels)")
+        img.load()
+        img = _to_rgb(ImageOps.exif_transpose(img))
+  except UserError:
+    raise
+  except Image.DecompressionBombError as e:
+    raise UserError(f"image too large: {path}: {e}") from None
+  except UnidentifiedImageError:
+    raise UserError(f"not a readable image: {path}") from None
+  except (OSError, SyntaxError, ValueError) as e:
+    raise UserError(f"corrupt or unreadable image: {path}: {e}") from None
+  if long_side is not None:
+    height, width = fit_long_side(img.height, img.width, long_side)
+    if (height, width) != (img.height, img.width):
+      img = img.resize((width, height), Image.Resampling.LANCZOS)
+  return np.asarray(img, np.float32)
+
+
+def to_uint8(image):
+  """Float 0..255 image to uint8, clipped and rounded."""
+  return np.clip(np.asarray(image, np.float32) + 0.5, 0, 255).astype(np.uint8)
+
+
+def save_image(path, image):
+  """Writes a float 0..255 (H, W, 3) image; the format follows the extension."""
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  Image.fromarray(to_uint8(image)).save(path)
+
+
+def resize(image, height, width):
+  """Lanczos resize of a float (H, W, 3) image, values kept in float."""
+  channels = [Image.fromarray(np.asarray(image[..., c], np.float32), mode="F")
+              .resize((width, height), Image.Resampling.LANCZOS) for c in range(3)]
+  return np.stack([np.asarray(c) for c in channels], axis=-1)
+
+
+def original_colors(stylised, content):
+  """Luminance of `stylised`, chrominance (I, Q) of `content`; both (H, W, 3) 0..255.
+
+  Gatys, Bethge, Hertzmann, Shechtman (2016), "Preserving color in neural
+  artistic style transfer", luminance-only transfer in YIQ space.
+  """
+  y = np.asarray(stylised, np.float32) @ _RGB_TO_YIQ[0]
+  yiq = np.asarray(content, np.float32) @ _RGB_TO_YIQ.T
+  yiq[..., 0] = y
+  return np.clip(yiq @ _YIQ_TO_RGB.T, 0, 255)

@@ -1,0 +1,17 @@
+"""Jobs by name: the config's `job` field picks the module whose `run(config, workdir)` runs."""
+
+import importlib
+
+from stylejax.errors import UserError
+
+JOBS = {
+    "optimize": "stylejax.optimize",
+    "bench_gatys": "stylejax.bench",
+    "weights": "stylejax.weights",
+}
+
+
+def run(config, workdir):
+  if config.job not in JOBS:
+    raise UserError(f"unknown job {config.job!r}; jobs are {', '.join(sorted(JOBS))}")
+  return importlib.import_module(JOBS[config.job]).run(config, workdir)

@@ -1,0 +1,288 @@
+"""Per-image pixel optimisation (Gatys et al. 2016) as jitted scans of optax steps.
+
+The output image O (pixels 0..255, as the thesis) minimises
+    α Σ content losses + β Σ_l w_l E_l + γ TV(O)
+(stylejax.losses). Steps run on the device in chunks of `log_every_steps`
+(one `lax.scan` per chunk); between chunks the loss terms are logged and the
+progress bar moves. Coarse-to-fine: with `num_scales` > 1 the image is solved at
+image_size / 2^k first and each result, upsampled, starts the next scale.
+"""
+
+import dataclasses
+import functools
+import os
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from stylejax import images, losses, report, weights
+from stylejax import vgg as vgg_lib
+from stylejax.errors import UserError
+
+ASSETS = os.path.join(os.path.dirname(__file__), "assets")
+DEFAULT_CONTENT = os.path.join(ASSETS, "chelsea.jpg")
+DEFAULT_STYLE = os.path.join(ASSETS, "starry_night.jpg")
+MIN_SIDE = 16  # VGG pools four times before conv5_1
+DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
+OPTIMIZERS = {"adam": lambda lr: optax.adam(lr),
+              "lbfgs": lambda lr: optax.lbfgs(learning_rate=lr or None)}
+
+
+def parse_list(text, kind=str, name="value"):
+  """'a, b,c' -> [kind(a), kind(b), kind(c)]; '' -> []."""
+  items = [item.strip() for item in str(text).split(",") if item.strip()]
+  try:
+    return [kind(item) for item in items]
+  except ValueError:
+    raise UserError(f"cannot read {name}={text!r} as a comma-separated list of {kind.__name__}") from None
+
+
+@dataclasses.dataclass(frozen=True)
+class Objective:
+  """Weighted content + style + TV loss; hashable, so jit specialises on it."""
+  content_layers: tuple
+  style_layer_weights: tuple  # ((layer, w_l), ...)
+  content_weight: float
+  style_weight: float
+  tv_weight: float
+  normalization: str = "gatys"
+  dtype: str = "float32"
+
+  @classmethod
+  def from_config(cls, config):
+    content_layers = tuple(parse_list(config.content_layers, name="content_layers"))
+    style_layers = parse_list(config.style_layers, name="style_layers")
+    layer_weights = parse_list(config.style_layer_weights, float, "style_layer_weights")
+    layer_weights = layer_weights or [1.0 / len(style_layers)] * len(style_layers)
+    if len(layer_weights) != len(style_layers):
+      raise UserError(f"style_layer_weights has {len(layer_weights)} values for {len(style_layers)} style_layers")
+    if config.loss_normalization not in losses.NORMALIZATIONS:
+      raise UserError(f"unknown loss_normalization {config.loss_normalization!r}; choose one of {losses.NORMALIZATIONS}")
+    if config.compute_dtype not in DTYPES:
+      raise UserError(f"unknown compute_dtype {config.compute_dtype!r}; choose one of {', '.join(DTYPES)}")
+    try:
+      vgg_lib.check_layers(config.vgg.arch, content_layers + tuple(style_layers))
+    except ValueError as e:
+      raise UserError(str(e)) from None
+    return cls(content_layers, tuple(zip(style_layers, layer_weights)), float(config.content_weight),
+               float(config.style_weight), float(config.tv_weight), config.loss_normalization, config.compute_dtype)
+
+  @property
+  def style_layers(self):
+    return tuple(layer for layer, _ in self.style_layer_weights)
+
+  def features(self, vgg, image, layers):
+    return vgg.features(image, layers, DTYPES[self.dtype])
+
+  def content_targets(self, vgg, content):
+    return self.features(vgg, content, self.content_layers)
+
+  def style_grams(self, vgg, style):
+    feats = self.features(vgg, style, self.style_layers)
+    return {layer: losses.gram_matrix(f) for layer, f in feats.items()}
+
+  def terms(self, image, vgg, targets):
+    """{'content', 'style', 'tv'}: the unweighted loss terms of NHWC `image`."""
+    feats = self.features(vgg, image, self.content_layers + self.style_layers)
+    content = sum(losses.content_loss(feats[layer], targets["content"][layer], self.normalization)
+                  for layer in self.content_layers)
+    style = losses.style_loss(feats, targets["style"], dict(self.style_layer_weights), self.normalization)
+    return {"content": content, "style": style, "tv": losses.total_variation(image, self.normalization)}
+
+  def total(self, terms):
+    return (self.content_weight * terms["content"] + self.style_weight * terms["style"]
+            + self.tv_weight * terms["tv"])
+
+
+def _step(objective, tx, linesearch, vgg, targets, carry, active):
+  """One optimiser step; skipped once halted (non-finite) or when inactive (chunk padding)."""
+  x, opt_state, halted = carry
+
+  def loss_fn(image):
+    return objective.total(objective.terms(image, vgg, targets))
+
+  def update(x, opt_state):
+    if linesearch:
+      value, grad = optax.value_and_grad_from_state(loss_fn)(x, state=opt_state)
+    else:
+      value, grad = jax.value_and_grad(loss_fn)(x)
+    updates, new_state = tx.update(grad, opt_state, x, value=value, grad=grad, value_fn=loss_fn)
+    new_x = optax.apply_updates(x, updates)
+    finite = jnp.isfinite(value) & jnp.all(jnp.isfinite(new_x))
+    return jax.lax.cond(finite, lambda: (new_x, new_state, jnp.bool_(False)),
+                        lambda: (x, opt_state, jnp.bool_(True)))
+
+  return jax.lax.cond(active & ~halted, update, lambda x, s: (x, s, halted), x, opt_state), None
+
+
+@functools.partial(jax.jit, static_argnames=("objective", "tx", "linesearch", "chunk"),
+                   donate_argnames=("x", "opt_state"))
+def run_chunk(vgg, targets, x, opt_state, halted, num_steps, *, objective, tx, linesearch, chunk):
+  """Up to `chunk` steps (the first `num_steps` of them) in one lax.scan on the device."""
+  step = functools.partial(_step, objective, tx, linesearch, vgg, targets)
+  (x, opt_state, halted), _ = jax.lax.scan(step, (x, opt_state, halted), jnp.arange(chunk) < num_steps)
+  return x, opt_state, halted
+
+
+@functools.partial(jax.jit, static_argnames=("objective",))
+def evaluate(vgg, targets, x, *, objective):
+  terms = objective.terms(x, vgg, targets)
+  return {**terms, "total": objective.total(terms)}
+
+
+def scale_sizes(image_size, num_scales):
+  """Long sides of a coarse-to-fine schedule ending at image_size (halving each time)."""
+  return [max(1, round(image_size / 2 ** (num_scales - 1 - k))) for k in range(num_scales)]
+
+
+def _validate(config):
+  if config.image_size <= 0 or config.image_size > config.max_image_size:
+    raise UserError(f"image_size must be in 1..{config.max_image_size} (max_image_size), got {config.image_size}")
+  if config.num_scales < 1:
+    raise UserError(f"num_scales must be at least 1, got {config.num_scales}")
+  if config.style_scale <= 0:
+    raise UserError(f"style_scale must be positive, got {config.style_scale}")
+  if config.total_steps < 0 or config.log_every_steps < 1:
+    raise UserError("total_steps must be >= 0 and log_every_steps >= 1")
+  if config.optimizer not in OPTIMIZERS:
+    raise UserError(f"unknown optimizer {config.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
+  if config.snapshot_every_steps % config.log_every_steps:
+    raise UserError("snapshot_every_steps must be a multiple of log_every_steps")
+  if not 0.0 <= config.noise_ratio <= 1.0:
+    raise UserError(f"noise_ratio must be in [0, 1], got {config.noise_ratio}")
+
+
+def _load(path, long_side, config):
+  image = images.load_image(path, long_side, config.max_input_pixels)
+  if min(image.shape[:2]) < MIN_SIDE:
+    raise UserError(f"{path} at long side {long_side} is {image.shape[1]}x{image.shape[0]} px; "
+                    f"VGG needs at least {MIN_SIDE} px per side (raise image_size)")
+  return image
+
+
+def _initial_image(config, content, previous, rng):
+  """The starting pixels: previous scale's result upsampled, or per config.init."""
+  height, width = content.shape[:2]
+  if previous is not None:
+    return images.resize(previous, height, width)
+  if config.init == "content":
+    return content
+  noise = np.asarray(jax.random.uniform(rng, content.shape, jnp.float32, 0.0, 255.0))
+  if config.init == "noise":
+    return noise
+  if config.init == "mix":
+    return config.noise_ratio * noise + (1.0 - config.noise_ratio) * content
+  image = images.load_image(config.init, None, config.max_input_pixels)
+  return images.resize(image, height, width)
+
+
+def _style_targets(objective, vgg, config, style_paths, blend, long_side):
+  """Blended position-averaged Gram targets Σ_i b_i Ĝ(S_i) / Σ_i b_i."""
+  grams_fn = jax.jit(objective.style_grams)
+  total = {}
+  for path, weight in zip(style_paths, blend):
+    style = _load(path, max(1, round(long_side * config.style_scale)), config)
+    grams = grams_fn(vgg, jnp.asarray(style)[None])
+    for layer, gram in grams.items():
+      total[layer] = total.get(layer, 0.0) + weight / sum(blend) * gram
+  return total
+
+
+def run(config, workdir):
+  """The `optimize` job: stylise config.content with config.style; writes the run outputs."""
+  _validate(config)
+  objective = Objective.from_config(config)
+  content_path = config.content or DEFAULT_CONTENT
+  style_paths = parse_list(config.style, name="style") or [DEFAULT_STYLE]
+  blend = parse_list(config.style_blend_weights, float, "style_blend_weights") or [1.0] * len(style_paths)
+  if len(blend) != len(style_paths) or min(blend) < 0 or sum(blend) <= 0:
+    raise UserError(f"style_blend_weights needs {len(style_paths)} non-negative values with a positive sum")
+  if config.init not in ("content", "noise", "mix") and not os.path.isfile(config.init):
+    raise UserError(f"init must be content, noise, mix or an image file; {config.init!r} is none of these")
+  sizes = scale_sizes(config.image_size, config.num_scales)
+  # Read every input once before any work, so bad files fail fast.
+  for path in [content_path, *style_paths]:
+    _load(path, sizes[-1], config)
+
+  vgg = weights.load_vgg(config.vgg.arch, config.vgg.weights, config.vgg.pooling)
+  tx = optax.with_extra_args_support(OPTIMIZERS[config.optimizer](config.learning_rate))
+  linesearch = config.optimizer == "lbfgs"
+  log = report.RunLog(workdir, config)
+  rng = jax.random.key(config.seed)
+  total_steps = config.total_steps * len(sizes)
+  bar = report.progress(total_steps, "optimize")
+  start = time.perf_counter()
+  step, x, halted_at, boundaries, scales, timing = 0, None, None, [], [], []
+  try:
+    for k, long_side in enumerate(sizes):
+      content = _load(content_path, long_side, config)
+      targets = {"content": jax.jit(objective.content_targets)(vgg, jnp.asarray(content)[None]),
+                 "style": _style_targets(objective, vgg, config, style_paths, blend, long_side)}
+      image = _initial_image(config, content, x, jax.random.fold_in(rng, k))
+      x = jnp.asarray(image, jnp.float32)[None]
+      opt_state = tx.init(x)
+      halted = jnp.bool_(False)
+      boundaries.append(step)
+      scales.append({"long_side": long_side, "height": content.shape[0], "width": content.shape[1]})
+      log.scalars(step, evaluate(vgg, targets, x, objective=objective))
+      done = 0
+      while done < config.total_steps:
+        n = min(config.log_every_steps, config.total_steps - done)
+        tick = time.perf_counter()
+        x, opt_state, halted = run_chunk(vgg, targets, x, opt_state, halted, n, objective=objective, tx=tx,
+                                         linesearch=linesearch, chunk=config.log_every_steps)
+        metrics = evaluate(vgg, targets, x, objective=objective)
+        jax.block_until_ready(metrics)
+        timing.append((k, n, time.perf_counter() - tick))
+        done, step = done + n, step + n
+        bar.update(n)
+        if bool(halted):
+          halted_at = step
+          break
+        log.scalars(step, metrics)
+        bar.set_postfix(total=f"{float(metrics['total']):.4g}")
+        if config.snapshot_every_steps and step % config.snapshot_every_steps == 0:
+          snapshot = np.asarray(x[0])
+          images.save_image(os.path.join(workdir, "snapshots", f"step_{step:06d}.png"), snapshot)
+          log.image("snapshot", snapshot, step)
+      if halted_at is not None:
+        break
+  finally:
+    bar.close()
+    if x is not None:
+      result = np.asarray(x[0])
+      if config.original_colors:
+        result = images.original_colors(result, _load(content_path, sizes[len(scales) - 1], config))
+      images.save_image(os.path.join(workdir, "result.png"), result)
+      log.image("result", result, step)
+    log.close()
+
+  wall = time.perf_counter() - start
+  report.plot_losses(log.rows, os.path.join(workdir, "losses.png"), boundaries[1:])
+  summary = _summary(config, log.rows, scales, timing, wall, content_path, style_paths, vgg)
+  summary["halted_at_step"] = halted_at
+  report.write_json(os.path.join(workdir, "summary.json"), summary)
+  if halted_at is not None:
+    raise UserError(f"loss became NaN or Inf within the steps ending at step {halted_at}; "
+                    f"kept the last good image in {os.path.join(workdir, 'result.png')}")
+  return summary
+
+
+def _summary(config, rows, scales, timing, wall, content_path, style_paths, vgg):
+  """Facts about the run: time, speed (after each scale's compilation), losses, inputs."""
+  warm = [(n, t) for i, (k, n, t) in enumerate(timing) if i > 0 and timing[i - 1][0] == k]
+  steps_per_s = sum(n for n, _ in warm) / sum(t for _, t in warm) if warm else None
+  first_style = next(r["style"] for r in rows)
+  final = rows[-1]
+  return {
+      "wall_time_s": wall, "steps": final["step"], "steps_per_s_after_compile": steps_per_s,
+      "final_losses": {k: v for k, v in final.items() if k != "step"},
+      "initial_losses": {k: v for k, v in rows[0].items() if k != "step"},
+      "style_loss_reduction": first_style / final["style"] if final["style"] > 0 else None,
+      "scales": scales, "content": os.path.abspath(content_path),
+      "styles": [os.path.abspath(p) for p in style_paths], "optimizer": config.optimizer,
+      "compute_dtype": config.compute_dtype, "vgg": vgg.arch, **report.environment(),
+  }

@@ -1,0 +1,95 @@
+"""Run outputs: resolved config, metrics.jsonl, TensorBoard events, plots, progress bar."""
+
+import json
+import os
+import platform
+import sys
+
+import jax
+import matplotlib
+import numpy as np
+import tqdm
+from tensorboardX import SummaryWriter
+
+from stylejax import images
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
+
+
+def write_json(path, obj):
+  """Writes `obj` as indented JSON atomically (a crash never leaves half a file)."""
+  tmp = path + ".tmp"
+  with open(tmp, "w") as f:
+    json.dump(obj, f, indent=2, sort_keys=True, default=float)
+    f.write("\n")
+  os.replace(tmp, path)
+
+
+def environment():
+  """Device, software and host facts for summary.json."""
+  device = jax.devices()[0]
+  return {"device_kind": device.device_kind, "platform": device.platform, "device_count": jax.device_count(),
+          "jax_version": jax.__version__, "python": platform.python_version(), "host": platform.node()}
+
+
+def peak_memory_bytes():
+  """Peak device memory in bytes where the backend reports it (GPU, TPU), else None."""
+  stats = jax.devices()[0].memory_stats() or {}
+  return stats.get("peak_bytes_in_use")
+
+
+def progress(total, desc):
+  """A progress bar with ETA on stderr."""
+  return tqdm.tqdm(total=total, desc=desc, unit="step", file=sys.stderr, dynamic_ncols=True, leave=True)
+
+
+class RunLog:
+  """metrics.jsonl plus TensorBoard scalars and images, in one workdir."""
+
+  def __init__(self, workdir, config):
+    os.makedirs(workdir, exist_ok=True)
+    self.workdir = workdir
+    with open(os.path.join(workdir, "config.json"), "w") as f:
+      f.write(config.to_json_best_effort(indent=2, sort_keys=True) + "\n")
+    self._metrics = open(os.path.join(workdir, "metrics.jsonl"), "w")
+    self._writer = SummaryWriter(logdir=workdir, flush_secs=30)
+    self.rows = []
+
+  def scalars(self, step, values):
+    row = {"step": int(step), **{k: float(v) for k, v in values.items()}}
+    self.rows.append(row)
+    self._metrics.write(json.dumps(row) + "\n")
+    self._metrics.flush()
+    for key, value in values.items():
+      self._writer.add_scalar(f"loss/{key}", float(value), int(step))
+
+  def image(self, tag, image, step):
+    self._writer.add_image(tag, images.to_uint8(image), int(step), dataformats="HWC")
+
+  def close(self):
+    self._metrics.close()
+    self._writer.close()
+
+
+def plot_losses(rows, path, boundaries=()):
+  """One panel per loss term against the step, log scale (thesis figure 3.1).
+
+  `boundaries` marks steps where a new scale of a multi-scale run begins.
+  """
+  keys = [k for k in rows[0] if k != "step"]
+  steps = np.array([r["step"] for r in rows])
+  fig, axes = plt.subplots(1, len(keys), figsize=(3.6 * len(keys), 3.2), squeeze=False)
+  for ax, key in zip(axes[0], keys):
+    values = np.array([r[key] for r in rows])
+    ax.plot(steps, values, color="tab:blue")
+    if np.all(values > 0):
+      ax.set_yscale("log")
+    for b in boundaries:
+      ax.axvline(b, color="grey", linestyle=":", linewidth=1)
+    ax.set_title(key)
+    ax.set_xlabel("step")
+    ax.grid(alpha=0.3)
+  fig.tight_layout()
+  fig.savefig(path, dpi=100)
+  plt.close(fig)
