@@ -1,4 +1,8 @@
-"""stylejax command line: python run.py --config configs/X.py[:arg] --workdir DIR [--config.key=value ...]"""
+"""stylejax command line: python run.py --config configs/X.py[:arg] --workdir DIR [--config.key=value ...]
+
+Errors the user can fix (bad files, unknown config keys, bad values) are printed
+as one line on stderr with a non-zero exit; the job itself lives in stylejax.jobs.
+"""
 
 import sys
 
@@ -14,19 +18,41 @@ flags.DEFINE_string("workdir", None, "Folder for the run's outputs.")
 flags.mark_flags_as_required(["config", "workdir"])
 
 
+def fail(message, code=1):
+  print("error: " + " ".join(str(message).split()), file=sys.stderr)
+  sys.exit(code)
+
+
+def describe(error):
+  """One line for a flag or config error (config_flags embeds whole tracebacks in messages)."""
+  if isinstance(error, (KeyError, AttributeError)):
+    return f"unknown config key {str(error).strip(chr(34))}; see the config file for the keys"
+  lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+  return lines[-1] if "Traceback" in str(error) else " ".join(lines)
+
+
+def parse_flags(argv):
+  """Parses flags and loads the config now, so every mistake in them is one line."""
+  try:
+    rest = FLAGS(argv)
+    getattr(FLAGS.config, "job", None)  # config_flags defers file errors until first access
+  except Exception as e:  # flag syntax, unknown config keys, config file errors
+    fail(describe(e), code=2)
+  if len(rest) > 1:
+    fail(f"unexpected arguments: {' '.join(rest[1:])}", code=2)
+  return rest
+
+
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+  del argv
   logging.set_verbosity(logging.WARNING)
   try:
     jobs.run(FLAGS.config, FLAGS.workdir)
   except UserError as e:
-    print(f"error: {e}", file=sys.stderr)
-    sys.exit(1)
+    fail(e)
   except KeyboardInterrupt:
-    print("error: interrupted", file=sys.stderr)
-    sys.exit(130)
+    fail("interrupted", code=130)
 
 
 if __name__ == "__main__":
-  app.run(main)
+  app.run(main, flags_parser=parse_flags)

@@ -39,9 +39,9 @@ def get_config(arg=None):
   config.content_layers = "relu4_2"
   config.style_layers = "relu1_1,relu2_1,relu3_1,relu4_1,relu5_1"
   config.style_layer_weights = ""  # empty: 1/L each (thesis: 1/5)
-  config.loss_normalization = "gatys"  # gatys | johnson
+  config.loss_normalization = "johnson"  # johnson (size-independent) | gatys (thesis sums)
   config.content_weight = 1.0
-  config.style_weight = 1e5
+  config.style_weight = 20.0
   config.tv_weight = 1e-3
 
   # Optimiser.

@@ -56,11 +56,10 @@ def conv_flops(arch, height, width, layers):
 
 
 def _pool(x, kind):
-  window = (1, 2, 2, 1)
-  if kind == "max":
-    return jax.lax.reduce_window(x, -jnp.inf, jax.lax.max, window, window, "VALID")
-  summed = jax.lax.reduce_window(x, 0.0, jax.lax.add, window, window, "VALID")
-  return summed * 0.25
+  """2x2, stride 2 pooling (odd trailing rows/columns dropped, as torchvision)."""
+  b, h, w, c = x.shape
+  blocks = x[:, :h // 2 * 2, :w // 2 * 2].reshape(b, h // 2, 2, w // 2, 2, c)
+  return blocks.mean((2, 4)) if kind == "avg" else blocks.max((2, 4))
 
 
 @struct.dataclass

@@ -18,6 +18,7 @@ import hashlib
 import importlib
 import importlib.util
 import io
+import json
 import os
 import pickle
 import struct
@@ -341,5 +342,8 @@ def run(config, workdir):
   if not config.source:
     raise UserError("set --config.source=FILE (.mat, .pth or .npz) or --config.source=download")
   report = install(config.source, config.arch)
+  os.makedirs(workdir, exist_ok=True)
+  with open(os.path.join(workdir, "weights.json"), "w") as f:
+    json.dump(report, f, indent=2)
   print(f"installed {config.arch} weights: {report['cache']} (sha256 {report['sha256']})", file=sys.stderr)
   return report

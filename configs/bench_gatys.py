@@ -1,0 +1,25 @@
+"""Benchmark of the Gatys step: sizes x compute dtypes x optimisers.
+
+  python run.py --config configs/bench_gatys.py --workdir runs/bench_gatys
+  python run.py --config configs/bench_gatys.py --workdir runs/bench --config.vgg.arch=vgg19 \
+      --config.bench_sizes=512,1024 --config.bench_dtypes=bfloat16 --config.bench_optimizers=adam
+
+Writes bench.md and bench.json. `:tiny` times 64 px for a couple of steps.
+"""
+
+from configs import gatys
+
+
+def get_config(arg=None):
+  config = gatys.get_config()
+  config.job = "bench_gatys"
+  config.bench_sizes = "256,512,1024"  # square images, pixels
+  config.bench_dtypes = "float32,bfloat16"
+  config.bench_optimizers = "adam,lbfgs"
+  config.bench_steps = 10  # timed steps per case, after one untimed chunk
+  if arg == "tiny":
+    config.bench_sizes = "64"
+    config.bench_steps = 2
+  elif arg:
+    raise ValueError(f"unknown config argument {arg!r}; use :tiny or nothing")
+  return config

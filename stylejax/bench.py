@@ -1,0 +1,85 @@
+"""The `bench_gatys` job: per-step time of the Gatys optimisation after compilation.
+
+For every (size, dtype, optimiser) it times `optimize.run_chunk` (the real
+jitted scan) on the bundled pair resized to size x size, and reports ms/step,
+achieved TFLOP/s from the analytic VGG convolution count (forward + input
+gradient = 2x the forward FLOPs per loss evaluation; Adam evaluates once per
+step, L-BFGS's line search a variable number of times, so no TFLOP/s is given
+for it) and peak device memory where the backend reports it.
+"""
+
+import json
+import os
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from stylejax import images, optimize, report, weights
+from stylejax import vgg as vgg_lib
+from stylejax.errors import UserError
+
+
+def _time_case(config, vgg, size, dtype, optimizer):
+  config = config.copy_and_resolve_references()
+  with config.unlocked():
+    config.compute_dtype, config.optimizer = dtype, optimizer
+  objective = optimize.Objective.from_config(config)
+  content = images.resize(images.load_image(optimize.DEFAULT_CONTENT), size, size)[None]
+  style = images.resize(images.load_image(optimize.DEFAULT_STYLE), size, size)[None]
+  targets = {"content": jax.jit(objective.content_targets)(vgg, content),
+             "style": jax.jit(objective.style_grams)(vgg, style)}
+  tx = optax.with_extra_args_support(optimize.OPTIMIZERS[optimizer](config.learning_rate))
+  x = jnp.asarray(content)
+  state = optimize.init_state(tx, x)
+  kwargs = dict(objective=objective, tx=tx, linesearch=optimizer == "lbfgs", steps=config.bench_steps)
+  x, state, _ = optimize.run_chunk(vgg, targets, x, state, **kwargs)
+  jax.block_until_ready(x)  # compiled and warm
+  start = time.perf_counter()
+  x, state, _ = optimize.run_chunk(vgg, targets, x, state, **kwargs)
+  jax.block_until_ready(x)
+  seconds = (time.perf_counter() - start) / config.bench_steps
+  flops = 2 * vgg_lib.conv_flops(vgg.arch, size, size, objective.content_layers + objective.style_layers)
+  peak = report.peak_memory_bytes()
+  return {"size": size, "dtype": dtype, "optimizer": optimizer, "ms_per_step": seconds * 1e3,
+          "tflops": flops / seconds / 1e12 if optimizer == "adam" else None,
+          "peak_memory_gib": peak / 2**30 if peak else None, "finite": bool(jnp.all(jnp.isfinite(x)))}
+
+
+def markdown(rows, env, arch):
+  lines = [f"Gatys step time, {arch}, {env['device_kind']} ({env['platform']}), jax {env['jax_version']}", "",
+           "| size | dtype | optimizer | ms/step | TFLOP/s | peak memory (GiB) |", "|---|---|---|---|---|---|"]
+  for r in rows:
+    tflops = f"{r['tflops']:.2f}" if r["tflops"] is not None else "n/a"
+    peak = f"{r['peak_memory_gib']:.2f}" if r["peak_memory_gib"] is not None else "n/a"
+    lines.append(f"| {r['size']} | {r['dtype']} | {r['optimizer']} | {r['ms_per_step']:.1f} | {tflops} | {peak} |")
+  return "\n".join(lines) + "\n"
+
+
+def run(config, workdir):
+  sizes = optimize.parse_list(config.bench_sizes, int, "bench_sizes")
+  dtypes = optimize.parse_list(config.bench_dtypes, name="bench_dtypes")
+  optimizers = optimize.parse_list(config.bench_optimizers, name="bench_optimizers")
+  unknown = [d for d in dtypes if d not in optimize.DTYPES] + [o for o in optimizers if o not in optimize.OPTIMIZERS]
+  if unknown or not sizes or min(sizes) < optimize.MIN_SIDE or config.bench_steps < 1:
+    raise UserError(f"bad bench settings (unknown: {unknown}; sizes >= {optimize.MIN_SIDE}; bench_steps >= 1)")
+  vgg = weights.load_vgg(config.vgg.arch, config.vgg.weights, config.vgg.pooling)
+  env = report.environment()
+  rows = []
+  bar = report.progress(len(sizes) * len(dtypes) * len(optimizers), "bench")
+  for size in sizes:
+    for dtype in dtypes:
+      for optimizer in optimizers:
+        rows.append(_time_case(config, vgg, size, dtype, optimizer))
+        bar.update(1)
+  bar.close()
+  os.makedirs(workdir, exist_ok=True)
+  table = markdown(rows, env, vgg.arch)
+  with open(os.path.join(workdir, "bench.md"), "w") as f:
+    f.write(table)
+  report.write_json(os.path.join(workdir, "bench.json"), {"rows": rows, "environment": env, "arch": vgg.arch,
+                                                          "steps_timed": config.bench_steps})
+  print(table)
+  return rows

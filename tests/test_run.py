@@ -1,0 +1,132 @@
+"""End to end through run.py and the optimize job on the real embedded VGG16."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from stylejax import jobs, optimize
+from stylejax.errors import UserError
+from configs import bench_gatys, gatys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_cli(workdir, *overrides, config="configs/gatys.py:tiny"):
+  return subprocess.run([sys.executable, "run.py", f"--config={config}", f"--workdir={workdir}", *overrides],
+                        cwd=ROOT, capture_output=True, text=True, timeout=600)
+
+
+def tiny(**overrides):
+  config = gatys.get_config("tiny")
+  with config.unlocked():
+    for key, value in overrides.items():
+      node = config
+      *parents, leaf = key.split(".")
+      for p in parents:
+        node = node[p]
+      node[leaf] = value
+  return config
+
+
+@pytest.mark.slow
+def test_cli_tiny_run_writes_every_output_and_is_deterministic(tmp_path):
+  first, second = tmp_path / "a", tmp_path / "b"
+  for workdir in (first, second):
+    result = run_cli(workdir)
+    assert result.returncode == 0, result.stderr
+  assert "optimize: 100%" in result.stderr  # progress bar with ETA on stderr
+  for name in ("result.png", "metrics.jsonl", "summary.json", "losses.png", "config.json"):
+    assert (first / name).is_file(), name
+  assert any(n.startswith("events.out.tfevents") for n in os.listdir(first))
+  rows = [json.loads(line) for line in (first / "metrics.jsonl").read_text().splitlines()]
+  assert [r["step"] for r in rows] == [0, 5, 10, 15, 20]
+  assert rows[-1]["total"] < rows[0]["total"] and rows[-1]["style"] < rows[0]["style"]
+  summary = json.loads((first / "summary.json").read_text())
+  assert summary["steps"] == 20 and summary["device_kind"] and summary["jax_version"]
+  assert summary["scales"] == [{"long_side": 64, "height": 43, "width": 64}]
+  assert json.loads((first / "config.json").read_text())["image_size"] == 64
+  assert (first / "result.png").read_bytes() == (second / "result.png").read_bytes()
+
+
+@pytest.mark.slow
+def test_cli_bad_input_gives_one_line_error_and_nonzero_exit(tmp_path):
+  corrupt = tmp_path / "corrupt.jpg"
+  corrupt.write_bytes(b"\xff\xd8\xff\xe0 definitely not a jpeg")
+  result = run_cli(tmp_path / "w", f"--config.content={corrupt}")
+  assert result.returncode == 1
+  assert result.stderr.strip().splitlines() == [f"error: not a readable image: {corrupt}"]
+  for override, message in [("--config.style=/no/such/painting.jpg", "error: image not found"),
+                            ("--config.image_size=0", "error: image_size must be in"),
+                            ("--config.image_size=-5", "error: image_size must be in"),
+                            ("--config.image_size=100000", "error: image_size must be in")]:
+    result = run_cli(tmp_path / "w", override)
+    assert result.returncode == 1 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert result.stderr.startswith(message)
+
+
+@pytest.mark.slow
+def test_cli_unknown_config_key_fails_before_running(tmp_path):
+  result = run_cli(tmp_path / "w", "--config.no_such_key=1")
+  assert result.returncode != 0
+  assert "no_such_key" in result.stderr and "Traceback" not in result.stderr
+  assert not (tmp_path / "w").exists()
+
+
+def test_nan_loss_stops_with_step_and_keeps_last_good_image(tmp_path):
+  config = tiny(learning_rate=float("inf"), total_steps=10)
+  with pytest.raises(UserError, match=r"NaN or Inf at step 1;.*\(step 0\).*result.png"):
+    jobs.run(config, str(tmp_path))
+  result = np.asarray(Image.open(tmp_path / "result.png"))
+  assert result.shape == (43, 64, 3)
+  assert json.loads((tmp_path / "summary.json").read_text())["halted_at_step"] == 1
+
+
+def test_lbfgs_bf16_multiscale_multistyle_original_colors(tmp_path):
+  config = tiny(optimizer="lbfgs", learning_rate=0.0, compute_dtype="bfloat16", num_scales=2, total_steps=6,
+                log_every_steps=3, style=f"{optimize.DEFAULT_STYLE},{optimize.ASSETS}/the_scream.jpg",
+                style_blend_weights="0.7,0.3", original_colors=True, init="content", snapshot_every_steps=3)
+  summary = jobs.run(config, str(tmp_path))
+  assert [s["long_side"] for s in summary["scales"]] == [32, 64]
+  assert summary["steps"] == 12 and len(summary["styles"]) == 2
+  assert sorted(os.listdir(tmp_path / "snapshots")) == [f"step_{s:06d}.png" for s in (3, 6, 9, 12)]
+  rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+  assert rows[-1]["total"] < rows[-3]["total"]  # the fine scale improves on its start
+  assert Image.open(tmp_path / "result.png").size == (64, 43)
+
+
+def test_init_from_file_and_noise(tmp_path):
+  for init in ("noise", os.path.join(optimize.ASSETS, "rocket.jpg")):
+    summary = jobs.run(tiny(init=init, total_steps=5), str(tmp_path / os.path.basename(init)))
+    assert summary["final_losses"]["total"] < summary["initial_losses"]["total"]
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (dict(optimizer="sgd"), "unknown optimizer"),
+    (dict(content_layers="relu9_9"), "unknown vgg16 layer"),
+    (dict(style_layer_weights="1,2"), "style_layer_weights has 2 values"),
+    (dict(style_blend_weights="1,2"), "style_blend_weights needs 1"),
+    (dict(init="/no/such/file.png"), "init must be"),
+    (dict(image_size=8), "at least 16 px"),
+    (dict(snapshot_every_steps=7), "multiple of log_every_steps"),
+    (dict(**{"vgg.arch": "vgg19"}, **{"vgg.weights": "/no/such.mat"}), "weights file not found"),
+    (dict(compute_dtype="float8"), "unknown compute_dtype"),
+])
+def test_bad_settings_are_user_errors(tmp_path, overrides, message):
+  with pytest.raises(UserError, match=message):
+    jobs.run(tiny(**overrides), str(tmp_path))
+
+
+def test_bench_job_writes_tables(tmp_path):
+  config = bench_gatys.get_config("tiny")
+  with config.unlocked():
+    config.bench_dtypes, config.bench_optimizers, config.bench_steps = "float32", "adam,lbfgs", 1
+  rows = jobs.run(config, str(tmp_path))
+  assert [(r["size"], r["optimizer"]) for r in rows] == [(64, "adam"), (64, "lbfgs")]
+  assert all(r["ms_per_step"] > 0 and r["finite"] for r in rows) and rows[0]["tflops"] > 0
+  assert "| 64 | float32 | adam |" in (tmp_path / "bench.md").read_text()
+  assert json.loads((tmp_path / "bench.json").read_text())["rows"][1]["tflops"] is None
