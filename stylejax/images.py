@@ -96,7 +96,7 @@ def save_image(path, image):
 
 def resize(image, height, width):
   """Lanczos resize of a float (H, W, 3) image, values kept in float."""
-  channels = [Image.fromarray(np.asarray(image[..., c], np.float32), mode="F")
+  channels = [Image.fromarray(np.ascontiguousarray(image[..., c], np.float32))
               .resize((width, height), Image.Resampling.LANCZOS) for c in range(3)]
   return np.stack([np.asarray(c) for c in channels], axis=-1)
 

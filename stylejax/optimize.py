@@ -124,11 +124,13 @@ def run_chunk(vgg, targets, x, opt_state, *, objective, tx, linesearch, steps):
   """`steps` optimiser steps in one lax.scan on the device.
 
   Returns (x, opt_state, bad): bad is -1, or the index of the step that went
-  NaN/Inf, in which case x is the last good image. On the CPU the scan is
-  unrolled, since XLA:CPU runs loop bodies single-threaded (2.4x slower here).
+  NaN/Inf, in which case x is the last good image. On the CPU, Adam's scan is
+  unrolled, since XLA:CPU runs loop bodies single-threaded (2.4x slower here);
+  L-BFGS is not (its line search is a while loop anyway, and unrolling it
+  multiplies the compile time).
   """
   step = functools.partial(_step, objective, tx, linesearch, vgg, targets)
-  unroll = steps if jax.default_backend() == "cpu" else 1
+  unroll = steps if jax.default_backend() == "cpu" and not linesearch else 1
   (x, opt_state, bad), _ = jax.lax.scan(step, (x, opt_state, jnp.int32(-1)), jnp.arange(steps, dtype=jnp.int32),
                                         unroll=unroll)
   return x, opt_state, bad
@@ -233,7 +235,8 @@ def run(config, workdir):
       content = _load(content_path, long_side, config)
       targets = {"content": jax.jit(objective.content_targets)(vgg, jnp.asarray(content)[None]),
                  "style": _style_targets(objective, vgg, config, style_paths, blend, long_side)}
-      image = _initial_image(config, content, x, jax.random.fold_in(rng, k))
+      previous = None if x is None else np.asarray(x[0])
+      image = _initial_image(config, content, previous, jax.random.fold_in(rng, k))
       x = jnp.asarray(image, jnp.float32)[None]
       opt_state = init_state(tx, x)
       boundaries.append(step)

@@ -3,6 +3,8 @@
 import os
 import pickle
 import socket
+import subprocess
+import sys
 import threading
 import time
 
@@ -136,3 +138,17 @@ def test_download_fails_fast_when_nothing_answers(tmp_path):
   server.close()
   with pytest.raises(UserError, match="cannot download.*configs/weights.py"):
     weights.download("http://127.0.0.1:9/vgg19.pth", str(tmp_path / "g"), timeout_s=2)
+
+
+def test_weights_job_from_the_command_line(tmp_path):
+  root = os.path.dirname(os.path.dirname(DATA))
+  env = {**os.environ, "STYLEJAX_HOME": str(tmp_path / "home")}
+  result = subprocess.run([sys.executable, "run.py", "--config=configs/weights.py", f"--workdir={tmp_path / 'w'}",
+                           f"--config.source={os.path.join(DATA, 'tiny_vgg19_zip.pth')}"],
+                          cwd=root, env=env, capture_output=True, text=True, timeout=300)
+  assert result.returncode == 0, result.stderr
+  assert (tmp_path / "home" / "vgg19.npz").is_file() and (tmp_path / "home" / "vgg19.npz.sha256").is_file()
+  assert "installed vgg19 weights" in result.stderr
+  missing = subprocess.run([sys.executable, "run.py", "--config=configs/weights.py", f"--workdir={tmp_path / 'w'}"],
+                           cwd=root, env=env, capture_output=True, text=True, timeout=300)
+  assert missing.returncode == 1 and missing.stderr.startswith("error: set --config.source")
