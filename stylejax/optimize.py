@@ -205,8 +205,8 @@ def _style_targets(objective, vgg, config, style_paths, blend, long_side):
   return total
 
 
-def run(config, workdir):
-  """The `optimize` job: stylise config.content with config.style; writes the run outputs."""
+def _check_inputs(config):
+  """Validates the config and reads every input once, so bad files fail before any work."""
   _validate(config)
   objective = Objective.from_config(config)
   content_path = config.content or DEFAULT_CONTENT
@@ -217,17 +217,48 @@ def run(config, workdir):
   if config.init not in ("content", "noise", "mix") and not os.path.isfile(config.init):
     raise UserError(f"init must be content, noise, mix or an image file; {config.init!r} is none of these")
   sizes = scale_sizes(config.image_size, config.num_scales)
-  # Read every input once before any work, so bad files fail fast.
   for path in [content_path, *style_paths]:
     _load(path, sizes[-1], config)
+  return objective, content_path, style_paths, blend, sizes
 
-  vgg = weights.load_vgg(config.vgg.arch, config.vgg.weights, config.vgg.pooling)
+
+def _optimize_scale(config, workdir, objective, vgg, targets, x, step, log, bar):
+  """config.total_steps steps at one scale, in chunks of log_every_steps.
+
+  Returns (x, step, halted_at, timing): halted_at is None or the step that went
+  NaN/Inf; timing lists (steps, seconds) per chunk.
+  """
   tx = optax.with_extra_args_support(OPTIMIZERS[config.optimizer](config.learning_rate))
-  linesearch = config.optimizer == "lbfgs"
+  opt_state = init_state(tx, x)
+  log.scalars(step, evaluate(vgg, targets, x, objective=objective))
+  timing, done = [], 0
+  while done < config.total_steps:
+    n = min(config.log_every_steps, config.total_steps - done)
+    tick = time.perf_counter()
+    x, opt_state, bad = run_chunk(vgg, targets, x, opt_state, objective=objective, tx=tx,
+                                  linesearch=config.optimizer == "lbfgs", steps=n)
+    metrics = jax.block_until_ready(evaluate(vgg, targets, x, objective=objective))
+    timing.append((n, time.perf_counter() - tick))
+    if int(bad) >= 0:
+      return x, step, step + int(bad) + 1, timing
+    done, step = done + n, step + n
+    bar.update(n)
+    bar.set_postfix(total=f"{float(metrics['total']):.4g}")
+    log.scalars(step, metrics)
+    if config.snapshot_every_steps and step % config.snapshot_every_steps == 0:
+      snapshot = np.asarray(x[0])
+      images.save_image(os.path.join(workdir, "snapshots", f"step_{step:06d}.png"), snapshot)
+      log.image("snapshot", snapshot, step)
+  return x, step, None, timing
+
+
+def run(config, workdir):
+  """The `optimize` job: stylise config.content with config.style; writes the run outputs."""
+  objective, content_path, style_paths, blend, sizes = _check_inputs(config)
+  vgg = weights.load_vgg(config.vgg.arch, config.vgg.weights, config.vgg.pooling)
   log = report.RunLog(workdir, config)
   rng = jax.random.key(config.seed)
-  total_steps = config.total_steps * len(sizes)
-  bar = report.progress(total_steps, "optimize")
+  bar = report.progress(config.total_steps * len(sizes), "optimize")
   start = time.perf_counter()
   step, x, halted_at, boundaries, scales, timing = 0, None, None, [], [], []
   try:
@@ -236,35 +267,14 @@ def run(config, workdir):
       targets = {"content": jax.jit(objective.content_targets)(vgg, jnp.asarray(content)[None]),
                  "style": _style_targets(objective, vgg, config, style_paths, blend, long_side)}
       previous = None if x is None else np.asarray(x[0])
-      image = _initial_image(config, content, previous, jax.random.fold_in(rng, k))
-      x = jnp.asarray(image, jnp.float32)[None]
-      opt_state = init_state(tx, x)
+      x = jnp.asarray(_initial_image(config, content, previous, jax.random.fold_in(rng, k)), jnp.float32)[None]
       boundaries.append(step)
       scales.append({"long_side": long_side, "height": content.shape[0], "width": content.shape[1]})
-      log.scalars(step, evaluate(vgg, targets, x, objective=objective))
-      done = 0
-      while done < config.total_steps:
-        n = min(config.log_every_steps, config.total_steps - done)
-        tick = time.perf_counter()
-        x, opt_state, bad = run_chunk(vgg, targets, x, opt_state, objective=objective, tx=tx,
-                                      linesearch=linesearch, steps=n)
-        metrics = evaluate(vgg, targets, x, objective=objective)
-        jax.block_until_ready(metrics)
-        timing.append((k, n, time.perf_counter() - tick))
-        if int(bad) >= 0:
-          halted_at = step + int(bad) + 1
-          break
-        done, step = done + n, step + n
-        bar.update(n)
-        log.scalars(step, metrics)
-        bar.set_postfix(total=f"{float(metrics['total']):.4g}")
-        if config.snapshot_every_steps and step % config.snapshot_every_steps == 0:
-          snapshot = np.asarray(x[0])
-          images.save_image(os.path.join(workdir, "snapshots", f"step_{step:06d}.png"), snapshot)
-          log.image("snapshot", snapshot, step)
+      x, step, halted_at, scale_timing = _optimize_scale(config, workdir, objective, vgg, targets, x, step, log, bar)
+      timing.append(scale_timing)
       if halted_at is not None:
         break
-  finally:
+  finally:  # whatever happens, the latest image is kept
     bar.close()
     if x is not None:
       result = np.asarray(x[0])
@@ -274,9 +284,8 @@ def run(config, workdir):
       log.image("result", result, step)
     log.close()
 
-  wall = time.perf_counter() - start
   report.plot_losses(log.rows, os.path.join(workdir, "losses.png"), boundaries[1:])
-  summary = _summary(config, log.rows, scales, timing, wall, content_path, style_paths, vgg)
+  summary = _summary(config, log.rows, scales, timing, time.perf_counter() - start, content_path, style_paths, vgg)
   summary["halted_at_step"] = halted_at
   report.write_json(os.path.join(workdir, "summary.json"), summary)
   if halted_at is not None:
@@ -286,16 +295,15 @@ def run(config, workdir):
 
 
 def _summary(config, rows, scales, timing, wall, content_path, style_paths, vgg):
-  """Facts about the run: time, speed (after each scale's compilation), losses, inputs."""
-  warm = [(n, t) for i, (k, n, t) in enumerate(timing) if i > 0 and timing[i - 1][0] == k]
+  """Facts about the run: time, speed (chunks after each scale's first, which compiles), losses, inputs."""
+  warm = [chunk for scale_timing in timing for chunk in scale_timing[1:]]
   steps_per_s = sum(n for n, _ in warm) / sum(t for _, t in warm) if warm else None
-  first_style = next(r["style"] for r in rows)
-  final = rows[-1]
+  initial, final = rows[0], rows[-1]
   return {
       "wall_time_s": wall, "steps": final["step"], "steps_per_s_after_compile": steps_per_s,
+      "initial_losses": {k: v for k, v in initial.items() if k != "step"},
       "final_losses": {k: v for k, v in final.items() if k != "step"},
-      "initial_losses": {k: v for k, v in rows[0].items() if k != "step"},
-      "style_loss_reduction": first_style / final["style"] if final["style"] > 0 else None,
+      "style_loss_reduction": initial["style"] / final["style"] if final["style"] > 0 else None,
       "scales": scales, "content": os.path.abspath(content_path),
       "styles": [os.path.abspath(p) for p in style_paths], "optimizer": config.optimizer,
       "compute_dtype": config.compute_dtype, "vgg": vgg.arch, **report.environment(),
