@@ -77,7 +77,7 @@ def plot_losses(rows, path, boundaries=()):
 
   `boundaries` marks steps where a new scale of a multi-scale run begins.
   """
-  keys = [k for k in rows[0] if k != "step"]
+  keys = sorted(k for k in rows[0] if k not in ("step", "total")) + ["total"]
   steps = np.array([r["step"] for r in rows])
   fig, axes = plt.subplots(1, len(keys), figsize=(3.6 * len(keys), 3.2), squeeze=False)
   for ax, key in zip(axes[0], keys):
