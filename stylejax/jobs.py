@@ -7,6 +7,7 @@ from stylejax.errors import UserError
 JOBS = {
     "optimize": "stylejax.optimize",
     "bench_gatys": "stylejax.bench",
+    "bench_matting": "stylejax.bench_matting",
     "weights": "stylejax.weights",
 }
 

@@ -82,3 +82,59 @@ def total_variation(images, normalization="gatys"):
   dx = jnp.square(images[:, :, 1:] - images[:, :, :-1]).reshape(images.shape[0], -1)
   reduce = jnp.sum if normalization == "gatys" else jnp.mean
   return (reduce(dy, -1) + reduce(dx, -1)).mean()
+
+
+def masked_gram_matrices(features, masks):
+  """Per-channel Gram matrices averaged over each mask's region -> (B, K, N, N).
+
+  Ĝ_k = (F·A_k)ᵀ (F·A_k) / (M · mean(A_k)) for features F (B, H, W, N) and masks
+  A (B, H, W, K) at the layer's resolution (Luan et al. 2017, eq. 4; divided by
+  the region size as in Luan's code, so Ĝ_k is the region's average Gram and an
+  all-ones mask gives `gram_matrix`). Empty channels give zero matrices.
+  """
+  batch, height, width, channels = features.shape
+  flat = features.reshape(batch, height * width, channels).astype(jnp.float32)
+  weights = masks.reshape(batch, height * width, -1).astype(jnp.float32)
+  # (F·A)ᵀ(F·A) = Fᵀ diag(A²) F per channel.
+  grams = jnp.einsum("bmi,bmk,bmj->bkij", flat, jnp.square(weights), flat)
+  area = weights.sum(1)  # (B, K) = M · mean(A_k)
+  return grams / jnp.maximum(area, 1e-8)[..., None, None]
+
+
+def masked_style_layer_loss(grams, target_grams, content_masks, normalization="gatys"):
+  """Σ_k mean(A_k[C]) · E(Ĝ_k[O], Ĝ_k[S]) for one layer (Luan et al. 2017, eq. 4).
+
+  grams, target_grams: (B, K, N, N) from `masked_gram_matrices`; content_masks
+  (B, H, W, K): each channel's term is weighted by the content mask's mean, as
+  the thesis's code, so empty channels cost nothing. E is `style_layer_loss`
+  per channel; with one all-ones channel this is the plain style loss.
+  """
+  _check(normalization)
+  channels = grams.shape[-1]
+  scale = 0.25 if normalization == "gatys" else 1.0
+  per_channel = scale / channels**2 * jnp.square(grams - target_grams).sum((-2, -1))  # (B, K)
+  weights = content_masks.reshape(content_masks.shape[0], -1, content_masks.shape[-1]).mean(1)
+  return (weights * per_channel).sum(-1).mean()
+
+
+def matting_energy(images, apply_laplacian):
+  """Photorealism regulariser Σ_c V_cᵀ L V_c (Luan et al. 2017, eq. 3), mean over the batch.
+
+  images: (B, H, W, 3) with pixels scaled to [0, 1], V_c its channels
+  vectorised; apply_laplacian(v) = L·v for v (B, H, W, C) (any stylejax.matting
+  backend). L is symmetric, so the gradient is 2 L V_c. For pixels in 0..255,
+  pass images / 255: the gradient w.r.t. the 0..255 pixels is then
+  2 L (O/255) / 255, which is Luan's code's 2λ·L·(V/256)/256 up to 255 vs 256,
+  so his λ = 1e4 keeps its balance.
+  """
+  return jnp.sum(images * apply_laplacian(images)) / images.shape[0]
+
+
+def matting_difference(images, content, apply_laplacian):
+  """1/N Σ_c ‖L V_c[O] − L V_c[C]‖² (thesis §4, the fast photorealistic model), batch mean.
+
+  images, content (B, H, W, 3) in [0, 1], N = H·W; L is linear, so this is
+  ‖L (V[O] − V[C])‖² / N.
+  """
+  diff = apply_laplacian(images - content)
+  return jnp.sum(jnp.square(diff)) / (images.shape[0] * images.shape[1] * images.shape[2])

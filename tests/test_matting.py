@@ -1,0 +1,104 @@
+"""Matting Laplacian: identities, the three backends against float64, pymatting."""
+
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pymatting
+import pytest
+from PIL import Image
+
+from stylejax import matting
+
+PHOTO = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "stylejax", "assets", "rocket.jpg")
+
+
+def photo(height=96, width=144):
+  return np.asarray(Image.open(PHOTO).convert("RGB").resize((width, height)), np.float64) / 255
+
+
+def reference(matrix, v):
+  """L·v with the float64 sparse matrix, v (H, W, C)."""
+  flat = v.reshape(-1, v.shape[-1]).astype(np.float64)
+  return (matrix @ flat).reshape(v.shape)
+
+
+@pytest.mark.parametrize("radius", [1, 2])
+def test_laplacian_identities(rng, radius):
+  image = rng.uniform(0, 1, (11, 14, 3))
+  lap = matting.laplacian(image, radius=radius)
+  n = 11 * 14
+  assert lap.shape == (n, n)
+  assert abs(lap - lap.T).max() < 1e-12  # symmetric
+  np.testing.assert_allclose(lap @ np.ones(n), 0, atol=1e-10)  # L·1 = 0
+  for _ in range(5):  # positive semi-definite
+    v = rng.normal(size=n)
+    assert v @ lap @ v >= -1e-9
+  # A pixel's diagonal counts the windows containing it, each adding (1 − 1/|w| − ...)
+  # so a corner (in one window) has a smaller diagonal than an inner pixel.
+  inner = (2 * radius) * 14 + 2 * radius
+  assert lap[0, 0] < lap[inner, inner]
+
+
+def test_laplacian_equals_pymatting(rng):
+  for image in (rng.uniform(0, 1, (12, 9, 3)), photo(40, 60)):
+    ours = matting.laplacian(image, eps=1e-7, radius=1)
+    theirs = pymatting.cf_laplacian(image, epsilon=1e-7, radius=1).tocsr()
+    theirs.sum_duplicates()
+    theirs.eliminate_zeros()
+    assert ours.nnz == theirs.nnz
+    np.testing.assert_allclose((ours - theirs).toarray(), 0, atol=1e-6 * abs(ours).max())
+
+
+def test_backends_agree_in_float64(rng):
+  image = rng.uniform(0, 1, (10, 13, 3))
+  v = rng.normal(size=(10, 13, 3))
+  expected = reference(matting.laplacian(image), v)
+  scale = np.abs(expected).max()
+  with jax.enable_x64(True):
+    banded = matting.banded_matvec(jnp.asarray(matting.laplacian_bands(image)), jnp.asarray(v))
+    free = matting.laplacian_matvec(jnp.asarray(image), jnp.asarray(v))
+    bcoo = matting.to_bcoo(matting.laplacian(image), jnp.float64) @ jnp.asarray(v.reshape(-1, 3))
+  for got in (banded, free, bcoo.reshape(v.shape)):
+    assert np.abs(np.asarray(got) - expected).max() < 1e-9 * scale
+
+
+def test_float32_backends_on_random_images(rng):
+  image = rng.uniform(0, 1, (2, 17, 19, 3))  # batched over a leading axis
+  v = rng.normal(size=(2, 17, 19, 2))
+  for b in range(2):
+    expected = reference(matting.laplacian(image[b]), v[b])
+    scale = np.abs(expected).max()
+    banded = matting.banded_matvec(jnp.asarray(matting.laplacian_bands(image[b]), jnp.float32),
+                                   jnp.asarray(v[b], jnp.float32))
+    assert np.abs(np.asarray(banded) - expected).max() < 1e-6 * scale
+  free = jax.jit(matting.laplacian_matvec)(jnp.asarray(image, jnp.float32), jnp.asarray(v, jnp.float32))
+  for b in range(2):
+    expected = reference(matting.laplacian(image[b]), v[b])
+    assert np.abs(np.asarray(free[b]) - expected).max() < 1e-5 * np.abs(expected).max()
+
+
+def test_float32_matrix_free_on_a_photo(rng):
+  image = photo()
+  v = rng.normal(size=image.shape)
+  expected = reference(matting.laplacian(image), v)
+  got = np.asarray(jax.jit(matting.laplacian_matvec)(jnp.asarray(image, jnp.float32), jnp.asarray(v, jnp.float32)))
+  error = np.abs(got - expected) / np.abs(expected).max()
+  assert error.max() < 5e-3
+  assert np.sqrt(np.mean((got - expected) ** 2) / np.mean(expected ** 2)) < 2e-4
+
+
+def test_too_small_image_is_refused():
+  with pytest.raises(ValueError, match="smaller than one 3-pixel window"):
+    matting.laplacian(np.zeros((2, 5, 3)))
+
+
+def test_bench_matting_job_writes_tables(tmp_path):
+  from configs import bench_matting
+  from stylejax import jobs
+  rows = jobs.run(bench_matting.get_config("tiny"), str(tmp_path))
+  backends = {r["backend"].split(" (")[0] for r in rows}
+  assert {"scipy csr", "bcoo", "banded", "matrix-free", "pymatting cf_laplacian"} <= backends
+  assert all(r["matvec_ms"] is None or r["matvec_ms"] > 0 for r in rows)
+  assert "| 32² | banded (float32) |" in (tmp_path / "bench.md").read_text()
