@@ -44,6 +44,17 @@ def get_config(arg=None):
   config.style_weight = 20.0
   config.tv_weight = 1e-3
 
+  # Photorealism (Luan et al. 2017; configs/luan.py turns these on).
+  config.masks = "none"  # none | files (content_mask + style_mask, Luan's colour PNGs) | auto (VGG k-means)
+  config.content_mask = ""
+  config.style_mask = ""
+  config.auto_mask_regions = 3  # k of the automatic masks
+  config.affine_weight = 0.0  # φ of the matting-Laplacian term on pixels in [0, 1] (Luan: 1e4)
+  config.laplacian_backend = "banded"  # banded | matrix_free | sparse (BCOO)
+  config.matting_eps = 1e-7
+  config.matting_radius = 1
+  config.two_stage = False  # Luan: a stage without the affine term, then one with it
+
   # Optimiser.
   config.optimizer = "adam"  # adam | lbfgs
   config.learning_rate = 1.0  # Adam on 0..255 pixels (thesis); lbfgs: 0 = line search

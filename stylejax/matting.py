@@ -185,3 +185,28 @@ def laplacian_matvec(image, v, eps=1e-7, radius=1):
   out = [count * vc - around(b[c]) - _dot(image_planes, [around(a[i][c]) for i in range(3)])
          for c, vc in enumerate(v_planes)]
   return jnp.stack(out, axis=-1)
+
+
+BACKENDS = ("banded", "matrix_free", "sparse")
+
+
+def prepare(backend, image, eps=1e-7, radius=1):
+  """Device data for `apply` from a content image (H, W, 3) in [0, 1] (built once per image)."""
+  if backend == "banded":
+    return jnp.asarray(laplacian_bands(image, eps, radius), jnp.float32)
+  if backend == "matrix_free":
+    return jnp.asarray(image, jnp.float32)
+  if backend == "sparse":
+    return to_bcoo(laplacian(image, eps, radius))
+  raise ValueError(f"unknown Laplacian backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+
+
+def apply(backend, data, v, eps=1e-7, radius=1):
+  """L·v for v (..., H, W, C) with `data` from `prepare`; jittable, differentiable."""
+  if backend == "banded":
+    return banded_matvec(data, v)
+  if backend == "matrix_free":
+    return laplacian_matvec(data, v, eps, radius)
+  flat = jnp.moveaxis(v.reshape(-1, v.shape[-3] * v.shape[-2], v.shape[-1]), 0, 1)  # (N, batch, C)
+  out = (data @ flat.reshape(flat.shape[0], -1)).reshape(flat.shape)
+  return jnp.moveaxis(out, 1, 0).reshape(v.shape)

@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from stylejax import images, losses, report, weights
+from stylejax import images, losses, masks as masks_lib, matting, metrics, report, weights
 from stylejax import vgg as vgg_lib
 from stylejax.errors import UserError
 
@@ -27,6 +27,7 @@ DEFAULT_CONTENT = os.path.join(ASSETS, "chelsea.jpg")
 DEFAULT_STYLE = os.path.join(ASSETS, "starry_night.jpg")
 MIN_SIDE = 16  # VGG pools four times before conv5_1
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
+MASK_SOURCES = ("none", "files", "auto")
 OPTIMIZERS = {"adam": lambda lr: optax.adam(lr),
               "lbfgs": lambda lr: optax.lbfgs(learning_rate=lr or None)}
 
@@ -50,6 +51,11 @@ class Objective:
   tv_weight: float
   normalization: str = "gatys"
   dtype: str = "float32"
+  masked: bool = False  # per-region Grams (targets carry "masks")
+  affine_weight: float = 0.0  # matting-Laplacian photorealism term (targets carry "laplacian")
+  laplacian_backend: str = "banded"
+  matting_eps: float = 1e-7
+  matting_radius: int = 1
 
   @classmethod
   def from_config(cls, config):
@@ -67,8 +73,15 @@ class Objective:
       vgg_lib.check_layers(config.vgg.arch, content_layers + tuple(style_layers))
     except ValueError as e:
       raise UserError(str(e)) from None
+    if config.laplacian_backend not in matting.BACKENDS:
+      raise UserError(f"unknown laplacian_backend {config.laplacian_backend!r}; choose one of "
+                      f"{', '.join(matting.BACKENDS)}")
+    if config.masks not in MASK_SOURCES:
+      raise UserError(f"unknown masks {config.masks!r}; choose one of {', '.join(MASK_SOURCES)}")
     return cls(content_layers, tuple(zip(style_layers, layer_weights)), float(config.content_weight),
-               float(config.style_weight), float(config.tv_weight), config.loss_normalization, config.compute_dtype)
+               float(config.style_weight), float(config.tv_weight), config.loss_normalization, config.compute_dtype,
+               config.masks != "none", float(config.affine_weight), config.laplacian_backend,
+               float(config.matting_eps), int(config.matting_radius))
 
   @property
   def style_layers(self):
@@ -80,21 +93,41 @@ class Objective:
   def content_targets(self, vgg, content):
     return self.features(vgg, content, self.content_layers)
 
-  def style_grams(self, vgg, style):
+  def style_grams(self, vgg, style, masks=None):
+    """Gram targets of a style image; per region when `masks` ({layer: (1, h, w, K)}) are given."""
     feats = self.features(vgg, style, self.style_layers)
-    return {layer: losses.gram_matrix(f) for layer, f in feats.items()}
+    if masks is None:
+      return {layer: losses.gram_matrix(f) for layer, f in feats.items()}
+    return {layer: losses.masked_gram_matrices(f, masks[layer]) for layer, f in feats.items()}
+
+  def layer_shapes(self, vgg, height, width):
+    """{style layer: (h, w)} for an image of (height, width), without computing anything."""
+    shapes = jax.eval_shape(lambda x: self.features(vgg, x, self.style_layers),
+                            jax.ShapeDtypeStruct((1, height, width, 3), jnp.float32))
+    return {layer: shape.shape[1:3] for layer, shape in shapes.items()}
 
   def terms(self, image, vgg, targets):
-    """{'content', 'style', 'tv'}: the unweighted loss terms of NHWC `image`."""
+    """{'content', 'style', 'tv'[, 'affine']}: the unweighted loss terms of NHWC `image`."""
     feats = self.features(vgg, image, self.content_layers + self.style_layers)
     content = sum(losses.content_loss(feats[layer], targets["content"][layer], self.normalization)
                   for layer in self.content_layers)
-    style = losses.style_loss(feats, targets["style"], dict(self.style_layer_weights), self.normalization)
-    return {"content": content, "style": style, "tv": losses.total_variation(image, self.normalization)}
+    if self.masked:
+      masks = targets["masks"]
+      style = sum(weight * losses.masked_style_layer_loss(losses.masked_gram_matrices(feats[layer], masks[layer]),
+                                                          targets["style"][layer], masks[layer], self.normalization)
+                  for layer, weight in self.style_layer_weights)
+    else:
+      style = losses.style_loss(feats, targets["style"], dict(self.style_layer_weights), self.normalization)
+    terms = {"content": content, "style": style, "tv": losses.total_variation(image, self.normalization)}
+    if self.affine_weight:
+      apply = functools.partial(matting.apply, self.laplacian_backend, targets["laplacian"],
+                                eps=self.matting_eps, radius=self.matting_radius)
+      terms["affine"] = losses.matting_energy(image / 255.0, apply)
+    return terms
 
   def total(self, terms):
     return (self.content_weight * terms["content"] + self.style_weight * terms["style"]
-            + self.tv_weight * terms["tv"])
+            + self.tv_weight * terms["tv"] + self.affine_weight * terms.get("affine", 0.0))
 
 
 def _step(objective, tx, linesearch, vgg, targets, carry, index):
@@ -178,10 +211,10 @@ def _load(path, long_side, config):
 
 
 def _initial_image(config, content, previous, rng):
-  """The starting pixels: previous scale's result upsampled, or per config.init."""
+  """The starting pixels: the previous phase's result (resized if needed), or per config.init."""
   height, width = content.shape[:2]
   if previous is not None:
-    return images.resize(previous, height, width)
+    return previous if previous.shape[:2] == (height, width) else images.resize(previous, height, width)
   if config.init == "content":
     return content
   noise = np.asarray(jax.random.uniform(rng, content.shape, jnp.float32, 0.0, 255.0))
@@ -193,16 +226,65 @@ def _initial_image(config, content, previous, rng):
   return images.resize(image, height, width)
 
 
-def _style_targets(objective, vgg, config, style_paths, blend, long_side):
-  """Blended position-averaged Gram targets Σ_i b_i Ĝ(S_i) / Σ_i b_i."""
+def _resize_masks(masks, height, width):
+  return np.asarray(jax.image.resize(jnp.asarray(masks), (height, width, masks.shape[-1]), "linear"))
+
+
+def _style_targets(objective, vgg, config, style_paths, blend, long_side, style_masks):
+  """Blended position-averaged Gram targets Σ_i b_i Ĝ(S_i) / Σ_i b_i (per region with masks)."""
   grams_fn = jax.jit(objective.style_grams)
   total = {}
   for path, weight in zip(style_paths, blend):
     style = _load(path, max(1, round(long_side * config.style_scale)), config)
-    grams = grams_fn(vgg, jnp.asarray(style)[None])
+    per_layer = None
+    if style_masks is not None:
+      height, width = style.shape[:2]
+      per_layer = masks_lib.layer_masks(_resize_masks(style_masks, height, width),
+                                        objective.layer_shapes(vgg, height, width))
+    grams = grams_fn(vgg, jnp.asarray(style)[None], per_layer)
     for layer, gram in grams.items():
       total[layer] = total.get(layer, 0.0) + weight / sum(blend) * gram
   return total
+
+
+def _masks(config, vgg, content_path, style_paths, long_side):
+  """(content masks, style masks, names) at full resolution, or (None, None, []) without masks."""
+  if config.masks == "none":
+    return None, None, []
+  if len(style_paths) != 1:
+    raise UserError("masks work with one style image")
+  content = _load(content_path, long_side, config)
+  style = _load(style_paths[0], max(1, round(long_side * config.style_scale)), config)
+  if config.masks == "auto":
+    return masks_lib.auto_masks(vgg, content, style, config.auto_mask_regions, seed=config.seed)
+  if not (config.content_mask and config.style_mask):
+    raise UserError("masks=files needs content_mask and style_mask (colour-coded PNGs)")
+  content_seg = masks_lib.load_segmentation(config.content_mask, *content.shape[:2], config.max_input_pixels)
+  style_seg = masks_lib.load_segmentation(config.style_mask, *style.shape[:2], config.max_input_pixels)
+  return masks_lib.colour_masks(content_seg, style_seg, config.content_mask, config.style_mask)
+
+
+def _scale_targets(objective, vgg, config, content, style_paths, blend, long_side, masks):
+  """Everything the loss needs at one scale, as a pytree of device arrays."""
+  content_masks, style_masks, _ = masks
+  targets = {"content": jax.jit(objective.content_targets)(vgg, jnp.asarray(content)[None]),
+             "style": _style_targets(objective, vgg, config, style_paths, blend, long_side, style_masks)}
+  height, width = content.shape[:2]
+  if content_masks is not None:
+    targets["masks"] = masks_lib.layer_masks(_resize_masks(content_masks, height, width),
+                                             objective.layer_shapes(vgg, height, width))
+  if objective.affine_weight:
+    targets["laplacian"] = matting.prepare(objective.laplacian_backend, content / 255.0,
+                                           objective.matting_eps, objective.matting_radius)
+  return targets
+
+
+def _save_masks(workdir, content_path, style_paths, masks, long_side, config):
+  """masks_content.png and masks_style.png: each image beside its regions, in Luan's colours."""
+  for name, path, mask in (("content", content_path, masks[0]), ("style", style_paths[0], masks[1])):
+    image = _load(path, max(mask.shape[:2]), config)
+    drawn = masks_lib.to_colour_image(_resize_masks(mask, *image.shape[:2]))
+    images.save_image(os.path.join(workdir, f"masks_{name}.png"), np.concatenate([image, drawn], axis=1))
 
 
 def _check_inputs(config):
@@ -223,7 +305,7 @@ def _check_inputs(config):
 
 
 def _optimize_scale(config, workdir, objective, vgg, targets, x, step, log, bar):
-  """config.total_steps steps at one scale, in chunks of log_every_steps.
+  """config.total_steps steps of one phase, in chunks of log_every_steps.
 
   Returns (x, step, halted_at, timing): halted_at is None or the step that went
   NaN/Inf; timing lists (steps, seconds) per chunk.
@@ -252,26 +334,41 @@ def _optimize_scale(config, workdir, objective, vgg, targets, x, step, log, bar)
   return x, step, None, timing
 
 
+def phases(objective, sizes, two_stage):
+  """(long side, objective) per phase: coarse to fine, and per scale Luan's two stages
+  (first without the photorealism term, then with it) when asked."""
+  stages = [objective]
+  if two_stage and objective.affine_weight:
+    stages = [dataclasses.replace(objective, affine_weight=0.0), objective]
+  return [(size, stage) for size in sizes for stage in stages]
+
+
 def run(config, workdir):
   """The `optimize` job: stylise config.content with config.style; writes the run outputs."""
   objective, content_path, style_paths, blend, sizes = _check_inputs(config)
   vgg = weights.load_vgg(config.vgg.arch, config.vgg.weights, config.vgg.pooling)
+  masks = _masks(config, vgg, content_path, style_paths, sizes[-1])
   log = report.RunLog(workdir, config)
+  if masks[0] is not None:
+    _save_masks(workdir, content_path, style_paths, masks, sizes[-1], config)
+  plan = phases(objective, sizes, config.two_stage)
   rng = jax.random.key(config.seed)
-  bar = report.progress(config.total_steps * len(sizes), "optimize")
+  bar = report.progress(config.total_steps * len(plan), "optimize")
   start = time.perf_counter()
-  step, x, halted_at, boundaries, scales, timing = 0, None, None, [], [], []
+  step, x, halted_at, boundaries, scales, timing, targets, content = 0, None, None, [], [], [], None, None
   try:
-    for k, long_side in enumerate(sizes):
-      content = _load(content_path, long_side, config)
-      targets = {"content": jax.jit(objective.content_targets)(vgg, jnp.asarray(content)[None]),
-                 "style": _style_targets(objective, vgg, config, style_paths, blend, long_side)}
+    for k, (long_side, stage) in enumerate(plan):
+      if k == 0 or long_side != plan[k - 1][0]:
+        content = _load(content_path, long_side, config)
+        targets = _scale_targets(objective, vgg, config, content, style_paths, blend, long_side, masks)
+        scales.append({"long_side": long_side, "height": content.shape[0], "width": content.shape[1]})
+      stage_targets = targets if stage.affine_weight else {k: v for k, v in targets.items() if k != "laplacian"}
       previous = None if x is None else np.asarray(x[0])
       x = jnp.asarray(_initial_image(config, content, previous, jax.random.fold_in(rng, k)), jnp.float32)[None]
       boundaries.append(step)
-      scales.append({"long_side": long_side, "height": content.shape[0], "width": content.shape[1]})
-      x, step, halted_at, scale_timing = _optimize_scale(config, workdir, objective, vgg, targets, x, step, log, bar)
-      timing.append(scale_timing)
+      x, step, halted_at, phase_timing = _optimize_scale(config, workdir, stage, vgg, stage_targets, x, step, log,
+                                                         bar)
+      timing.append(phase_timing)
       if halted_at is not None:
         break
   finally:  # whatever happens, the latest image is kept
@@ -279,7 +376,7 @@ def run(config, workdir):
     if x is not None:
       result = np.asarray(x[0])
       if config.original_colors:
-        result = images.original_colors(result, _load(content_path, sizes[len(scales) - 1], config))
+        result = images.original_colors(result, content)
       images.save_image(os.path.join(workdir, "result.png"), result)
       log.image("result", result, step)
     log.close()
@@ -287,6 +384,9 @@ def run(config, workdir):
   report.plot_losses(log.rows, os.path.join(workdir, "losses.png"), boundaries[1:])
   summary = _summary(config, log.rows, scales, timing, time.perf_counter() - start, content_path, style_paths, vgg)
   summary["halted_at_step"] = halted_at
+  summary["masks"] = masks[2]
+  summary["photorealism"] = {"affine_energy": metrics.affine_energy(images.to_uint8(result), content),
+                             "gradient_ssim": metrics.gradient_ssim(images.to_uint8(result), content)}
   report.write_json(os.path.join(workdir, "summary.json"), summary)
   if halted_at is not None:
     raise UserError(f"loss became NaN or Inf at step {halted_at}; kept the last good image "

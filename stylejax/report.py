@@ -77,13 +77,13 @@ def plot_losses(rows, path, boundaries=()):
 
   `boundaries` marks steps where a new scale of a multi-scale run begins.
   """
-  keys = sorted(k for k in rows[0] if k not in ("step", "total")) + ["total"]
+  keys = sorted({k for r in rows for k in r} - {"step", "total"}) + ["total"]
   steps = np.array([r["step"] for r in rows])
   fig, axes = plt.subplots(1, len(keys), figsize=(3.6 * len(keys), 3.2), squeeze=False)
   for ax, key in zip(axes[0], keys):
-    values = np.array([r[key] for r in rows])
+    values = np.array([r.get(key, np.nan) for r in rows])  # a term may exist in some phases only
     ax.plot(steps, values, color="tab:blue")
-    if np.all(values > 0):
+    if np.all(values[np.isfinite(values)] > 0):
       ax.set_yscale("log")
     for b in boundaries:
       ax.axvline(b, color="grey", linestyle=":", linewidth=1)

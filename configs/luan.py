@@ -1,0 +1,49 @@
+"""Slow photorealistic transfer (Luan et al. 2017, Deep Photo Style Transfer).
+
+  python run.py --config configs/luan.py --workdir runs/luan \
+      --config.content=in.png --config.style=tar.png \
+      --config.masks=files --config.content_mask=in_seg.png --config.style_mask=tar_seg.png
+
+Masked (per-region) Gram style loss plus the matting-Laplacian photorealism
+term of the content image. `--config.masks=auto` finds matching regions itself
+(k-means on VGG features); `none` uses the plain style loss. No overrides: the
+bundled rocket photo takes the colours of the bundled coffee photo, auto masks.
+`configs/luan.py:tiny` is a 64 px smoke run.
+"""
+
+from configs import gatys
+from stylejax import optimize
+
+
+def get_config(arg=None):
+  config = gatys.get_config()
+  config.content = f"{optimize.ASSETS}/rocket.jpg"
+  config.style = f"{optimize.ASSETS}/coffee.jpg"
+  config.seed = 612  # Luan's
+  config.image_size = 512
+  config.init = "content"
+
+  # Luan's layers: pre-activation convolutions.
+  config.content_layers = "conv4_2"
+  config.style_layers = "conv1_1,conv2_1,conv3_1,conv4_1,conv5_1"
+  config.content_weight = 5.0
+  config.style_weight = 100.0
+  config.tv_weight = 1e-3
+  config.affine_weight = 1e4
+
+  config.masks = "auto"
+  config.auto_mask_regions = 3
+  config.two_stage = False
+  config.optimizer = "lbfgs"  # Luan: 1000 L-BFGS iterations; adam: lr 1 on 0..255 pixels
+  config.learning_rate = 0.0
+  config.total_steps = 1000
+
+  if arg == "tiny":
+    config.image_size = 64
+    config.total_steps = 10
+    config.log_every_steps = 5
+    config.optimizer = "adam"
+    config.learning_rate = 1.0
+  elif arg:
+    raise ValueError(f"unknown config argument {arg!r}; use :tiny or nothing")
+  return config

@@ -1,0 +1,152 @@
+"""Semantic masks for masked style transfer (Luan et al. 2017): one channel per region.
+
+Sources:
+- `colour_masks`: Luan's colour-coded PNGs (9 colours, tolerance 0.1 per
+  channel on a 0..1 scale); a colour present in only one image is dropped.
+- `auto_masks`: no segmentation network is available offline, so regions are
+  found by k-means on the deep VGG features of content and style together
+  (so matching regions share a channel), spatially smoothed.
+Masks are float arrays (H, W, K) with channels summing to 1; `layer_masks`
+resizes them to every VGG layer used; `to_colour_image` draws them for people.
+"""
+
+import warnings
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import scipy.ndimage
+
+from stylejax import images
+from stylejax.errors import UserError
+
+# Luan's convention (deep-photo-styletransfer), in his order.
+LUAN_COLOURS = {
+    "blue": (0, 0, 1), "green": (0, 1, 0), "black": (0, 0, 0), "white": (1, 1, 1), "red": (1, 0, 0),
+    "yellow": (1, 1, 0), "grey": (0.5, 0.5, 0.5), "lightblue": (0, 1, 1), "purple": (1, 0, 1),
+}
+TOLERANCE = 0.1
+MAX_UNKNOWN_FRACTION = 0.05  # more pixels than this matching no colour is an error
+
+
+def _labels(segmentation, path):
+  """Index into LUAN_COLOURS per pixel of an (H, W, 3) 0..255 image.
+
+  Pixels within the tolerance of no colour (anti-aliased edges, stray pixels)
+  take the label of the nearest pixel that has one.
+  """
+  colours = np.array(list(LUAN_COLOURS.values()), np.float32)
+  pixels = np.asarray(segmentation, np.float32) / 255.0
+  distance = np.abs(pixels[..., None, :] - colours).max(-1)  # (H, W, 9), Chebyshev
+  labels = distance.argmin(-1)
+  unknown = distance.min(-1) >= TOLERANCE
+  if unknown.mean() > MAX_UNKNOWN_FRACTION:
+    values, counts = np.unique(np.round(pixels[unknown] * 255).astype(int), axis=0, return_counts=True)
+    example = "#%02x%02x%02x" % tuple(values[counts.argmax()])
+    raise UserError(f"{path}: {unknown.mean():.0%} of the mask's pixels match none of Luan's 9 colours "
+                    f"(e.g. {example}); colours are {', '.join(LUAN_COLOURS)}")
+  if unknown.any():
+    nearest = scipy.ndimage.distance_transform_edt(unknown, return_distances=False, return_indices=True)
+    labels = labels[nearest[0], nearest[1]]
+  return labels
+
+
+def load_segmentation(path, height, width, max_pixels=images.DEFAULT_MAX_PIXELS):
+  """A colour-coded mask file resized (nearest) to (height, width); same aspect ratio required."""
+  from PIL import Image
+  seg = images.load_image(path, None, max_pixels)
+  seg_h, seg_w = seg.shape[:2]
+  if abs(seg_h / seg_w - height / width) > 0.02:
+    raise UserError(f"{path} is {seg_w}x{seg_h} but its image is {width}x{height}: different aspect ratio")
+  if (seg_h, seg_w) != (height, width):
+    seg = np.asarray(Image.fromarray(images.to_uint8(seg)).resize((width, height), Image.Resampling.NEAREST),
+                     np.float32)
+  return seg
+
+
+def colour_masks(content_seg, style_seg, content_path="content mask", style_path="style mask"):
+  """(content (H, W, K), style (H', W', K), names) for the colours both masks use."""
+  content_labels, style_labels = _labels(content_seg, content_path), _labels(style_seg, style_path)
+  names = list(LUAN_COLOURS)
+  in_content, in_style = set(np.unique(content_labels)), set(np.unique(style_labels))
+  for k in sorted(in_content ^ in_style):
+    where = "content" if k in in_content else "style"
+    warnings.warn(f"mask colour {names[k]} appears only in the {where} mask; its region gets no style "
+                  f"of its own (dropped)", stacklevel=2)
+  common = sorted(in_content & in_style)
+  if not common:
+    raise UserError("the content and style masks share no colour")
+  one_hot = lambda labels: (labels[..., None] == np.array(common)).astype(np.float32)  # noqa: E731
+  return one_hot(content_labels), one_hot(style_labels), [names[k] for k in common]
+
+
+def kmeans(points, k, seed=0, iterations=30):
+  """Lloyd's k-means with k-means++ seeding; points (P, D) -> (labels (P,), centres (k, D)). Deterministic."""
+  rng = np.random.default_rng(seed)
+  centres = [points[rng.integers(len(points))]]
+  for _ in range(1, k):
+    distance = np.min([np.sum((points - c) ** 2, -1) for c in centres], axis=0)
+    centres.append(points[rng.choice(len(points), p=distance / distance.sum())])
+  centres = jnp.asarray(np.stack(centres))
+  points_dev = jnp.asarray(points)
+
+  @jax.jit
+  def step(centres, _):
+    labels = jnp.argmin(jnp.sum((points_dev[:, None] - centres[None]) ** 2, -1), -1)
+    one_hot = jax.nn.one_hot(labels, k)
+    counts = one_hot.sum(0)
+    new = (one_hot.T @ points_dev) / jnp.maximum(counts, 1)[:, None]
+    return jnp.where(counts[:, None] > 0, new, centres), labels
+
+  centres, labels = jax.lax.scan(step, centres, None, length=iterations)
+  return np.asarray(labels[-1]), np.asarray(centres)
+
+
+def auto_masks(vgg, content, style, k=3, layers=("relu4_1", "relu5_1"), smooth_px=2.0, seed=0):
+  """Regions from k-means on L2-normalised deep VGG features of both images jointly.
+
+  content, style: (H, W, 3) 0..255. Each layer's features are upsampled to the
+  relu4_1 grid and concatenated; labels are upsampled to the image, smoothed
+  (Gaussian on the one-hot maps, `smooth_px` pixels) and re-binarised.
+  Returns (content_masks, style_masks, names) like `colour_masks`.
+  """
+  def grid_features(image):
+    feats = vgg.features(jnp.asarray(image)[None], layers)
+    size = feats[layers[0]].shape[1:3]
+    parts = [jax.image.resize(f[0], (*size, f.shape[-1]), "linear") for f in feats.values()]
+    parts = [p / (jnp.linalg.norm(p, axis=-1, keepdims=True) + 1e-6) for p in parts]
+    return np.asarray(jnp.concatenate(parts, -1))
+
+  grids = [grid_features(content), grid_features(style)]
+  points = np.concatenate([g.reshape(-1, g.shape[-1]) for g in grids])
+  labels, centres = kmeans(points, k, seed)
+  split = grids[0].shape[0] * grids[0].shape[1]
+  # A region only one image has would get no style of its own: its points join the nearest shared region.
+  shared = sorted(set(labels[:split]) & set(labels[split:]))
+  if not shared:
+    return (np.ones((*content.shape[:2], 1), np.float32), np.ones((*style.shape[:2], 1), np.float32), ["all"])
+  distance = np.sum((points[:, None] - centres[shared][None]) ** 2, -1)
+  labels = np.where(np.isin(labels, shared), np.searchsorted(shared, labels).clip(0, len(shared) - 1),
+                    distance.argmin(-1))
+  k = len(shared)
+  masks = []
+  for grid, lab, image in zip(grids, (labels[:split], labels[split:]), (content, style)):
+    one_hot = np.eye(k, dtype=np.float32)[lab.reshape(grid.shape[:2])]
+    up = np.asarray(jax.image.resize(one_hot, (*image.shape[:2], k), "linear"))
+    up = scipy.ndimage.gaussian_filter(up, (smooth_px, smooth_px, 0))
+    masks.append(np.eye(k, dtype=np.float32)[up.argmax(-1)])
+  return masks[0], masks[1], [f"region{c}" for c in shared]
+
+
+def layer_masks(masks, shapes):
+  """{layer: (1, h, w, K)} masks averaged down to each layer's (h, w)."""
+  masks = jnp.asarray(masks)
+  return {layer: jax.image.resize(masks, (h, w, masks.shape[-1]), "linear", antialias=True)[None]
+          for layer, (h, w) in shapes.items()}
+
+
+def to_colour_image(masks):
+  """(H, W, K) masks drawn in Luan's colours (0..255), for people to check."""
+  palette = np.array(list(LUAN_COLOURS.values()), np.float32) * 255
+  palette = np.concatenate([palette, np.random.default_rng(0).uniform(0, 255, (max(0, masks.shape[-1] - 9), 3))])
+  return palette[np.asarray(masks).argmax(-1)]

@@ -1,0 +1,97 @@
+"""The photorealistic (Luan) setting of the optimize job: masks, matting term, stages."""
+
+import json
+import os
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from PIL import Image
+
+from configs import luan
+from stylejax import jobs, matting, optimize, weights
+from stylejax.errors import UserError
+
+
+def tiny(**overrides):
+  config = luan.get_config("tiny")
+  with config.unlocked():
+    config.update(overrides)
+  return config
+
+
+def test_luan_tiny_with_auto_masks_writes_masks_and_photorealism_metrics(tmp_path):
+  summary = jobs.run(tiny(), str(tmp_path))
+  for name in ("result.png", "masks_content.png", "masks_style.png", "losses.png"):
+    assert (tmp_path / name).is_file(), name
+  rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+  assert "affine" in rows[0] and rows[-1]["total"] < rows[1]["total"]
+  assert summary["masks"] and summary["photorealism"]["affine_energy"] >= 0
+  assert 0 < summary["photorealism"]["gradient_ssim"] <= 1
+
+
+def test_luan_with_mask_files_of_another_size(tmp_path):
+  content = Image.open(os.path.join(optimize.ASSETS, "rocket.jpg"))
+  style = Image.open(os.path.join(optimize.ASSETS, "coffee.jpg"))
+  for name, image in (("c", content), ("s", style)):  # top half blue, bottom half red, at twice the size
+    w, h = image.size
+    seg = np.zeros((2 * h, 2 * w, 3), np.uint8)
+    seg[:h, :, 2] = 255
+    seg[h:, :, 0] = 255
+    Image.fromarray(seg).save(tmp_path / f"{name}_seg.png")
+  summary = jobs.run(tiny(masks="files", content_mask=str(tmp_path / "c_seg.png"),
+                          style_mask=str(tmp_path / "s_seg.png"), two_stage=True), str(tmp_path / "run"))
+  assert summary["masks"] == ["blue", "red"]
+  rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+  assert "affine" not in rows[0] and "affine" in rows[-1]  # stage 1 without, stage 2 with the term
+  assert summary["steps"] == 20
+  masks_png = np.asarray(Image.open(tmp_path / "run" / "masks_content.png"))
+  assert masks_png.shape[1] == 2 * 64  # the image and its regions side by side
+
+
+def test_mask_errors_are_user_errors(tmp_path):
+  with pytest.raises(UserError, match="needs content_mask and style_mask"):
+    jobs.run(tiny(masks="files"), str(tmp_path))
+  with pytest.raises(UserError, match="unknown masks"):
+    jobs.run(tiny(masks="sometimes"), str(tmp_path))
+  with pytest.raises(UserError, match="unknown laplacian_backend"):
+    jobs.run(tiny(laplacian_backend="dense"), str(tmp_path))
+
+
+def test_phases_two_stage_and_multiscale():
+  objective = optimize.Objective(("conv4_2",), (("conv1_1", 1.0),), 1.0, 1.0, 1.0, affine_weight=5.0)
+  plan = optimize.phases(objective, [32, 64], two_stage=True)
+  assert [(size, o.affine_weight) for size, o in plan] == [(32, 0.0), (32, 5.0), (64, 0.0), (64, 5.0)]
+  assert len(optimize.phases(objective, [64], two_stage=False)) == 1
+
+
+@pytest.mark.parametrize("backend", ["banded", "matrix_free", "sparse"])
+def test_every_laplacian_backend_gives_the_same_affine_term(backend, rng):
+  content = rng.uniform(0, 255, (20, 24, 3)).astype(np.float32)
+  image = jnp.asarray(rng.uniform(0, 255, (1, 20, 24, 3)), jnp.float32)
+  data = matting.prepare(backend, content / 255.0)
+  energy = float(jnp.sum(image / 255 * matting.apply(backend, data, image / 255)))
+  lap = matting.laplacian(content / 255.0)
+  flat = np.asarray(image[0], np.float64).reshape(-1, 3) / 255
+  np.testing.assert_allclose(energy, np.sum(flat * (lap @ flat)), rtol=2e-4)
+
+
+def test_masked_objective_with_one_region_equals_the_plain_one(rng):
+  vgg = weights.load_vgg()
+  config = luan.get_config("tiny")
+  plain = optimize.Objective.from_config(config)
+  with config.unlocked():
+    config.masks = "none"
+  unmasked = optimize.Objective.from_config(config)
+  content = jnp.asarray(rng.uniform(0, 255, (1, 32, 40, 3)), jnp.float32)
+  style = jnp.asarray(rng.uniform(0, 255, (1, 36, 36, 3)), jnp.float32)
+  ones = lambda h, w: {layer: jnp.ones((1, *shape, 1)) for layer, shape in plain.layer_shapes(vgg, h, w).items()}  # noqa: E731
+  laplacian = matting.prepare("banded", np.asarray(content[0]) / 255.0)
+  masked_targets = {"content": plain.content_targets(vgg, content), "masks": ones(32, 40),
+                    "style": plain.style_grams(vgg, style, ones(36, 36)), "laplacian": laplacian}
+  plain_targets = {"content": unmasked.content_targets(vgg, content), "style": unmasked.style_grams(vgg, style),
+                   "laplacian": laplacian}
+  image = content + 10.0
+  a, b = plain.terms(image, vgg, masked_targets), unmasked.terms(image, vgg, plain_targets)
+  for key in ("content", "style", "tv", "affine"):
+    np.testing.assert_allclose(a[key], b[key], rtol=1e-4)
