@@ -6,6 +6,7 @@ from stylejax.errors import UserError
 
 JOBS = {
     "optimize": "stylejax.optimize",
+    "compare": "stylejax.compare",
     "bench_gatys": "stylejax.bench",
     "bench_matting": "stylejax.bench_matting",
     "weights": "stylejax.weights",

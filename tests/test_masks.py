@@ -42,7 +42,7 @@ def test_near_colours_snap_and_unknown_colours_are_errors():
   bad = segmentation(10, 10, (200, 120, 30), BLUE)  # orange is no Luan colour
   with pytest.raises(UserError, match="match none of Luan's 9 colours.*#c8781e"):
     masks.colour_masks(bad, bad, "bad.png", "bad.png")
-  with pytest.raises(UserError, match="share no colour"):
+  with pytest.raises(UserError, match="share no colour"), pytest.warns(UserWarning, match="appears only"):
     masks.colour_masks(segmentation(4, 4, BLUE, BLUE), segmentation(4, 4, RED, RED))
 
 
