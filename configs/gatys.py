@@ -54,6 +54,9 @@ def get_config(arg=None):
   config.matting_eps = 1e-7
   config.matting_radius = 1
   config.two_stage = False  # Luan: a stage without the affine term, then one with it
+  config.postprocess = ""  # "" | smooth_affine (guided filter of the result by the content, Luan's last step)
+  config.smooth_radius = 2
+  config.smooth_eps = 1e-4
 
   # Optimiser.
   config.optimizer = "adam"  # adam | lbfgs

@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from stylejax import images, losses, masks as masks_lib, matting, metrics, report, weights
+from stylejax import images, losses, masks as masks_lib, matting, metrics, postprocess, report, weights
 from stylejax import vgg as vgg_lib
 from stylejax.errors import UserError
 
@@ -198,6 +198,8 @@ def _validate(config):
     raise UserError(f"unknown optimizer {config.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
   if config.snapshot_every_steps % config.log_every_steps:
     raise UserError("snapshot_every_steps must be a multiple of log_every_steps")
+  if config.postprocess not in ("", "smooth_affine"):
+    raise UserError(f"unknown postprocess {config.postprocess!r}; choose '' or smooth_affine")
   if not 0.0 <= config.noise_ratio <= 1.0:
     raise UserError(f"noise_ratio must be in [0, 1], got {config.noise_ratio}")
 
@@ -375,6 +377,8 @@ def run(config, workdir):
     bar.close()
     if x is not None:
       result = np.asarray(x[0])
+      if config.postprocess == "smooth_affine":
+        result = postprocess.smooth_affine(result, content, config.smooth_radius, config.smooth_eps)
       if config.original_colors:
         result = images.original_colors(result, content)
       images.save_image(os.path.join(workdir, "result.png"), result)

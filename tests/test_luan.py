@@ -95,3 +95,21 @@ def test_masked_objective_with_one_region_equals_the_plain_one(rng):
   a, b = plain.terms(image, vgg, masked_targets), unmasked.terms(image, vgg, plain_targets)
   for key in ("content", "style", "tv", "affine"):
     np.testing.assert_allclose(a[key], b[key], rtol=1e-4)
+
+
+def test_guided_filter_keeps_affine_functions_of_the_guide_and_smooths_noise(rng):
+  from stylejax import postprocess
+  guide = rng.uniform(0, 1, (20, 24, 3))
+  affine = guide @ np.array([[0.5, 0.1, 0.0], [0.2, 0.3, 0.1], [0.0, 0.2, 0.6]]) + 0.1
+  np.testing.assert_allclose(postprocess.guided_filter(guide, affine, 2, 1e-8), affine, atol=1e-4)
+  flat = np.full((20, 24, 3), 0.5)
+  noisy = flat + rng.normal(0, 0.1, flat.shape)
+  smoothed = postprocess.guided_filter(flat + 1e-3 * guide, noisy, 2, 1e-2)
+  assert np.std(smoothed - flat) < 0.3 * np.std(noisy - flat)
+
+
+def test_smooth_affine_postprocess_runs_from_the_config(tmp_path):
+  summary = jobs.run(tiny(postprocess="smooth_affine", masks="none", total_steps=5), str(tmp_path))
+  assert summary["photorealism"]["gradient_ssim"] > 0
+  with pytest.raises(UserError, match="unknown postprocess"):
+    jobs.run(tiny(postprocess="blur"), str(tmp_path / "x"))
