@@ -45,9 +45,10 @@ def get_config(arg=None):
   config.tv_weight = 1e-3
 
   # Photorealism (Luan et al. 2017; configs/luan.py turns these on).
-  config.masks = "none"  # none | files (content_mask + style_mask, Luan's colour PNGs) | auto (VGG k-means)
-  config.content_mask = ""
+  config.masks = "none"  # none | files (Luan's colour PNGs) | labels (label maps) | auto (VGG k-means)
+  config.content_mask = ""  # files/labels: the content's mask file
   config.style_mask = ""
+  config.label_groups = ""  # labels: label->group table; empty: ADE20K's 150 classes in 10 groups
   config.auto_mask_regions = 3  # k of the automatic masks
   config.affine_weight = 0.0  # φ of the matting-Laplacian term on pixels in [0, 1] (Luan: 1e4)
   config.laplacian_backend = "banded"  # banded | matrix_free | sparse (BCOO)

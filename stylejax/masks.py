@@ -3,6 +3,9 @@
 Sources:
 - `colour_masks`: Luan's colour-coded PNGs (9 colours, tolerance 0.1 per
   channel on a 0..1 scale); a colour present in only one image is dropped.
+- `label_masks`: integer label maps (e.g. ADE20K's 150 classes, from any
+  segmenter) grouped into channels by a table (`assets/ade20k_groups.tsv`:
+  the thesis's K = 10 groups).
 - `auto_masks`: no segmentation network is available offline, so regions are
   found by k-means on the deep VGG features of content and style together
   (so matching regions share a channel), spatially smoothed.
@@ -10,6 +13,7 @@ Masks are float arrays (H, W, K) with channels summing to 1; `layer_masks`
 resizes them to every VGG layer used; `to_colour_image` draws them for people.
 """
 
+import os
 import warnings
 
 import jax
@@ -25,6 +29,7 @@ LUAN_COLOURS = {
     "blue": (0, 0, 1), "green": (0, 1, 0), "black": (0, 0, 0), "white": (1, 1, 1), "red": (1, 0, 0),
     "yellow": (1, 1, 0), "grey": (0.5, 0.5, 0.5), "lightblue": (0, 1, 1), "purple": (1, 0, 1),
 }
+GROUPS_TABLE = os.path.join(os.path.dirname(__file__), "assets", "ade20k_groups.tsv")
 TOLERANCE = 0.1
 MAX_UNKNOWN_FRACTION = 0.05  # more pixels than this matching no colour is an error
 
@@ -51,33 +56,84 @@ def _labels(segmentation, path):
   return labels
 
 
+def _resize_nearest(array, height, width, path):
+  """Nearest-neighbour resize of an (H, W, ...) mask to (height, width); same aspect ratio required."""
+  mask_h, mask_w = array.shape[:2]
+  if abs(mask_h / mask_w - height / width) > 0.02:
+    raise UserError(f"{path} is {mask_w}x{mask_h} but its image is {width}x{height}: different aspect ratio")
+  rows = np.minimum((np.arange(height) + 0.5) * mask_h / height, mask_h - 1).astype(int)
+  cols = np.minimum((np.arange(width) + 0.5) * mask_w / width, mask_w - 1).astype(int)
+  return array[rows][:, cols]
+
+
 def load_segmentation(path, height, width, max_pixels=images.DEFAULT_MAX_PIXELS):
-  """A colour-coded mask file resized (nearest) to (height, width); same aspect ratio required."""
-  from PIL import Image
-  seg = images.load_image(path, None, max_pixels)
-  seg_h, seg_w = seg.shape[:2]
-  if abs(seg_h / seg_w - height / width) > 0.02:
-    raise UserError(f"{path} is {seg_w}x{seg_h} but its image is {width}x{height}: different aspect ratio")
-  if (seg_h, seg_w) != (height, width):
-    seg = np.asarray(Image.fromarray(images.to_uint8(seg)).resize((width, height), Image.Resampling.NEAREST),
-                     np.float32)
-  return seg
+  """A colour-coded mask file (0..255 RGB) resized (nearest) to (height, width)."""
+  return _resize_nearest(images.load_image(path, None, max_pixels), height, width, path)
+
+
+def load_label_map(path, height, width):
+  """An integer label map (8- or 16-bit grayscale or palette PNG) resized (nearest) to (height, width)."""
+  from PIL import Image, UnidentifiedImageError
+  try:
+    with Image.open(path) as img:
+      if img.mode not in ("L", "P", "I", "I;16", "I;16B", "I;16L"):
+        raise UserError(f"{path}: a label map must be a grayscale or palette image of class indices, not {img.mode}")
+      labels = np.asarray(img).astype(np.int64)
+  except FileNotFoundError:
+    raise UserError(f"label map not found: {path}") from None
+  except (UnidentifiedImageError, OSError) as e:
+    raise UserError(f"unreadable label map: {path}: {e}") from None
+  return _resize_nearest(labels, height, width, path)
+
+
+def read_groups(path=None):
+  """(group of each label, group names in table order) from a tab-separated `label class group` table.
+
+  The bundled table groups ADE20K's 150 classes into the thesis's 10 groups;
+  labels missing from the table belong to 'other'.
+  """
+  path = path or GROUPS_TABLE
+  try:
+    with open(path) as f:
+      rows = [line.rstrip("\n").split("\t") for line in f if line.strip() and not line.startswith("#")]
+  except OSError as e:
+    raise UserError(f"cannot read the label grouping table {path}: {e}") from None
+  if not rows or rows[0] != ["label", "class", "group"]:
+    raise UserError(f"{path}: expected a header 'label<TAB>class<TAB>group'")
+  groups = {int(label): group for label, _, group in rows[1:]}
+  return groups, list(dict.fromkeys([*groups.values(), "other"]))
+
+
+def _common_channels(content_labels, style_labels, names):
+  """One-hot (H, W, K) masks of the labels both images use; the others are dropped with a warning."""
+  in_content, in_style = set(np.unique(content_labels)), set(np.unique(style_labels))
+  for k in sorted(in_content ^ in_style):
+    where = "content" if k in in_content else "style"
+    warnings.warn(f"mask region {names[k]} appears only in the {where} mask; it gets no style of its own "
+                  f"(dropped)", stacklevel=3)
+  common = sorted(in_content & in_style)
+  if not common:
+    raise UserError("the content and style masks share no region")
+  one_hot = lambda labels: (labels[..., None] == np.array(common)).astype(np.float32)  # noqa: E731
+  return one_hot(content_labels), one_hot(style_labels), [names[k] for k in common]
 
 
 def colour_masks(content_seg, style_seg, content_path="content mask", style_path="style mask"):
   """(content (H, W, K), style (H', W', K), names) for the colours both masks use."""
-  content_labels, style_labels = _labels(content_seg, content_path), _labels(style_seg, style_path)
-  names = list(LUAN_COLOURS)
-  in_content, in_style = set(np.unique(content_labels)), set(np.unique(style_labels))
-  for k in sorted(in_content ^ in_style):
-    where = "content" if k in in_content else "style"
-    warnings.warn(f"mask colour {names[k]} appears only in the {where} mask; its region gets no style "
-                  f"of its own (dropped)", stacklevel=2)
-  common = sorted(in_content & in_style)
-  if not common:
-    raise UserError("the content and style masks share no colour")
-  one_hot = lambda labels: (labels[..., None] == np.array(common)).astype(np.float32)  # noqa: E731
-  return one_hot(content_labels), one_hot(style_labels), [names[k] for k in common]
+  return _common_channels(_labels(content_seg, content_path), _labels(style_seg, style_path), list(LUAN_COLOURS))
+
+
+def label_masks(content_labels, style_labels, table=None):
+  """Masks from integer label maps, labels grouped into channels by `read_groups(table)`."""
+  groups, names = read_groups(table)
+  other = names.index("other")
+  lookup = np.full(max(groups) + 1, other)
+  lookup[list(groups)] = [names.index(g) for g in groups.values()]
+
+  def to_group(labels):
+    return np.where((labels >= 0) & (labels < len(lookup)), lookup[np.clip(labels, 0, len(lookup) - 1)], other)
+
+  return _common_channels(to_group(content_labels), to_group(style_labels), names)
 
 
 def kmeans(points, k, seed=0, iterations=30):

@@ -27,7 +27,7 @@ DEFAULT_CONTENT = os.path.join(ASSETS, "chelsea.jpg")
 DEFAULT_STYLE = os.path.join(ASSETS, "starry_night.jpg")
 MIN_SIDE = 16  # VGG pools four times before conv5_1
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
-MASK_SOURCES = ("none", "files", "auto")
+MASK_SOURCES = ("none", "files", "labels", "auto")
 OPTIMIZERS = {"adam": lambda lr: optax.adam(lr),
               "lbfgs": lambda lr: optax.lbfgs(learning_rate=lr or None)}
 
@@ -260,7 +260,11 @@ def _masks(config, vgg, content_path, style_paths, long_side):
   if config.masks == "auto":
     return masks_lib.auto_masks(vgg, content, style, config.auto_mask_regions, seed=config.seed)
   if not (config.content_mask and config.style_mask):
-    raise UserError("masks=files needs content_mask and style_mask (colour-coded PNGs)")
+    raise UserError(f"masks={config.masks} needs content_mask and style_mask files")
+  if config.masks == "labels":
+    return masks_lib.label_masks(masks_lib.load_label_map(config.content_mask, *content.shape[:2]),
+                                 masks_lib.load_label_map(config.style_mask, *style.shape[:2]),
+                                 config.label_groups or None)
   content_seg = masks_lib.load_segmentation(config.content_mask, *content.shape[:2], config.max_input_pixels)
   style_seg = masks_lib.load_segmentation(config.style_mask, *style.shape[:2], config.max_input_pixels)
   return masks_lib.colour_masks(content_seg, style_seg, config.content_mask, config.style_mask)

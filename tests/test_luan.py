@@ -50,7 +50,7 @@ def test_luan_with_mask_files_of_another_size(tmp_path):
 
 
 def test_mask_errors_are_user_errors(tmp_path):
-  with pytest.raises(UserError, match="needs content_mask and style_mask"):
+  with pytest.raises(UserError, match="masks=files needs content_mask and style_mask"):
     jobs.run(tiny(masks="files"), str(tmp_path))
   with pytest.raises(UserError, match="unknown masks"):
     jobs.run(tiny(masks="sometimes"), str(tmp_path))
@@ -113,3 +113,13 @@ def test_smooth_affine_postprocess_runs_from_the_config(tmp_path):
   assert summary["photorealism"]["gradient_ssim"] > 0
   with pytest.raises(UserError, match="unknown postprocess"):
     jobs.run(tiny(postprocess="blur"), str(tmp_path / "x"))
+
+
+def test_luan_with_label_maps(tmp_path):
+  for name, size in (("c", (512, 342)), ("s", (512, 341))):
+    labels = np.full((size[1], size[0]), 2, np.uint8)  # building
+    labels[: size[1] // 2] = 3  # sky
+    Image.fromarray(labels).save(tmp_path / f"{name}.png")
+  summary = jobs.run(tiny(masks="labels", content_mask=str(tmp_path / "c.png"), style_mask=str(tmp_path / "s.png"),
+                          total_steps=5), str(tmp_path / "run"))
+  assert summary["masks"] == ["building", "sky"]

@@ -42,7 +42,7 @@ def test_near_colours_snap_and_unknown_colours_are_errors():
   bad = segmentation(10, 10, (200, 120, 30), BLUE)  # orange is no Luan colour
   with pytest.raises(UserError, match="match none of Luan's 9 colours.*#c8781e"):
     masks.colour_masks(bad, bad, "bad.png", "bad.png")
-  with pytest.raises(UserError, match="share no colour"), pytest.warns(UserWarning, match="appears only"):
+  with pytest.raises(UserError, match="share no region"), pytest.warns(UserWarning, match="appears only"):
     masks.colour_masks(segmentation(4, 4, BLUE, BLUE), segmentation(4, 4, RED, RED))
 
 
@@ -81,3 +81,24 @@ def test_to_colour_image_uses_luans_colours():
   m = np.zeros((2, 2, 2), np.float32)
   m[0, :, 0] = m[1, :, 1] = 1
   np.testing.assert_array_equal(masks.to_colour_image(m), [[[0, 0, 255]] * 2, [[0, 255, 0]] * 2])
+
+
+def test_label_maps_are_grouped_by_the_bundled_ade20k_table(tmp_path):
+  content = np.zeros((6, 8), np.uint8)
+  content[:3] = 3  # sky
+  content[3:] = 2  # building
+  content[5, :2] = 5  # tree (vegetation): content only
+  style = np.full((9, 12), 26, np.uint8)  # house (building)
+  style[:4] = 3
+  Image.fromarray(content).save(tmp_path / "c.png")
+  Image.fromarray(style).save(tmp_path / "s.png")
+  with pytest.warns(UserWarning, match="vegetation appears only in the content"):
+    c, s, names = masks.label_masks(masks.load_label_map(str(tmp_path / "c.png"), 6, 8),
+                                    masks.load_label_map(str(tmp_path / "s.png"), 9, 12))
+  assert names == ["building", "sky"]  # table order
+  assert c[:3, :, 1].all() and c[3:5, :, 0].all() and s[:4, :, 1].all() and s[4:, :, 0].all()
+  groups, group_names = masks.read_groups()
+  assert len(groups) == 150 and len(group_names) == 10 and groups[13] == "person"
+  Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(tmp_path / "rgb.png")
+  with pytest.raises(UserError, match="grayscale or palette"):
+    masks.load_label_map(str(tmp_path / "rgb.png"), 4, 4)
