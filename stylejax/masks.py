@@ -201,8 +201,13 @@ def layer_masks(masks, shapes):
           for layer, (h, w) in shapes.items()}
 
 
-def to_colour_image(masks):
-  """(H, W, K) masks drawn in Luan's colours (0..255), for people to check."""
-  palette = np.array(list(LUAN_COLOURS.values()), np.float32) * 255
-  palette = np.concatenate([palette, np.random.default_rng(0).uniform(0, 255, (max(0, masks.shape[-1] - 9), 3))])
+def to_colour_image(masks, names=()):
+  """(H, W, K) masks drawn as 0..255 RGB for people to check: channels named after
+  one of Luan's colours keep it, the others take his colours in order."""
+  if names and all(name in LUAN_COLOURS for name in names):
+    palette = np.array([LUAN_COLOURS[name] for name in names], np.float32) * 255
+  else:
+    palette = np.array(list(LUAN_COLOURS.values()), np.float32) * 255
+    extra = np.random.default_rng(0).uniform(0, 255, (max(0, masks.shape[-1] - len(palette)), 3))
+    palette = np.concatenate([palette, extra])
   return palette[np.asarray(masks).argmax(-1)]

@@ -289,7 +289,7 @@ def _save_masks(workdir, content_path, style_paths, masks, long_side, config):
   """masks_content.png and masks_style.png: each image beside its regions, in Luan's colours."""
   for name, path, mask in (("content", content_path, masks[0]), ("style", style_paths[0], masks[1])):
     image = _load(path, max(mask.shape[:2]), config)
-    drawn = masks_lib.to_colour_image(_resize_masks(mask, *image.shape[:2]))
+    drawn = masks_lib.to_colour_image(_resize_masks(mask, *image.shape[:2]), masks[2])
     images.save_image(os.path.join(workdir, f"masks_{name}.png"), np.concatenate([image, drawn], axis=1))
 
 

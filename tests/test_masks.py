@@ -81,6 +81,7 @@ def test_to_colour_image_uses_luans_colours():
   m = np.zeros((2, 2, 2), np.float32)
   m[0, :, 0] = m[1, :, 1] = 1
   np.testing.assert_array_equal(masks.to_colour_image(m), [[[0, 0, 255]] * 2, [[0, 255, 0]] * 2])
+  np.testing.assert_array_equal(masks.to_colour_image(m, ["white", "red"]), [[[255] * 3] * 2, [[255, 0, 0]] * 2])
 
 
 def test_label_maps_are_grouped_by_the_bundled_ade20k_table(tmp_path):
