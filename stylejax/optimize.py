@@ -1,11 +1,14 @@
-"""Per-image pixel optimisation (Gatys et al. 2016) as jitted scans of optax steps.
+"""Per-image pixel optimisation (Gatys et al. 2016; Luan et al. 2017) as jitted scans of optax steps.
 
 The output image O (pixels 0..255, as the thesis) minimises
-    α Σ content losses + β Σ_l w_l E_l + γ TV(O)
-(stylejax.losses). Steps run on the device in chunks of `log_every_steps`
-(one `lax.scan` per chunk); between chunks the loss terms are logged and the
-progress bar moves. Coarse-to-fine: with `num_scales` > 1 the image is solved at
-image_size / 2^k first and each result, upsampled, starts the next scale.
+    α Σ content losses + β Σ_l w_l E_l + γ TV(O) [+ φ Σ_c V_cᵀ L V_c]
+(stylejax.losses), where the style term is per semantic region when masks are
+given and the last term is Luan's matting-Laplacian photorealism term on
+V = O/255. Steps run on the device in chunks of `log_every_steps` (one
+`lax.scan` per chunk); between chunks the loss terms are logged and the
+progress bar moves. Phases: coarse to fine (`num_scales` > 1 solves at
+image_size / 2^k first, each result upsampled to start the next scale) and,
+per scale, Luan's two stages when `two_stage` is set.
 """
 
 import dataclasses
