@@ -8,13 +8,10 @@ step, L-BFGS's line search a variable number of times, so no TFLOP/s is given
 for it) and peak device memory where the backend reports it.
 """
 
-import json
-import os
 import time
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 
 from stylejax import images, optimize, report, weights
@@ -75,11 +72,6 @@ def run(config, workdir):
         rows.append(_time_case(config, vgg, size, dtype, optimizer))
         bar.update(1)
   bar.close()
-  os.makedirs(workdir, exist_ok=True)
-  table = markdown(rows, env, vgg.arch)
-  with open(os.path.join(workdir, "bench.md"), "w") as f:
-    f.write(table)
-  report.write_json(os.path.join(workdir, "bench.json"), {"rows": rows, "environment": env, "arch": vgg.arch,
-                                                          "steps_timed": config.bench_steps})
-  print(table)
+  report.write_table(workdir, markdown(rows, env, vgg.arch),
+                     {"rows": rows, "environment": env, "arch": vgg.arch, "steps_timed": config.bench_steps})
   return rows

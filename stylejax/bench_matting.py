@@ -81,10 +81,5 @@ def run(config, workdir):
     bar.update(1)
   bar.close()
   env = report.environment()
-  os.makedirs(workdir, exist_ok=True)
-  table = markdown(rows, env)
-  with open(os.path.join(workdir, "bench.md"), "w") as f:
-    f.write(table)
-  report.write_json(os.path.join(workdir, "bench.json"), {"rows": rows, "environment": env})
-  print(table)
+  report.write_table(workdir, markdown(rows, env), {"rows": rows, "environment": env})
   return rows

@@ -371,7 +371,8 @@ def run(config, workdir):
         content = _load(content_path, long_side, config)
         targets = _scale_targets(objective, vgg, config, content, style_paths, blend, long_side, masks)
         scales.append({"long_side": long_side, "height": content.shape[0], "width": content.shape[1]})
-      stage_targets = targets if stage.affine_weight else {k: v for k, v in targets.items() if k != "laplacian"}
+      stage_targets = targets if stage.affine_weight else {key: value for key, value in targets.items()
+                                                           if key != "laplacian"}
       previous = None if x is None else np.asarray(x[0])
       x = jnp.asarray(_initial_image(config, content, previous, jax.random.fold_in(rng, k)), jnp.float32)[None]
       boundaries.append(step)

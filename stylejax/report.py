@@ -72,6 +72,15 @@ class RunLog:
     self._writer.close()
 
 
+def write_table(workdir, table, data):
+  """A benchmark's results: bench.md (the markdown table, also printed) and bench.json."""
+  os.makedirs(workdir, exist_ok=True)
+  with open(os.path.join(workdir, "bench.md"), "w") as f:
+    f.write(table)
+  write_json(os.path.join(workdir, "bench.json"), data)
+  print(table)
+
+
 def plot_losses(rows, path, boundaries=()):
   """One panel per loss term against the step, log scale (thesis figure 3.1).
 

@@ -56,11 +56,13 @@ def sha256(path):
   return digest.hexdigest()
 
 
-def _arch_of(params, source):
+def _arch_of(convolutions, source):
+  """'vgg16' or 'vgg19' from the number of convolutions (len of a sequence or dict)."""
+  count = len(convolutions)
   for arch in vgg_lib.LAYOUTS:
-    if len(params) == len(vgg_lib.conv_names(arch)):
+    if count == len(vgg_lib.conv_names(arch)):
       return arch
-  raise UserError(f"{source}: found {len(params)} convolutions, expected 13 (VGG16) or 16 (VGG19)")
+  raise UserError(f"{source}: found {count} convolutions, expected 13 (VGG16) or 16 (VGG19)")
 
 
 # --- pickles: only numpy arrays and containers may be reconstructed ---------
@@ -182,8 +184,7 @@ def read_torchvision(path):
     state = read_torch_state_dict(path)
   except (pickle.UnpicklingError, zipfile.BadZipFile, EOFError, KeyError, struct.error, StopIteration) as e:
     raise UserError(f"{path}: not a readable torch state dict ({e})") from None
-  count = sum(1 for k in state if k.startswith("features.") and k.endswith(".weight"))
-  arch = _arch_of(range(count), path)
+  arch = _arch_of([k for k in state if k.startswith("features.") and k.endswith(".weight")], path)
   params = {}
   for name, index in zip(vgg_lib.conv_names(arch), torchvision_conv_indices(arch)):
     try:
