@@ -1,0 +1,100 @@
+"""Feed-forward style transfer networks (Johnson, Alahi, Fei-Fei 2016; Ulyanov et al. 2016).
+
+The thesis's table (SPEC §2), fully convolutional, any input size:
+
+  conv 9×9, 32 → conv 3×3, 64, stride 2 → conv 3×3, 128, stride 2
+  → 5 residual blocks (two 3×3, 128 convs + shortcut)
+  → ×2 upsampling to 64 → ×2 upsampling to 32 → conv 9×9, 3 → (tanh + 1) · 127.5
+
+Instance norm and ReLU after every convolution but the last. Upsampling is a
+stride-2 transposed convolution (the thesis) or nearest resize + 3×3 conv
+(`upsample="resize"`, the usual cure for checkerboard artefacts); each
+upsampling returns exactly the size of the matching encoder stage, so odd sizes
+round-trip. `padding="reflect"` pads the convolutions by reflection instead of
+zeros (transposed convolutions keep zero padding). Written
+with flax.linen: parameters are a plain pytree, which keeps training steps pure
+functions for jit, optax and orbax.
+"""
+
+import jax
+import jax.numpy as jnp
+import flax.linen as nn
+
+UPSAMPLINGS = ("transpose", "resize")
+PADDINGS = ("zeros", "reflect")
+
+
+class ConvNormAct(nn.Module):
+  """Conv (zero or reflection padding) → instance norm → optional ReLU."""
+  features: int
+  kernel: int
+  stride: int = 1
+  padding: str = "zeros"
+  relu: bool = True
+  norm: bool = True
+  dtype: jnp.dtype = jnp.float32
+
+  @nn.compact
+  def __call__(self, x):
+    pad = self.kernel // 2
+    if self.padding == "reflect":
+      x = jnp.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)), mode="reflect")
+      conv_padding = "VALID"
+    else:
+      conv_padding = [(pad, pad), (pad, pad)]
+    x = nn.Conv(self.features, (self.kernel, self.kernel), (self.stride, self.stride), conv_padding,
+                dtype=self.dtype)(x)
+    if self.norm:
+      x = nn.InstanceNorm(dtype=self.dtype)(x)
+    return nn.relu(x) if self.relu else x
+
+
+class ResidualBlock(nn.Module):
+  padding: str = "zeros"
+  dtype: jnp.dtype = jnp.float32
+
+  @nn.compact
+  def __call__(self, x):
+    y = ConvNormAct(x.shape[-1], 3, padding=self.padding, dtype=self.dtype)(x)
+    y = ConvNormAct(x.shape[-1], 3, padding=self.padding, relu=False, dtype=self.dtype)(y)
+    return x + y
+
+
+class Upsample(nn.Module):
+  """×2 upsampling to exactly `size` (h, w), then instance norm and ReLU."""
+  features: int
+  mode: str = "transpose"
+  padding: str = "zeros"
+  dtype: jnp.dtype = jnp.float32
+
+  @nn.compact
+  def __call__(self, x, size):
+    if self.mode == "transpose":
+      x = nn.ConvTranspose(self.features, (3, 3), (2, 2), "SAME", dtype=self.dtype)(x)[:, :size[0], :size[1]]
+      return nn.relu(nn.InstanceNorm(dtype=self.dtype)(x))
+    x = jax.image.resize(x, (x.shape[0], *size, x.shape[-1]), "nearest")
+    return ConvNormAct(self.features, 3, padding=self.padding, dtype=self.dtype)(x)
+
+
+class TransformNet(nn.Module):
+  """Image (B, H, W, 3) in 0..255 → stylised image of the same size in 0..255."""
+  upsample: str = "transpose"
+  padding: str = "zeros"
+  residual_blocks: int = 5
+  dtype: jnp.dtype = jnp.float32
+
+  @nn.compact
+  def __call__(self, images):
+    if self.upsample not in UPSAMPLINGS or self.padding not in PADDINGS:
+      raise ValueError(f"upsample must be one of {UPSAMPLINGS} and padding one of {PADDINGS}")
+    conv = lambda f, k, s=1: ConvNormAct(f, k, s, self.padding, dtype=self.dtype)  # noqa: E731
+    x = images.astype(self.dtype) / 127.5 - 1.0
+    full = conv(32, 9)(x)
+    half = conv(64, 3, 2)(full)
+    x = conv(128, 3, 2)(half)
+    for _ in range(self.residual_blocks):
+      x = ResidualBlock(self.padding, self.dtype)(x)
+    x = Upsample(64, self.upsample, self.padding, self.dtype)(x, half.shape[1:3])
+    x = Upsample(32, self.upsample, self.padding, self.dtype)(x, full.shape[1:3])
+    x = ConvNormAct(3, 9, padding=self.padding, relu=False, norm=False, dtype=self.dtype)(x)
+    return ((jnp.tanh(x.astype(jnp.float32)) + 1.0) * 127.5)

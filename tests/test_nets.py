@@ -1,0 +1,41 @@
+"""The feed-forward transformation network (thesis table, SPEC §2)."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from stylejax import nets
+
+
+@pytest.mark.parametrize("upsample", nets.UPSAMPLINGS)
+@pytest.mark.parametrize("padding", nets.PADDINGS)
+@pytest.mark.parametrize("size", [(32, 32), (33, 47), (21, 18)])
+def test_any_size_round_trips(upsample, padding, size):
+  net = nets.TransformNet(upsample=upsample, padding=padding, residual_blocks=1)
+  x = jnp.asarray(np.random.default_rng(0).uniform(0, 255, (2, *size, 3)), jnp.float32)
+  params = net.init(jax.random.key(0), x)
+  y = net.apply(params, x)
+  assert y.shape == x.shape and y.dtype == jnp.float32
+  assert float(y.min()) >= 0.0 and float(y.max()) <= 255.0
+
+
+def test_thesis_layer_shapes_and_size():
+  net = nets.TransformNet()
+  params = net.init(jax.random.key(0), jnp.zeros((1, 256, 256, 3)))
+  count = sum(p.size for p in jax.tree.leaves(params))
+  assert 1.6e6 < count < 1.8e6  # Johnson et al.'s network has about 1.68 M parameters
+  shapes = jax.eval_shape(lambda x: net.apply(params, x, capture_intermediates=True, mutable=["intermediates"]),
+                          jnp.zeros((1, 256, 256, 3)))[1]["intermediates"]
+  outputs = {k: v["__call__"][0].shape for k, v in shapes.items() if k.startswith(("ConvNormAct", "Upsample"))}
+  assert outputs["ConvNormAct_0"] == (1, 256, 256, 32)
+  assert outputs["ConvNormAct_1"] == (1, 128, 128, 64)
+  assert outputs["ConvNormAct_2"] == (1, 64, 64, 128)
+  assert outputs["Upsample_0"] == (1, 128, 128, 64) and outputs["Upsample_1"] == (1, 256, 256, 32)
+
+
+def test_bfloat16_compute_stays_close():
+  x = jnp.asarray(np.random.default_rng(1).uniform(0, 255, (1, 24, 24, 3)), jnp.float32)
+  net32, net16 = nets.TransformNet(residual_blocks=1), nets.TransformNet(residual_blocks=1, dtype=jnp.bfloat16)
+  params = net32.init(jax.random.key(0), x)
+  np.testing.assert_allclose(net16.apply(params, x), net32.apply(params, x), atol=8.0)
