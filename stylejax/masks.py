@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import scipy.ndimage
+from PIL import Image, UnidentifiedImageError
 
 from stylejax import images
 from stylejax.errors import UserError
@@ -73,7 +74,6 @@ def load_segmentation(path, height, width, max_pixels=images.DEFAULT_MAX_PIXELS)
 
 def load_label_map(path, height, width):
   """An integer label map (8- or 16-bit grayscale or palette PNG) resized (nearest) to (height, width)."""
-  from PIL import Image, UnidentifiedImageError
   try:
     with Image.open(path) as img:
       if img.mode not in ("L", "P", "I", "I;16", "I;16B", "I;16L"):

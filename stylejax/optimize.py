@@ -288,7 +288,7 @@ def _scale_targets(objective, vgg, config, content, style_paths, blend, long_sid
   return targets
 
 
-def _save_masks(workdir, content_path, style_paths, masks, long_side, config):
+def _save_masks(workdir, content_path, style_paths, masks, config):
   """masks_content.png and masks_style.png: each image beside its regions, in Luan's colours."""
   for name, path, mask in (("content", content_path, masks[0]), ("style", style_paths[0], masks[1])):
     image = _load(path, max(mask.shape[:2]), config)
@@ -313,7 +313,7 @@ def _check_inputs(config):
   return objective, content_path, style_paths, blend, sizes
 
 
-def _optimize_scale(config, workdir, objective, vgg, targets, x, step, log, bar):
+def _optimize_phase(config, workdir, objective, vgg, targets, x, step, log, bar):
   """config.total_steps steps of one phase, in chunks of log_every_steps.
 
   Returns (x, step, halted_at, timing): halted_at is None or the step that went
@@ -359,7 +359,7 @@ def run(config, workdir):
   masks = _masks(config, vgg, content_path, style_paths, sizes[-1])
   log = report.RunLog(workdir, config)
   if masks[0] is not None:
-    _save_masks(workdir, content_path, style_paths, masks, sizes[-1], config)
+    _save_masks(workdir, content_path, style_paths, masks, config)
   plan = phases(objective, sizes, config.two_stage)
   rng = jax.random.key(config.seed)
   bar = report.progress(config.total_steps * len(plan), "optimize")
@@ -376,7 +376,7 @@ def run(config, workdir):
       previous = None if x is None else np.asarray(x[0])
       x = jnp.asarray(_initial_image(config, content, previous, jax.random.fold_in(rng, k)), jnp.float32)[None]
       boundaries.append(step)
-      x, step, halted_at, phase_timing = _optimize_scale(config, workdir, stage, vgg, stage_targets, x, step, log,
+      x, step, halted_at, phase_timing = _optimize_phase(config, workdir, stage, vgg, stage_targets, x, step, log,
                                                          bar)
       timing.append(phase_timing)
       if halted_at is not None:
