@@ -44,38 +44,47 @@ def _to_rgb(img):
   return img.convert("RGB")
 
 
-def load_image(path, long_side=None, max_pixels=DEFAULT_MAX_PIXELS):
-  """Reads an image file as float32 (H, W, 3) RGB in 0..255.
+def open_rgb(source, max_pixels=DEFAULT_MAX_PIXELS, name=None):
+  """Decodes an image file or file object to an 8-bit RGB PIL image.
 
   EXIF orientation is honoured; grayscale, palette, alpha, 16-bit and CMYK
-  images are converted. `long_side` resizes (Lanczos) so that the longer side
-  has that many pixels. Raises UserError for missing, unreadable, corrupt or
-  oversized files.
+  images are converted. Raises UserError for unreadable, corrupt or oversized
+  images, naming `name` (default: the path).
+  """
+  name = name or os.fspath(source)
+  try:
+    with warnings.catch_warnings():
+      # Our own pixel limit below replaces Pillow's bomb warning.
+      warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+      with Image.open(source) as img:
+        width, height = img.size
+        if width * height > max_pixels:
+          raise UserError(f"image too large: {name} has {width}x{height} pixels, "
+                          f"more than the limit of {max_pixels} (config max_input_pixels)")
+        img.load()
+        return _to_rgb(ImageOps.exif_transpose(img))
+  except UserError:
+    raise
+  except Image.DecompressionBombError as e:
+    raise UserError(f"image too large: {name}: {e}") from None
+  except UnidentifiedImageError:
+    raise UserError(f"not a readable image: {name}") from None
+  except (OSError, SyntaxError, ValueError) as e:
+    raise UserError(f"corrupt or unreadable image: {name}: {e}") from None
+
+
+def load_image(path, long_side=None, max_pixels=DEFAULT_MAX_PIXELS):
+  """Reads an image file as float32 (H, W, 3) RGB in 0..255 (see `open_rgb`).
+
+  `long_side` resizes (Lanczos) so that the longer side has that many pixels.
+  Raises UserError for missing, unreadable, corrupt or oversized files.
   """
   path = os.fspath(path)
   if not os.path.exists(path):
     raise UserError(f"image not found: {path}")
   if os.path.isdir(path):
     raise UserError(f"expected an image file, got a directory: {path}")
-  try:
-    with warnings.catch_warnings():
-      # Our own pixel limit below replaces Pillow's bomb warning.
-      warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-      with Image.open(path) as img:
-        width, height = img.size
-        if width * height > max_pixels:
-          raise UserError(f"image too large: {path} has {width}x{height} pixels, "
-                          f"more than the limit of {max_pixels} (config max_input_pixels)")
-        img.load()
-        img = _to_rgb(ImageOps.exif_transpose(img))
-  except UserError:
-    raise
-  except Image.DecompressionBombError as e:
-    raise UserError(f"image too large: {path}: {e}") from None
-  except UnidentifiedImageError:
-    raise UserError(f"not a readable image: {path}") from None
-  except (OSError, SyntaxError, ValueError) as e:
-    raise UserError(f"corrupt or unreadable image: {path}: {e}") from None
+  img = open_rgb(path, max_pixels)
   if long_side is not None:
     height, width = fit_long_side(img.height, img.width, long_side)
     if (height, width) != (img.height, img.width):

@@ -10,6 +10,7 @@ JOBS = {
     "bench_gatys": "stylejax.bench",
     "bench_matting": "stylejax.bench_matting",
     "weights": "stylejax.weights",
+    "train": "stylejax.train",
 }
 
 

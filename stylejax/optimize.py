@@ -31,6 +31,8 @@ DEFAULT_STYLE = os.path.join(ASSETS, "starry_night.jpg")
 MIN_SIDE = 16  # VGG pools four times before conv5_1
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 MASK_SOURCES = ("none", "files", "labels", "auto")
+PHOTOREALISM_DEFAULTS = {"masks": "none", "affine_weight": 0.0, "laplacian_backend": "banded",
+                         "matting_eps": 1e-7, "matting_radius": 1}
 OPTIMIZERS = {"adam": lambda lr: optax.adam(lr),
               "lbfgs": lambda lr: optax.lbfgs(learning_rate=lr or None)}
 
@@ -76,15 +78,17 @@ class Objective:
       vgg_lib.check_layers(config.vgg.arch, content_layers + tuple(style_layers))
     except ValueError as e:
       raise UserError(str(e)) from None
-    if config.laplacian_backend not in matting.BACKENDS:
-      raise UserError(f"unknown laplacian_backend {config.laplacian_backend!r}; choose one of "
+    # Photorealism settings are optional, so configs without them (training) can build an Objective.
+    luan = {key: config.get(key, default) for key, default in PHOTOREALISM_DEFAULTS.items()}
+    if luan["laplacian_backend"] not in matting.BACKENDS:
+      raise UserError(f"unknown laplacian_backend {luan['laplacian_backend']!r}; choose one of "
                       f"{', '.join(matting.BACKENDS)}")
-    if config.masks not in MASK_SOURCES:
-      raise UserError(f"unknown masks {config.masks!r}; choose one of {', '.join(MASK_SOURCES)}")
+    if luan["masks"] not in MASK_SOURCES:
+      raise UserError(f"unknown masks {luan['masks']!r}; choose one of {', '.join(MASK_SOURCES)}")
     return cls(content_layers, tuple(zip(style_layers, layer_weights)), float(config.content_weight),
                float(config.style_weight), float(config.tv_weight), config.loss_normalization, config.compute_dtype,
-               config.masks != "none", float(config.affine_weight), config.laplacian_backend,
-               float(config.matting_eps), int(config.matting_radius))
+               luan["masks"] != "none", float(luan["affine_weight"]), luan["laplacian_backend"],
+               float(luan["matting_eps"]), int(luan["matting_radius"]))
 
   @property
   def style_layers(self):

@@ -45,16 +45,26 @@ def progress(total, desc):
 
 
 class RunLog:
-  """metrics.jsonl plus TensorBoard scalars and images, in one workdir."""
+  """metrics.jsonl plus TensorBoard scalars and images, in one workdir.
 
-  def __init__(self, workdir, config):
+  `resume_step`: continue a run from its checkpoint at that step; logged rows
+  after it (written before a crash) are dropped from metrics.jsonl and TensorBoard.
+  """
+
+  def __init__(self, workdir, config, resume_step=None):
     os.makedirs(workdir, exist_ok=True)
     self.workdir = workdir
     with open(os.path.join(workdir, "config.json"), "w") as f:
       f.write(config.to_json_best_effort(indent=2, sort_keys=True) + "\n")
-    self._metrics = open(os.path.join(workdir, "metrics.jsonl"), "w")
-    self._writer = SummaryWriter(logdir=workdir, flush_secs=30)
+    metrics_path = os.path.join(workdir, "metrics.jsonl")
     self.rows = []
+    if resume_step is not None and os.path.exists(metrics_path):
+      with open(metrics_path) as f:
+        self.rows = [row for row in map(json.loads, filter(str.strip, f)) if row["step"] <= resume_step]
+    self._metrics = open(metrics_path, "w")
+    self._metrics.writelines(json.dumps(row) + "\n" for row in self.rows)
+    purge = None if resume_step is None else resume_step + 1
+    self._writer = SummaryWriter(logdir=workdir, flush_secs=30, purge_step=purge)
 
   def scalars(self, step, values):
     row = {"step": int(step), **{k: float(v) for k, v in values.items()}}

@@ -1,0 +1,78 @@
+"""Fast artistic transfer (Johnson et al. 2016): train a feed-forward network for one style.
+
+  python run.py --config configs/johnson.py --workdir runs/starry \
+      --config.style=painting.jpg --config.data=folder:/data/coco/train2017
+
+Then stylise any photos with configs/stylize.py --config.checkpoint=runs/starry.
+Running the same command again resumes from the last checkpoint. Arguments
+(comma-separated): `tiny` (64 px, 12 steps on the samples: tests and CPUs),
+`johnson_layers` (Johnson's VGG16 layers instead of the thesis's).
+"""
+
+import ml_collections
+
+
+def get_config(arg=None):
+  config = ml_collections.ConfigDict()
+  config.job = "train"
+  config.seed = 0
+
+  # Style and content data (stylejax.data).
+  config.style = ""  # empty: the bundled Starry Night
+  config.style_size = 512  # long side of the style image for its Gram matrices
+  config.data = "samples"  # samples | folder:PATH | tfds:NAME
+  config.data_dir = ""  # tfds data_dir (empty: tfds's default)
+  config.num_threads = 4  # image decoding threads
+  config.image_size = 256  # training crops, pixels (thesis)
+  config.batch_size = 4  # global, split over all devices (thesis)
+  config.max_input_pixels = 100_000_000
+
+  # Network (stylejax.nets, SPEC §2).
+  config.net = ml_collections.ConfigDict()
+  config.net.upsample = "transpose"  # transpose (thesis) | resize (nearest + conv: no checkerboard)
+  config.net.padding = "zeros"  # zeros | reflect
+  config.net.residual_blocks = 5
+  config.compute_dtype = "float32"  # float32 | bfloat16 (network and VGG; losses stay float32)
+
+  # Loss network and loss (the thesis's layers; see johnson_layers).
+  config.vgg = ml_collections.ConfigDict()
+  config.vgg.arch = "vgg16"
+  config.vgg.weights = ""
+  config.vgg.pooling = "avg"
+  config.content_layers = "relu4_2"
+  config.style_layers = "relu1_1,relu2_1,relu3_1,relu4_1,relu5_1"
+  config.style_layer_weights = ""
+  config.loss_normalization = "johnson"
+  config.content_weight = 1.0
+  config.style_weight = 20.0
+  config.tv_weight = 1e-3
+
+  # Optimisation (thesis: Adam 1e-3; two COCO epochs at batch 4 = 40k steps).
+  config.learning_rate = 1e-3
+  config.total_steps = 40_000
+  config.distributed = False  # multi-host: jax.distributed.initialize() from the environment
+
+  # Outputs.
+  config.log_every_steps = 50
+  config.sample_every_steps = 500  # 0: only at the end
+  config.checkpoint_every_steps = 1000
+  config.keep_checkpoints = 3
+  config.preview_images = ""  # comma-separated photos; empty: bundled chelsea and rocket
+  config.preview_size = 256  # long side of the previews
+
+  for item in filter(None, (arg or "").split(",")):
+    if item == "tiny":
+      config.image_size = 64
+      config.batch_size = 2
+      config.style_size = 128
+      config.total_steps = 12
+      config.log_every_steps = 2
+      config.sample_every_steps = 6
+      config.checkpoint_every_steps = 4
+      config.preview_size = 64
+    elif item == "johnson_layers":  # Johnson et al. 2016 with VGG16
+      config.content_layers = "relu2_2"
+      config.style_layers = "relu1_2,relu2_2,relu3_3,relu4_3"
+    else:
+      raise ValueError(f"unknown config argument {item!r}; use tiny, johnson_layers or both, comma-separated")
+  return config
