@@ -11,6 +11,7 @@ JOBS = {
     "bench_matting": "stylejax.bench_matting",
     "weights": "stylejax.weights",
     "train": "stylejax.train",
+    "stylize": "stylejax.stylize",
 }
 
 

@@ -28,6 +28,36 @@ UPSAMPLINGS = ("transpose", "resize")
 PADDINGS = ("zeros", "reflect")
 
 
+class InstanceNorm(nn.Module):
+  """Instance normalisation (Ulyanov, Vedaldi, Lempitsky 2016), per image and channel:
+
+      y = γ · (x − μ) / √(σ² + ε) + β,   μ, σ² the mean and variance of x over (H, W).
+
+  For exact tiled inference (stylejax.tiling) μ and σ² can come from outside:
+  where the `norm_stats` collection holds {"mean", "var", "use"} for this layer
+  and `use` is 1, those (whole-image) statistics replace the tile's own; the
+  layer's input is sown as `intermediates` `norm_input` when that collection is mutable.
+  """
+  epsilon: float = 1e-6
+  dtype: jnp.dtype = jnp.float32
+
+  @nn.compact
+  def __call__(self, x):
+    channels = x.shape[-1]
+    scale = self.param("scale", nn.initializers.ones, (channels,))
+    bias = self.param("bias", nn.initializers.zeros, (channels,))
+    self.sow("intermediates", "norm_input", x)
+    x32 = x.astype(jnp.float32)
+    mean = x32.mean((1, 2), keepdims=True)
+    var = jnp.square(x32 - mean).mean((1, 2), keepdims=True)
+    if self.has_variable("norm_stats", "mean"):
+      use = self.get_variable("norm_stats", "use")
+      mean = jnp.where(use, self.get_variable("norm_stats", "mean"), mean)
+      var = jnp.where(use, self.get_variable("norm_stats", "var"), var)
+    y = (x32 - mean) * jax.lax.rsqrt(var + self.epsilon) * scale + bias
+    return y.astype(self.dtype)
+
+
 class ConvNormAct(nn.Module):
   """Conv (zero or reflection padding) → instance norm → optional ReLU."""
   features: int
@@ -49,7 +79,7 @@ class ConvNormAct(nn.Module):
     x = nn.Conv(self.features, (self.kernel, self.kernel), (self.stride, self.stride), conv_padding,
                 dtype=self.dtype)(x)
     if self.norm:
-      x = nn.InstanceNorm(dtype=self.dtype)(x)
+      x = InstanceNorm(dtype=self.dtype)(x)
     return nn.relu(x) if self.relu else x
 
 
@@ -75,8 +105,8 @@ class Upsample(nn.Module):
   def __call__(self, x, size):
     if self.mode == "transpose":
       x = nn.ConvTranspose(self.features, (3, 3), (2, 2), "SAME", dtype=self.dtype)(x)[:, :size[0], :size[1]]
-      return nn.relu(nn.InstanceNorm(dtype=self.dtype)(x))
-    x = jax.image.resize(x, (x.shape[0], *size, x.shape[-1]), "nearest")
+      return nn.relu(InstanceNorm(dtype=self.dtype)(x))
+    x = jnp.repeat(jnp.repeat(x, 2, axis=1), 2, axis=2)[:, :size[0], :size[1]]  # nearest ×2, pixel-aligned
     return ConvNormAct(self.features, 3, padding=self.padding, dtype=self.dtype)(x)
 
 

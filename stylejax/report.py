@@ -39,9 +39,9 @@ def peak_memory_bytes():
   return stats.get("peak_bytes_in_use")
 
 
-def progress(total, desc):
+def progress(total, desc, unit="step"):
   """A progress bar with ETA on stderr."""
-  return tqdm.tqdm(total=total, desc=desc, unit="step", file=sys.stderr, dynamic_ncols=True, leave=True)
+  return tqdm.tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, dynamic_ncols=True, leave=True)
 
 
 class RunLog:

@@ -1,0 +1,181 @@
+"""Stylise photos with a trained network (job `stylize`, configs/stylize.py).
+
+  python run.py --config configs/stylize.py --workdir runs/stylize \
+      --config.checkpoint=runs/starry --config.input=photos/ --config.output=styled/
+
+`checkpoint` is a `train` workdir (its config.json describes the network, its
+latest checkpoint holds the parameters). `input` is a file, a folder (searched
+recursively; the tree is mirrored below `output`) or a glob pattern. Every image
+is stylised at its own size (or `max_side`), same-size images in batches;
+images above `tile_pixels` go through exact tiled inference (stylejax.tiling).
+Existing outputs are skipped, so a rerun resumes; unreadable images are
+reported and skipped, and the job exits non-zero at the end if any failed.
+"""
+
+import collections
+import concurrent.futures
+import glob
+import json
+import os
+import time
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+from PIL import Image
+
+from stylejax import data, images, nets, report, tiling, train
+from stylejax.errors import UserError
+
+FORMATS = {"png": ("PNG", ".png"), "jpeg": ("JPEG", ".jpg"), "webp": ("WEBP", ".webp")}
+
+
+def load_model(model_dir, compute_dtype=""):
+  """(net, params, step, train config) of a `train` workdir's latest checkpoint."""
+  config_path = os.path.join(model_dir, "config.json")
+  if not os.path.isfile(config_path):
+    raise UserError(f"{model_dir} is not a trained model directory (no config.json); "
+                    "give the --workdir of a configs/johnson.py run")
+  with open(config_path) as f:
+    config = ml_collections.ConfigDict(json.load(f))
+  if compute_dtype:
+    config.compute_dtype = compute_dtype
+  net = nets.from_config(config)
+  manager = train.checkpoint_manager(model_dir)
+  step = manager.latest_step()
+  if step is None:
+    raise UserError(f"{model_dir} has no checkpoint yet (checkpoints/ is empty)")
+  abstract = jax.eval_shape(lambda: net.init(jax.random.key(0), jnp.zeros((1, 16, 16, 3)))["params"])
+  restored = manager.restore(step, args=train.ocp.args.Composite(params=train.ocp.args.StandardRestore(abstract)))
+  manager.close()
+  return net, restored.params, step, config
+
+
+def input_files(spec):
+  """[(path, path relative to the input root)] for a file, a folder or a glob pattern."""
+  if os.path.isdir(spec):
+    return [(p, os.path.relpath(p, spec)) for p in data.image_files(spec)]
+  if os.path.isfile(spec):
+    return [(spec, os.path.basename(spec))]
+  matches = sorted(p for p in glob.glob(spec, recursive=True) if os.path.isfile(p))
+  if not matches:
+    raise UserError(f"no input images: {spec!r} is not a file, a folder or a glob pattern that matches files")
+  root = os.path.commonpath([os.path.dirname(os.path.abspath(p)) for p in matches])
+  return [(p, os.path.relpath(os.path.abspath(p), root)) for p in matches]
+
+
+def output_path(output_dir, relative, output_format):
+  return os.path.join(output_dir, os.path.splitext(relative)[0] + FORMATS[output_format][1])
+
+
+def _validate(config):
+  if not config.checkpoint or not config.input or not config.output:
+    raise UserError("stylize needs --config.checkpoint (a train workdir), --config.input and --config.output")
+  if config.output_format not in FORMATS:
+    raise UserError(f"unknown output_format {config.output_format!r}; choose one of {', '.join(FORMATS)}")
+  if not 0.0 <= config.strength <= 1.0:
+    raise UserError(f"strength must be in [0, 1], got {config.strength}")
+  if config.batch_size < 1 or config.tile_size < 64 or config.tile_size % tiling.ALIGN:
+    raise UserError("batch_size must be >= 1 and tile_size a multiple of 4, at least 64")
+
+
+def _read(path, config):
+  image = images.load_image(path, None, config.max_input_pixels)
+  if config.max_side and max(image.shape[:2]) > config.max_side:
+    image = images.load_image(path, config.max_side, config.max_input_pixels)
+  return image
+
+
+def _finish(content, stylised, config):
+  """Strength blend with the content, then optionally the content's colours (YIQ)."""
+  result = config.strength * stylised + (1.0 - config.strength) * content
+  return images.original_colors(result, content) if config.original_colors else result
+
+
+def _save(path, image, config):
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  pil_format = FORMATS[config.output_format][0]
+  options = {"quality": config.quality} if pil_format in ("JPEG", "WEBP") else {}
+  tmp = path + ".tmp"
+  Image.fromarray(images.to_uint8(image)).save(tmp, pil_format, **options)
+  os.replace(tmp, path)  # a crash never leaves a half-written output that a rerun would skip
+
+
+def _prefetch(items, config):
+  """Yields ((path, target), image or UserError), decoding up to 2·num_threads images ahead."""
+  def result(item, future):
+    try:
+      return item, future.result()
+    except UserError as e:
+      return item, e
+
+  with concurrent.futures.ThreadPoolExecutor(config.num_threads) as pool:
+    window = collections.deque()
+    for item in items:
+      window.append((item, pool.submit(_read, item[0], config)))
+      if len(window) > 2 * config.num_threads:
+        yield result(*window.popleft())
+    while window:
+      yield result(*window.popleft())
+
+
+def run(config, workdir):
+  """The `stylize` job; writes stylize.json (counts, failures, speed) in the workdir."""
+  _validate(config)
+  net, params, step, _ = load_model(config.checkpoint, config.compute_dtype)
+  todo, existing = [], 0
+  for path, relative in input_files(config.input):
+    target = output_path(config.output, relative, config.output_format)
+    if os.path.exists(target) and not config.overwrite:
+      existing += 1
+    else:
+      todo.append((path, target))
+  os.makedirs(workdir, exist_ok=True)
+  failures, counts = {}, collections.Counter()
+  pending = collections.defaultdict(list)  # (h, w) -> [(content, target)], batched by size
+
+  def write(content, stylised, target):
+    _save(target, _finish(content, stylised, config), config)
+    counts["images"] += 1
+    counts["pixels"] += content.shape[0] * content.shape[1]
+    bar.update(1)
+
+  def flush(size):
+    batch = pending.pop(size)
+    stylised = np.asarray(nets.stylise(net, params, jnp.asarray(np.stack([c for c, _ in batch]))))
+    for (content, target), out in zip(batch, stylised):
+      write(content, out, target)
+
+  bar = report.progress(len(todo), "stylize", unit="img")
+  start = time.perf_counter()
+  try:
+    for (path, target), content in _prefetch(todo, config):
+      if isinstance(content, UserError):
+        failures[path] = str(content)
+        bar.update(1)
+      elif content.shape[0] * content.shape[1] > config.tile_pixels:
+        write(content, tiling.stylise_tiled(net, params, content, config.tile_size), target)
+        counts["tiled"] += 1
+      else:
+        pending[content.shape[:2]].append((content, target))
+        if len(pending[content.shape[:2]]) == config.batch_size:
+          flush(content.shape[:2])
+        if sum(map(len, pending.values())) >= 4 * config.batch_size:  # bound host memory
+          for size in list(pending):
+            flush(size)
+    for size in list(pending):
+      flush(size)
+  finally:
+    bar.close()
+  seconds = time.perf_counter() - start
+  summary = {"checkpoint": os.path.abspath(config.checkpoint), "checkpoint_step": step,
+             "stylised": counts["images"], "tiled": counts["tiled"], "skipped_existing": existing,
+             "failed": failures, "seconds": seconds, "images_per_s": counts["images"] / seconds if seconds else None,
+             "megapixels_per_s": counts["pixels"] / 1e6 / seconds if seconds else None,
+             "compute_dtype": config.compute_dtype or "float32", **report.environment()}
+  report.write_json(os.path.join(workdir, "stylize.json"), summary)
+  if failures:
+    raise UserError(f"{len(failures)} of {len(todo)} images failed (listed in {workdir}/stylize.json), "
+                    f"e.g. {next(iter(failures.values()))}")
+  return summary
