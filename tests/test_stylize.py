@@ -1,0 +1,131 @@
+"""Stylising folders from checkpoints, and exact tiled inference."""
+
+import json
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import traverse_util
+from PIL import Image
+
+from configs import stylize as stylize_config
+from stylejax import images, nets, stylize, tiling, train
+from stylejax.errors import UserError
+from tests.test_train import tiny_config
+
+
+def random_params(net, seed=0):
+  """Initial parameters plus noise, so that biases and norm scales matter too."""
+  params = net.init(jax.random.key(seed), jnp.zeros((1, 32, 32, 3)))["params"]
+  leaves, tree = jax.tree.flatten(params)
+  keys = jax.random.split(jax.random.key(seed + 1), len(leaves))
+  return jax.tree.unflatten(tree, [p + 0.05 * jax.random.normal(k, p.shape) for p, k in zip(leaves, keys)])
+
+
+def smooth_image(rng, height, width):
+  coarse = rng.uniform(0, 255, (height // 8 + 2, width // 8 + 2, 3)).astype(np.float32)
+  return np.asarray(jax.image.resize(coarse, (height, width, 3), "linear"))
+
+
+@pytest.mark.parametrize("upsample,padding", [("transpose", "zeros"), ("resize", "reflect")])
+def test_tiled_equals_untiled(upsample, padding, rng):
+  net = nets.TransformNet(upsample=upsample, padding=padding, residual_blocks=1)
+  params = random_params(net)
+  image = smooth_image(rng, 101, 78)  # odd sizes, 3 x 2 cores of 40 px
+  whole = np.asarray(nets.stylise(net, params, jnp.asarray(image)[None])[0])
+  tiled = tiling.stylise_tiled(net, params, image, core=40)
+  np.testing.assert_allclose(tiled, whole, atol=0.02)  # pixels in 0..255
+  # Without the whole-image statistics every tile would have its own colours.
+  corner = np.asarray(nets.stylise(net, params, jnp.asarray(image[:40 + tiling.margin(net), :40 + tiling.margin(net)])[None])[0])
+  assert np.abs(corner[:40, :40] - whole[:40, :40]).max() > 1.0
+
+
+@pytest.mark.parametrize("upsample", nets.UPSAMPLINGS)
+def test_margin_covers_the_receptive_field(upsample, rng):
+  """With the normalisation statistics fixed (as tiling fixes them), a changed input
+  pixel changes no output pixel further away than the margin."""
+  net = nets.TransformNet(upsample=upsample, residual_blocks=5)
+  params = random_params(net)
+  image = rng.uniform(0, 255, (1, 160, 160, 3)).astype(np.float32)
+  _, state = net.apply({"params": params}, image, mutable=["intermediates"])
+  stats = traverse_util.unflatten_dict({
+      key[:-1] + (name,): value for key, (x,) in traverse_util.flatten_dict(state["intermediates"]).items()
+      for name, value in (("mean", np.zeros((1, 1, 1, x.shape[-1]), np.float32)),
+                          ("var", np.ones((1, 1, 1, x.shape[-1]), np.float32)), ("use", np.bool_(True)))})
+  poked = image.copy()
+  poked[0, 80, 80] += 100.0
+  before, after = (np.asarray(net.apply({"params": params, "norm_stats": stats}, x)) for x in (image, poked))
+  changed = np.argwhere(np.abs(after - before).max(-1)[0] > 0)
+  reach = np.abs(changed - 80).max()
+  assert tiling.margin(net) - 12 <= reach <= tiling.margin(net)
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+  workdir = str(tmp_path_factory.mktemp("model"))
+  train.run(tiny_config(total_steps=2, sample_every_steps=0), workdir)
+  return workdir
+
+
+@pytest.fixture
+def photo_tree(tmp_path, rng):
+  """Two 40x48 photos, one 36x30 in a subfolder, one rotated by EXIF, one corrupt, one 'huge'."""
+  root = tmp_path / "in"
+  (root / "sub").mkdir(parents=True)
+  for name, (h, w) in [("a.jpg", (40, 48)), ("b.png", (40, 48)), ("sub/c.jpg", (36, 30)), ("huge.png", (130, 90))]:
+    Image.fromarray(images.to_uint8(smooth_image(rng, h, w))).save(root / name)
+  rotated = Image.fromarray(images.to_uint8(smooth_image(rng, 24, 56)))
+  exif = rotated.getexif()
+  exif[0x0112] = 6  # rotate 90° clockwise when displayed
+  rotated.save(root / "rotated.jpg", exif=exif)
+  (root / "corrupt.jpg").write_bytes(open(root / "a.jpg", "rb").read()[:200])
+  return root
+
+
+def stylize_cfg(model_dir, photo_tree, out, **overrides):
+  config = stylize_config.get_config()
+  config.update({"checkpoint": model_dir, "input": str(photo_tree), "output": str(out), "output_format": "png",
+                 "batch_size": 2, "num_threads": 2, "tile_pixels": 100 * 100, "tile_size": 64, **overrides})
+  return config
+
+
+def test_folder_with_corrupt_and_huge_files(model_dir, photo_tree, tmp_path):
+  out, work = tmp_path / "out", str(tmp_path / "work")
+  with pytest.raises(UserError, match=r"1 of 6 images failed.*corrupt\.jpg"):
+    stylize.run(stylize_cfg(model_dir, photo_tree, out), work)
+  written = sorted(os.path.relpath(os.path.join(d, f), out) for d, _, fs in os.walk(out) for f in fs)
+  assert written == ["a.png", "b.png", "huge.png", "rotated.png", "sub/c.png"]
+  assert Image.open(out / "huge.png").size == (90, 130)
+  assert Image.open(out / "rotated.png").size == (24, 56)  # EXIF orientation honoured
+  summary = json.load(open(os.path.join(work, "stylize.json")))
+  assert summary["stylised"] == 5 and summary["tiled"] == 1 and list(summary["failed"]) == [str(photo_tree / "corrupt.jpg")]
+  # The same command again skips what exists and retries only the failure.
+  with pytest.raises(UserError, match="1 of 1 images failed"):
+    stylize.run(stylize_cfg(model_dir, photo_tree, out), work)
+  assert json.load(open(os.path.join(work, "stylize.json")))["skipped_existing"] == 5
+
+
+def test_outputs_match_the_network_and_strength_blends(model_dir, photo_tree, tmp_path):
+  (photo_tree / "corrupt.jpg").unlink()
+  net, params, step, _ = stylize.load_model(model_dir)
+  assert step == 2
+  content = images.load_image(photo_tree / "b.png")
+  expected = np.asarray(nets.stylise(net, params, jnp.asarray(content)[None])[0])
+  stylize.run(stylize_cfg(model_dir, photo_tree / "b.png", tmp_path / "full"), str(tmp_path / "w1"))
+  np.testing.assert_allclose(images.load_image(tmp_path / "full" / "b.png"), expected, atol=1.0)
+  stylize.run(stylize_cfg(model_dir, photo_tree / "b.png", tmp_path / "none", strength=0.0), str(tmp_path / "w2"))
+  np.testing.assert_array_equal(images.load_image(tmp_path / "none" / "b.png"), content)
+  stylize.run(stylize_cfg(model_dir, str(photo_tree / "*.png"), tmp_path / "glob", original_colors=True,
+                          output_format="jpeg", compute_dtype="bfloat16"), str(tmp_path / "w3"))
+  assert sorted(os.listdir(tmp_path / "glob")) == ["b.jpg", "huge.jpg"]
+
+
+def test_bad_model_dirs_and_inputs(model_dir, tmp_path):
+  with pytest.raises(UserError, match="not a trained model directory"):
+    stylize.load_model(str(tmp_path))
+  with pytest.raises(UserError, match="no input images"):
+    stylize.input_files(str(tmp_path / "*.jpg"))
+  with pytest.raises(UserError, match="needs --config.checkpoint"):
+    stylize.run(stylize_config.get_config(), str(tmp_path))
