@@ -12,6 +12,7 @@ JOBS = {
     "weights": "stylejax.weights",
     "train": "stylejax.train",
     "stylize": "stylejax.stylize",
+    "bench_johnson": "stylejax.bench_johnson",
 }
 
 

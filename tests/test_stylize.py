@@ -2,6 +2,8 @@
 
 import json
 import os
+import subprocess
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -11,9 +13,9 @@ from flax import traverse_util
 from PIL import Image
 
 from configs import stylize as stylize_config
-from stylejax import images, nets, stylize, tiling, train
+from stylejax import images, jobs, nets, stylize, tiling, train
 from stylejax.errors import UserError
-from tests.test_train import tiny_config
+from tests.test_train import ROOT, tiny_config
 
 
 def random_params(net, seed=0):
@@ -129,3 +131,24 @@ def test_bad_model_dirs_and_inputs(model_dir, tmp_path):
     stylize.input_files(str(tmp_path / "*.jpg"))
   with pytest.raises(UserError, match="needs --config.checkpoint"):
     stylize.run(stylize_config.get_config(), str(tmp_path))
+
+
+@pytest.mark.slow
+def test_cli_stylize_reports_the_failure_in_one_line_and_exits_nonzero(model_dir, photo_tree, tmp_path):
+  result = subprocess.run([sys.executable, "run.py", "--config=configs/stylize.py", f"--workdir={tmp_path / 'w'}",
+                           f"--config.checkpoint={model_dir}", f"--config.input={photo_tree}",
+                           f"--config.output={tmp_path / 'out'}", "--config.tile_pixels=10000",
+                           "--config.tile_size=64"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+  assert result.returncode == 1
+  assert result.stderr.strip().splitlines()[-1].startswith("error: 1 of 6 images failed")
+  assert len(os.listdir(tmp_path / "out")) == 5  # four images and the subfolder
+
+
+def test_bench_johnson_job_writes_tables(tmp_path):
+  from configs import bench_johnson
+  config = bench_johnson.get_config("tiny")
+  config.bench_dtypes, config.bench_steps, config.net.residual_blocks = "float32", 1, 1
+  rows = jobs.run(config, str(tmp_path))
+  assert [r["what"] for r in rows] == ["train step", "stylise", "stylize job"]
+  assert all(r["ms"] > 0 for r in rows)
+  assert "| stylise | 64 | 1 | float32 |" in (tmp_path / "bench.md").read_text()
