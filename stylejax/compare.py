@@ -12,7 +12,8 @@ TILE_HEIGHT = 256
 CAPTION_HEIGHT = 44
 
 
-def _tile(image, caption):
+def captioned(image, caption):
+  """`image` at TILE_HEIGHT px with `caption` below it."""
   image = images.to_uint8(image)
   width = max(1, round(image.shape[1] * TILE_HEIGHT / image.shape[0]))
   tile = Image.new("RGB", (width, TILE_HEIGHT + CAPTION_HEIGHT), "white")
@@ -21,12 +22,18 @@ def _tile(image, caption):
   return tile
 
 
-def contact_sheet(tiles, path):
-  sheet = Image.new("RGB", (sum(t.width for t in tiles) + 4 * (len(tiles) - 1), tiles[0].height), "white")
-  x = 0
-  for tile in tiles:
-    sheet.paste(tile, (x, 0))
-    x += tile.width + 4
+def contact_sheet(rows, path):
+  """Rows of captioned tiles (lists of `captioned` images) in one PNG, 4 px apart."""
+  gap = 4
+  width = max(sum(t.width for t in row) + gap * (len(row) - 1) for row in rows)
+  sheet = Image.new("RGB", (width, sum(row[0].height for row in rows) + gap * (len(rows) - 1)), "white")
+  y = 0
+  for row in rows:
+    x = 0
+    for tile in row:
+      sheet.paste(tile, (x, y))
+      x += tile.width + gap
+    y += row[0].height + gap
   sheet.save(path)
 
 
@@ -36,19 +43,19 @@ def run(config, workdir):
   first = next(iter(config.runs.values()))
   content = images.load_image(first.content or optimize.DEFAULT_CONTENT, first.image_size)
   style = images.load_image(first.style or optimize.DEFAULT_STYLE, first.image_size)
-  tiles += [_tile(content, "content"), _tile(style, "style")]
+  tiles += [captioned(content, "content"), captioned(style, "style")]
   for name, run_config in config.runs.items():
     run_dir = os.path.join(workdir, name)
     summaries[name] = optimize.run(run_config, run_dir)
     masks_png = os.path.join(run_dir, "masks_content.png")
     if os.path.isfile(masks_png):
       drawn = np.asarray(Image.open(masks_png).convert("RGB"), np.float32)
-      tiles.insert(2, _tile(drawn[:, drawn.shape[1] // 2:], f"masks ({name})"))
+      tiles.insert(2, captioned(drawn[:, drawn.shape[1] // 2:], f"masks ({name})"))
     realism = summaries[name]["photorealism"]
     caption = (f"{name}\naffine energy {realism['affine_energy']:.3g}\n"
                f"gradient SSIM {realism['gradient_ssim']:.3f}")
-    tiles.append(_tile(images.load_image(os.path.join(run_dir, "result.png")), caption))
-  contact_sheet(tiles, os.path.join(workdir, "contact_sheet.png"))
+    tiles.append(captioned(images.load_image(os.path.join(run_dir, "result.png")), caption))
+  contact_sheet([tiles], os.path.join(workdir, "contact_sheet.png"))
   report.write_json(os.path.join(workdir, "compare.json"),
                     {name: {"photorealism": s["photorealism"], "final_losses": s["final_losses"]}
                      for name, s in summaries.items()})

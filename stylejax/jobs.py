@@ -13,6 +13,7 @@ JOBS = {
     "train": "stylejax.train",
     "stylize": "stylejax.stylize",
     "bench_johnson": "stylejax.bench_johnson",
+    "compare_fast": "stylejax.compare_fast",
 }
 
 

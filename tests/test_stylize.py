@@ -152,3 +152,15 @@ def test_bench_johnson_job_writes_tables(tmp_path):
   assert [r["what"] for r in rows] == ["train step", "stylise", "stylize job"]
   assert all(r["ms"] > 0 for r in rows)
   assert "| stylise | 64 | 1 | float32 |" in (tmp_path / "bench.md").read_text()
+
+
+def test_compare_fast_scores_both_methods_with_the_same_loss(model_dir, tmp_path):
+  from experiments import fast_vs_gatys
+  config = fast_vs_gatys.get_config("tiny")
+  config.update({"checkpoint": model_dir, "photos": os.path.join(train.data.ASSETS, "coffee.jpg"), "image_size": 48})
+  config.gatys.total_steps = 5
+  results = jobs.run(config, str(tmp_path))
+  scores = results["coffee"]
+  assert set(scores["fast"]) == set(scores["gatys"]) == {"content", "style", "tv", "total"}
+  assert scores["gatys_steps"] == 5
+  assert Image.open(tmp_path / "contact_sheet.png").size[1] > 256

@@ -1,0 +1,73 @@
+"""The `compare_fast` job: a trained feed-forward network next to Gatys on the same photos.
+
+For every photo (long side image_size): the network's stylisation (one pass)
+and a Gatys optimisation (config.gatys, with the network's style, loss layers
+and weights, and its style image at the size the network was trained with),
+both scored with the same loss (the network's Objective and style Gram
+targets). Writes contact_sheet.png (one row per photo: photo | style | fast |
+Gatys, losses and times under the pictures) and compare_fast.json.
+"""
+
+import os
+import time
+
+import jax
+import jax.numpy as jnp
+
+from stylejax import compare, images, nets, optimize, report, stylize, train, weights
+from stylejax.errors import UserError
+
+LOSS_KEYS = ("content_layers", "style_layers", "style_layer_weights", "loss_normalization", "content_weight",
+             "style_weight", "tv_weight", "vgg", "seed")
+
+
+def _gatys_config(config, train_config, photo):
+  gatys = config.gatys.copy_and_resolve_references()
+  with gatys.unlocked():
+    for key in LOSS_KEYS:
+      gatys[key] = train_config[key]
+    gatys.content, gatys.style, gatys.image_size = photo, train_config.style, config.image_size
+    gatys.style_scale = train_config.style_size / config.image_size  # the same style Gram targets
+  return gatys
+
+
+def _caption(name, terms, seconds):
+  return (f"{name}: {seconds:.3g} s\ncontent {float(terms['content']):.3g}  style {float(terms['style']):.3g}\n"
+          f"total {float(terms['total']):.4g}")
+
+
+def run(config, workdir):
+  photos = optimize.parse_list(config.photos, name="photos")
+  if not photos or not config.checkpoint:
+    raise UserError("compare_fast needs --config.checkpoint (a train workdir) and --config.photos (comma-separated)")
+  net, params, step, train_config = stylize.load_model(config.checkpoint)
+  objective = optimize.Objective.from_config(train_config)
+  vgg = weights.load_vgg(train_config.vgg.arch, train_config.vgg.weights, train_config.vgg.pooling)
+  grams, style = train.style_grams(objective, vgg, train_config)
+  results, rows = {}, []
+  for photo in photos:
+    name = os.path.splitext(os.path.basename(photo))[0]
+    content = images.load_image(photo, config.image_size, config.max_input_pixels)
+    batch = jnp.asarray(content)[None]
+    jax.block_until_ready(nets.stylise(net, params, batch))  # compile
+    start = time.perf_counter()
+    fast = jax.block_until_ready(nets.stylise(net, params, batch))
+    fast_seconds = time.perf_counter() - start
+    summary = optimize.run(_gatys_config(config, train_config, photo), os.path.join(workdir, name))
+    gatys = images.load_image(os.path.join(workdir, name, "result.png"))
+    targets = {"content": objective.content_targets(vgg, batch), "style": grams}
+    scores = {key: {k: float(v) for k, v in optimize.evaluate(vgg, targets, jnp.asarray(image)[None],
+                                                              objective=objective).items()}
+              for key, image in (("fast", fast[0]), ("gatys", gatys))}
+    images.save_image(os.path.join(workdir, name, "fast.png"), fast[0])
+    results[name] = {**scores, "fast_seconds": fast_seconds, "gatys_seconds": summary["wall_time_s"],
+                     "gatys_steps": summary["steps"]}
+    rows.append([compare.captioned(content, name), compare.captioned(style, "style"),
+                 compare.captioned(fast[0], _caption(f"fast (step {step})", scores["fast"], fast_seconds)),
+                 compare.captioned(gatys, _caption(f"Gatys ({summary['steps']} steps)", scores["gatys"],
+                                                   summary["wall_time_s"]))])
+  compare.contact_sheet(rows, os.path.join(workdir, "contact_sheet.png"))
+  report.write_json(os.path.join(workdir, "compare_fast.json"),
+                    {"checkpoint": os.path.abspath(config.checkpoint), "checkpoint_step": step,
+                     "image_size": config.image_size, "photos": results, **report.environment()})
+  return results
