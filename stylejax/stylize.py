@@ -83,7 +83,7 @@ def _validate(config):
 def _read(path, config):
   image = images.load_image(path, None, config.max_input_pixels)
   if config.max_side and max(image.shape[:2]) > config.max_side:
-    image = images.load_image(path, config.max_side, config.max_input_pixels)
+    image = images.resize(image, *images.fit_long_side(*image.shape[:2], config.max_side))
   return image
 
 
