@@ -125,7 +125,10 @@ def run(config, workdir):
   _validate(config)
   net, params, step, _ = load_model(config.checkpoint, config.compute_dtype)
   todo, existing = [], 0
+  output_root = os.path.join(os.path.abspath(config.output), "")
   for path, relative in input_files(config.input):
+    if os.path.abspath(path).startswith(output_root):
+      continue  # an output folder inside the input folder is not input
     target = output_path(config.output, relative, config.output_format)
     if os.path.exists(target) and not config.overwrite:
       existing += 1

@@ -124,6 +124,16 @@ def test_outputs_match_the_network_and_strength_blends(model_dir, photo_tree, tm
   assert sorted(os.listdir(tmp_path / "glob")) == ["b.jpg", "huge.jpg"]
 
 
+def test_output_folder_inside_the_input_folder_is_not_read_back(model_dir, photo_tree, tmp_path):
+  (photo_tree / "corrupt.jpg").unlink()
+  (photo_tree / "huge.png").unlink()
+  config = stylize_cfg(model_dir, photo_tree, photo_tree / "styled", max_side=32)
+  first = stylize.run(config, str(tmp_path / "w"))
+  second = stylize.run(config, str(tmp_path / "w"))
+  assert (first["stylised"], second["stylised"], second["skipped_existing"]) == (4, 0, 4)
+  assert max(Image.open(photo_tree / "styled" / "a.png").size) == 32  # max_side
+
+
 def test_bad_model_dirs_and_inputs(model_dir, tmp_path):
   with pytest.raises(UserError, match="not a trained model directory"):
     stylize.load_model(str(tmp_path))
