@@ -39,9 +39,9 @@ def peak_memory_bytes():
   return stats.get("peak_bytes_in_use")
 
 
-def progress(total, desc, unit="step"):
-  """A progress bar with ETA on stderr."""
-  return tqdm.tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, dynamic_ncols=True, leave=True)
+def progress(total, desc, unit="step", initial=0):
+  """A progress bar with ETA on stderr; `initial`: work already done (a resumed run)."""
+  return tqdm.tqdm(total=total, desc=desc, unit=unit, initial=initial, file=sys.stderr, dynamic_ncols=True, leave=True)
 
 
 class RunLog:

@@ -191,8 +191,7 @@ def run(config, workdir):
                          config.num_threads, state=data_state)
 
   step = int(state["step"])
-  bar = report.progress(config.total_steps, "train")
-  bar.update(step)
+  bar = report.progress(config.total_steps, "train", initial=step)
   warm_start, warm_steps, metrics = None, 0, None
   try:
     while step < config.total_steps:
