@@ -97,10 +97,15 @@ def to_uint8(image):
   return np.clip(np.asarray(image, np.float32) + 0.5, 0, 255).astype(np.uint8)
 
 
-def save_image(path, image):
-  """Writes a float 0..255 (H, W, 3) image; the format follows the extension."""
+def save_image(path, image, **options):
+  """Writes a float 0..255 (H, W, 3) image; the format follows the extension,
+  `options` go to Pillow (e.g. quality). Written to a temporary file and renamed,
+  so a crash never leaves a half-written image."""
   os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  Image.fromarray(to_uint8(image)).save(path)
+  tmp = path + ".tmp"
+  image_format = Image.registered_extensions()[os.path.splitext(path)[1].lower()]
+  Image.fromarray(to_uint8(image)).save(tmp, image_format, **options)
+  os.replace(tmp, path)
 
 
 def resize(image, height, width):

@@ -23,12 +23,11 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-from PIL import Image
 
 from stylejax import data, images, nets, report, tiling, train
 from stylejax.errors import UserError
 
-FORMATS = {"png": ("PNG", ".png"), "jpeg": ("JPEG", ".jpg"), "webp": ("WEBP", ".webp")}
+FORMATS = {"png": ".png", "jpeg": ".jpg", "webp": ".webp"}  # output_format -> file extension
 
 
 def load_model(model_dir, compute_dtype=""):
@@ -66,7 +65,7 @@ def input_files(spec):
 
 
 def output_path(output_dir, relative, output_format):
-  return os.path.join(output_dir, os.path.splitext(relative)[0] + FORMATS[output_format][1])
+  return os.path.join(output_dir, os.path.splitext(relative)[0] + FORMATS[output_format])
 
 
 def _validate(config):
@@ -91,15 +90,6 @@ def _finish(content, stylised, config):
   """Strength blend with the content, then optionally the content's colours (YIQ)."""
   result = config.strength * stylised + (1.0 - config.strength) * content
   return images.original_colors(result, content) if config.original_colors else result
-
-
-def _save(path, image, config):
-  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  pil_format = FORMATS[config.output_format][0]
-  options = {"quality": config.quality} if pil_format in ("JPEG", "WEBP") else {}
-  tmp = path + ".tmp"
-  Image.fromarray(images.to_uint8(image)).save(tmp, pil_format, **options)
-  os.replace(tmp, path)  # a crash never leaves a half-written output that a rerun would skip
 
 
 def _prefetch(items, config):
@@ -135,11 +125,13 @@ def run(config, workdir):
     else:
       todo.append((path, target))
   os.makedirs(workdir, exist_ok=True)
+  save_options = {"quality": config.quality} if config.output_format in ("jpeg", "webp") else {}
   failures, counts = {}, collections.Counter()
   pending = collections.defaultdict(list)  # (h, w) -> [(content, target)], batched by size
 
   def write(content, stylised, target):
-    _save(target, _finish(content, stylised, config), config)
+    # Atomic: a crash never leaves a half-written output that a rerun would skip.
+    images.save_image(target, _finish(content, stylised, config), **save_options)
     counts["images"] += 1
     counts["pixels"] += content.shape[0] * content.shape[1]
     bar.update(1)
@@ -176,7 +168,7 @@ def run(config, workdir):
              "stylised": counts["images"], "tiled": counts["tiled"], "skipped_existing": existing,
              "failed": failures, "seconds": seconds, "images_per_s": counts["images"] / seconds if seconds else None,
              "megapixels_per_s": counts["pixels"] / 1e6 / seconds if seconds else None,
-             "compute_dtype": config.compute_dtype or "float32", **report.environment()}
+             "compute_dtype": jnp.dtype(net.dtype).name, **report.environment()}
   report.write_json(os.path.join(workdir, "stylize.json"), summary)
   if failures:
     raise UserError(f"{len(failures)} of {len(todo)} images failed (listed in {workdir}/stylize.json), "

@@ -31,12 +31,13 @@ import ml_collections
 import numpy as np
 import optax
 import orbax.checkpoint as ocp
+from flax import traverse_util
 from jax.sharding import NamedSharding, PartitionSpec as P
 from PIL import Image
 
 from stylejax import data, images, nets, report, weights
 from stylejax.errors import UserError
-from stylejax.optimize import DEFAULT_STYLE, Objective
+from stylejax.optimize import DEFAULT_STYLE, Objective, parse_list
 
 DEFAULT_PREVIEWS = ("chelsea.jpg", "rocket.jpg")
 # Settings a resumed run may change; any other difference from the saved config is refused.
@@ -96,26 +97,16 @@ def _check_resumable(config, workdir):
   """Refuses to resume a run whose saved config differs in more than RESUMABLE_CHANGES."""
   with open(os.path.join(workdir, "config.json")) as f:
     saved = ml_collections.ConfigDict(json.load(f))
-  flat = lambda c: dict(_flatten(c.to_dict()))  # noqa: E731
-  old, new = flat(saved), flat(config)
+  old, new = (traverse_util.flatten_dict(c.to_dict(), sep=".") for c in (saved, config))
   changed = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k) and k not in RESUMABLE_CHANGES)
   if changed:
     raise UserError(f"{workdir} holds a run with a different config ({', '.join(changed)}); "
                     "use another --workdir, or the same settings to resume it")
 
 
-def _flatten(tree, prefix=""):
-  for key, value in tree.items():
-    if isinstance(value, dict):
-      yield from _flatten(value, f"{prefix}{key}.")
-    else:
-      yield f"{prefix}{key}", value
-
-
 def _preview_images(config):
   """Fixed photos stylised every sample_every_steps: (name, float (H, W, 3)) at preview_size."""
-  paths = [p.strip() for p in config.preview_images.split(",") if p.strip()]
-  paths = paths or [os.path.join(data.ASSETS, name) for name in DEFAULT_PREVIEWS]
+  paths = parse_list(config.preview_images, name="preview_images") or [os.path.join(data.ASSETS, name) for name in DEFAULT_PREVIEWS]
   return [(os.path.splitext(os.path.basename(p))[0], images.load_image(p, config.preview_size,
                                                                        config.max_input_pixels)) for p in paths]
 
@@ -150,6 +141,7 @@ def _restore(manager, step, state):
 
 
 def checkpoint_manager(workdir, keep=None):
+  """Orbax manager of workdir/checkpoints: for writing with `keep` (the last K kept), else for reading."""
   options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=keep is not None)
   return ocp.CheckpointManager(os.path.abspath(os.path.join(workdir, "checkpoints")), options=options)
 
@@ -192,7 +184,7 @@ def run(config, workdir):
 
   step = int(state["step"])
   bar = report.progress(config.total_steps, "train", initial=step)
-  warm_start, warm_steps, metrics = None, 0, None
+  warm_start, warm_steps = None, 0
   try:
     while step < config.total_steps:
       batch = jax.make_array_from_process_local_data(split, next(batches))
