@@ -21,6 +21,9 @@ Backends:
   batched over leading axes; for training, where every batch brings new images.
 """
 
+import concurrent.futures
+import os
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -33,12 +36,16 @@ def _offsets(radius):
   return [(dy, dx) for dy in side for dx in side]
 
 
+def _window_centres(height, width, radius):
+  """How many window centres fit along each axis (windows fully inside the image)."""
+  if height <= 2 * radius or width <= 2 * radius:
+    raise ValueError(f"image {height}x{width} is smaller than one {2 * radius + 1}-pixel window")
+  return height - 2 * radius, width - 2 * radius
+
+
 def _windows(plane, radius):
   """The (..., H, W) plane seen from each window offset; windows indexed by their centre."""
-  height, width = plane.shape[-2:]
-  inner_h, inner_w = height - 2 * radius, width - 2 * radius
-  if inner_h < 1 or inner_w < 1:
-    raise ValueError(f"image {height}x{width} is smaller than one {2 * radius + 1}-pixel window")
+  inner_h, inner_w = _window_centres(*plane.shape[-2:], radius)
   return [plane[..., radius + dy:radius + dy + inner_h, radius + dx:radius + dx + inner_w]
           for dy, dx in _offsets(radius)]
 
@@ -51,57 +58,74 @@ def _mean(planes):
   return sum(planes) / len(planes)
 
 
-def _window_factor(image_planes, eps, radius):
-  """Per window: mean colour μ, deviations d[i][m] = I_m − μ (colour i, window
-  pixel m) and the modified Gram–Schmidt factor Q, R of A = [D; √ε I₃], so that
-  RᵀR = n (Σ + ε/n · I₃) with n = |w|. Its error grows with cond(A), not
-  cond(AᵀA) as Σ's would. Works on numpy and JAX planes alike.
+def _window_basis(image_planes, eps, radius):
+  """Per window: mean colour μ and Gram–Schmidt of A = [D; √ε I₃] (D: the n×3
+  colour deviations I_m − μ of the n = |w| window pixels, two-pass).
+
+  A = E U with U unit upper triangular (c01, c02, c12) and E's columns
+  orthogonal, ‖E_i‖² = n_i; so AᵀA = n (Σ + ε/n · I₃) = Uᵀ diag(n_i) U and
+    d_aᵀ (AᵀA)⁻¹ d_b = Σ_i E_ai E_bi / n_i,
+  where E_ai (pixel a's row of E) is returned as `basis[i][a]`. The ridge rows
+  of E are kept exact in the norms, and no product of two deviations is
+  subtracted from another, so float32 keeps its digits on flat and on
+  strongly correlated (edge) windows, where Σ's own Cholesky would not.
+  Works on numpy and JAX planes alike.
   """
   pixels = [_windows(p, radius) for p in image_planes]
   mu = [_mean(ps) for ps in pixels]
-  deviations = [[p - m for p in ps] for ps, m in zip(pixels, mu)]
-  zero = 0.0 * deviations[0][0]
-  ridge = float(np.sqrt(eps))
-  columns = [col + [zero + (ridge if k == i else 0.0) for k in range(3)] for i, col in enumerate(deviations)]
-  q, r = [], {}
-  for i in range(3):
-    w = columns[i]
-    for j in range(i):
-      r[j, i] = _dot(q[j], w)
-      w = [wk - r[j, i] * qk for wk, qk in zip(w, q[j])]
-    r[i, i] = _dot(w, w) ** 0.5
-    q.append([wk / r[i, i] for wk in w])
-  return mu, deviations, q, r
+  d0, d1, d2 = ([p - m for p in ps] for ps, m in zip(pixels, mu))
+  n0 = _dot(d0, d0) + eps
+  c01, c02 = _dot(d0, d1) / n0, _dot(d0, d2) / n0
+  e1 = [y - c01 * x for x, y in zip(d0, d1)]  # ridge row: √ε (−c01, 1, 0)
+  n1 = _dot(e1, e1) + eps * (c01 * c01 + 1)
+  w = [y - c02 * x for x, y in zip(d0, d2)]  # ridge row: √ε (−c02, 0, 1)
+  c12 = (_dot(e1, w) + eps * c01 * c02) / n1
+  e2 = [y - c12 * x for x, y in zip(e1, w)]  # ridge row: √ε (c12·c01 − c02, −c12, 1)
+  n2 = _dot(e2, e2) + eps * ((c12 * c01 - c02) ** 2 + c12 * c12 + 1)
+  return mu, (d0, e1, e2), (n0, n1, n2), (c01, c02, c12)
 
 
-def laplacian_bands(image, eps=1e-7, radius=1):
-  """L as (4r+1)² diagonals: bands[o, y, x] = L[(y, x), (y + dy_o, x + dx_o)], float64.
+def _window_bands(image, eps, radius):
+  """The bands (see `laplacian_bands`) of the windows lying fully inside `image`, float64.
 
-  Offsets o run over (dy, dx) ∈ [−2r, 2r]² in row-major order; entries whose
-  neighbour falls outside the image are zero. With z_m = R⁻ᵀ d_m (see
-  `_window_factor`), d_aᵀ Δ d_b / n = z_a · z_b, so each window adds
-  δ_ab − 1/n − z_a · z_b to the pair (a, b).
+  With z_a = (E_ai / √n_i)_i (see `_window_basis`), d_aᵀ Δ d_b / |w| = z_a · z_b,
+  so each window adds δ_ab − 1/|w| − z_a · z_b to the pair (a, b).
   """
-  image = np.asarray(image, np.float64)
   height, width, _ = image.shape
-  _, deviations, _, r = _window_factor([image[..., i] for i in range(3)], eps, radius)
-  n = len(deviations[0])
-  z = []
-  for m in range(n):  # forward substitution Rᵀ z = d_m
-    zm = []
-    for i in range(3):
-      zm.append((deviations[i][m] - sum(r[j, i] * zm[j] for j in range(i))) / r[i, i])
-    z.append(zm)
+  _, basis, norms, _ = _window_basis([image[..., i] for i in range(3)], eps, radius)
+  z = [[e[m] / np.sqrt(n) for e, n in zip(basis, norms)] for m in range(len(basis[0]))]
   span = 2 * radius
   offsets = _offsets(radius)
   bands = np.zeros(((2 * span + 1) ** 2, height, width))
   inner_h, inner_w = height - span, width - span
   for a, (ay, ax) in enumerate(offsets):
     for b, (by, bx) in enumerate(offsets[a:], start=a):
-      value = (a == b) - 1.0 / n - _dot(z[a], z[b])
+      value = (a == b) - 1.0 / len(z) - _dot(z[a], z[b])
       for (py, px), (qy, qx) in {((ay, ax), (by, bx)), ((by, bx), (ay, ax))}:  # L is symmetric
         band = (qy - py + span) * (2 * span + 1) + (qx - px + span)
         bands[band, radius + py:radius + py + inner_h, radius + px:radius + px + inner_w] += value
+  return bands
+
+
+STRIP_ROWS = 64  # window rows per build task: small enough to stay in cache, one task per core or more
+
+
+def laplacian_bands(image, eps=1e-7, radius=1):
+  """L as (4r+1)² diagonals: bands[o, y, x] = L[(y, x), (y + dy_o, x + dx_o)], float64.
+
+  Offsets o run over (dy, dx) ∈ [−2r, 2r]² in row-major order; entries whose
+  neighbour falls outside the image are zero. L is a sum over windows, so the
+  windows are split into strips of rows built on all cores (numpy releases the
+  GIL) and summed; the result is the same to the last bits.
+  """
+  image = np.asarray(image, np.float64)
+  height, width, _ = image.shape
+  cuts = range(0, _window_centres(height, width, radius)[0], STRIP_ROWS)
+  bands = np.zeros(((4 * radius + 1) ** 2, height, width))
+  with concurrent.futures.ThreadPoolExecutor(os.cpu_count()) as pool:
+    parts = pool.map(lambda top: _window_bands(image[top:top + STRIP_ROWS + 2 * radius], eps, radius), cuts)
+    for top, part in zip(cuts, parts):
+      bands[:, top:top + part.shape[1]] += part
   return bands
 
 
@@ -130,16 +154,15 @@ def to_bcoo(matrix, dtype=jnp.float32):
 
 
 def banded_matvec(bands, v):
-  """L·v from `laplacian_bands`: v (..., H, W, C) -> (..., H, W, C), as shifted multiply-adds."""
+  """L·v from `laplacian_bands`: v (..., H, W, C) -> (..., H, W, C), as shifted multiply-adds.
+
+  Channels last: each band is read once for all channels, in one fused loop.
+  """
   span = (int(round(np.sqrt(bands.shape[0]))) - 1) // 2
   height, width = v.shape[-3], v.shape[-2]
   padded = jnp.pad(v, [(0, 0)] * (v.ndim - 3) + [(span, span), (span, span), (0, 0)])
-  out = []
-  for c in range(v.shape[-1]):  # planar: each channel is one fused loop over the image
-    plane = padded[..., c]
-    out.append(sum(bands[o] * plane[..., span + dy:span + dy + height, span + dx:span + dx + width]
-                   for o, (dy, dx) in enumerate(_offsets(span))))
-  return jnp.stack(out, axis=-1)
+  return sum(bands[o, :, :, None] * padded[..., span + dy:span + dy + height, span + dx:span + dx + width, :]
+             for o, (dy, dx) in enumerate(_offsets(span)))
 
 
 def _box_sum(x, radius):
@@ -156,34 +179,30 @@ def laplacian_matvec(image, v, eps=1e-7, radius=1):
   Per window k: v̄_k = mean v, a_k = Δ_k · mean_j (I_j − μ_k) v_j with
   Δ_k = (Σ_k + ε/|w| I)⁻¹, b_k = v̄_k − a_kᵀ μ_k; then
   (L v)_i = n_i v_i − Σ_{k∋i} b_k − I_iᵀ Σ_{k∋i} a_k, n_i = #windows containing i.
-  Deviations are taken from each window's mean (two passes) and a_k is the
-  ridge least-squares solution [D; √ε I] a ≈ [t; 0] (t = v − v̄) by
-  modified Gram–Schmidt (Björck), never forming Δ_k: float32 stays accurate
-  on flat photo windows. All of it runs on whole (..., h, w) planes, which XLA
+  a_k is the ridge least-squares solution [D; √ε I] a ≈ [t; 0] (t = v − v̄),
+  solved in the orthogonal basis of `_window_basis`: y_i = E_i·t / n_i, a = U⁻¹y.
+  Deviations are taken from each window's mean (two passes), so float32 stays
+  accurate on photos. All of it runs on whole (..., h, w) planes, which XLA
   fuses into few elementwise loops.
   """
   span = 2 * radius
   image_planes = [image[..., i] for i in range(image.shape[-1])]
   v_planes = [v[..., c] for c in range(v.shape[-1])]
-  mu, _, q, r = _window_factor(image_planes, eps, radius)
-  values = [_windows(p, radius) for p in v_planes]
-  v_mean = [_mean(vs) for vs in values]
-  y = []  # Qᵀ [t/√n; 0], applied column by column (modified Gram–Schmidt on the right-hand side)
-  rhs = [[vk - vm for vk in vs] + [0.0] * 3 for vs, vm in zip(values, v_mean)]
-  for i in range(3):
-    y.append([_dot(q[i], t) for t in rhs])
-    rhs = [[tk - yc * qk for tk, qk in zip(t, q[i])] for t, yc in zip(rhs, y[i])]
-  a = [None] * 3
-  for i in (2, 1, 0):  # back substitution R a = y
-    a[i] = [(y[i][c] - sum(r[i, j] * a[j][c] for j in range(i + 1, 3))) / r[i, i] for c in range(len(v_planes))]
-  b = [vm - _dot([a[i][c] for i in range(3)], mu) for c, vm in enumerate(v_mean)]
+  mu, basis, norms, (c01, c02, c12) = _window_basis(image_planes, eps, radius)
+  a = []
+  for values in (_windows(p, radius) for p in v_planes):
+    v_mean = _mean(values)
+    t = [x - v_mean for x in values]
+    y0, y1, y2 = (_dot(e, t) / n for e, n in zip(basis, norms))
+    a1 = y1 - c12 * y2  # back substitution U a = y
+    a.append((v_mean, (y0 - c01 * a1 - c02 * y2, a1, y2)))
 
   def around(x):  # per pixel: the sum over the windows containing it (centres sit at [r, H − r))
     return _box_sum(jnp.pad(x, [(0, 0)] * (x.ndim - 2) + [(span, span), (span, span)]), radius)
 
   count = around(jnp.ones(mu[0].shape[-2:], image.dtype))
-  out = [count * vc - around(b[c]) - _dot(image_planes, [around(a[i][c]) for i in range(3)])
-         for c, vc in enumerate(v_planes)]
+  out = [count * vc - around(v_mean - _dot(ac, mu)) - _dot(image_planes, [around(x) for x in ac])
+         for vc, (v_mean, ac) in zip(v_planes, a)]
   return jnp.stack(out, axis=-1)
 
 
