@@ -4,16 +4,17 @@
   python run.py --config configs/bench_gatys.py --workdir runs/bench --config.vgg.arch=vgg19 \
       --config.bench_sizes=512,1024 --config.bench_dtypes=bfloat16 --config.bench_optimizers=adam
 
-Writes bench.md and bench.json. `:tiny` times 64 px for a couple of steps.
+Writes bench.md and bench.json. Sizes: N (N×N) or WxH. `:tiny` times 64 px
+for a couple of steps.
 """
 
 from configs import gatys
 
 
-def get_config(arg=None):
-  config = gatys.get_config()
+def bench_settings(config, arg, sizes):
+  """The benchmark keys on top of a method's config (this one's or configs/bench_luan.py's)."""
   config.job = "bench_gatys"
-  config.bench_sizes = "256,512,1024"  # square images, pixels
+  config.bench_sizes = sizes  # N (square) or WxH, comma-separated
   config.bench_dtypes = "float32,bfloat16"
   config.bench_optimizers = "adam,lbfgs"
   config.bench_steps = 10  # timed steps per case, after one untimed chunk
@@ -23,3 +24,7 @@ def get_config(arg=None):
   elif arg:
     raise ValueError(f"unknown config argument {arg!r}; use :tiny or nothing")
   return config
+
+
+def get_config(arg=None):
+  return bench_settings(gatys.get_config(), arg, "256,512,1024")

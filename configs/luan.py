@@ -7,7 +7,9 @@
 Masked (per-region) Gram style loss plus the matting-Laplacian photorealism
 term of the content image. `--config.masks=auto` finds matching regions itself
 (k-means on VGG features); `none` uses the plain style loss. No overrides: the
-bundled rocket photo takes the colours of the bundled coffee photo, auto masks.
+bundled NASA portrait of Eileen Collins takes the look of the bundled US Navy
+portrait of Grace Hopper (both public domain, both a person before a flag),
+auto masks.
 `configs/luan.py:tiny` is a 64 px smoke run.
 """
 
@@ -17,8 +19,8 @@ from stylejax import optimize
 
 def get_config(arg=None):
   config = gatys.get_config()
-  config.content = f"{optimize.ASSETS}/rocket.jpg"
-  config.style = f"{optimize.ASSETS}/coffee.jpg"
+  config.content = f"{optimize.ASSETS}/astronaut.jpg"
+  config.style = f"{optimize.ASSETS}/grace_hopper.jpg"
   config.seed = 612  # Luan's
   config.image_size = 512
   config.init = "content"

@@ -256,7 +256,7 @@ def _style_targets(objective, vgg, config, style_paths, blend, long_side, style_
   return total
 
 
-def _masks(config, vgg, content_path, style_paths, long_side):
+def find_masks(config, vgg, content_path, style_paths, long_side):
   """(content masks, style masks, names) at full resolution, or (None, None, []) without masks."""
   if config.masks == "none":
     return None, None, []
@@ -277,7 +277,7 @@ def _masks(config, vgg, content_path, style_paths, long_side):
   return masks_lib.colour_masks(content_seg, style_seg, config.content_mask, config.style_mask)
 
 
-def _scale_targets(objective, vgg, config, content, style_paths, blend, long_side, masks):
+def scale_targets(objective, vgg, config, content, style_paths, blend, long_side, masks):
   """Everything the loss needs at one scale, as a pytree of device arrays."""
   content_masks, style_masks, _ = masks
   targets = {"content": jax.jit(objective.content_targets)(vgg, jnp.asarray(content)[None]),
@@ -360,7 +360,7 @@ def run(config, workdir):
   """The `optimize` job: stylise config.content with config.style; writes the run outputs."""
   objective, content_path, style_paths, blend, sizes = _check_inputs(config)
   vgg = weights.load_vgg(config.vgg.arch, config.vgg.weights, config.vgg.pooling)
-  masks = _masks(config, vgg, content_path, style_paths, sizes[-1])
+  masks = find_masks(config, vgg, content_path, style_paths, sizes[-1])
   log = report.RunLog(workdir, config)
   if masks[0] is not None:
     _save_masks(workdir, content_path, style_paths, masks, config)
@@ -373,7 +373,7 @@ def run(config, workdir):
     for k, (long_side, stage) in enumerate(plan):
       if k == 0 or long_side != plan[k - 1][0]:
         content = _load(content_path, long_side, config)
-        targets = _scale_targets(objective, vgg, config, content, style_paths, blend, long_side, masks)
+        targets = scale_targets(objective, vgg, config, content, style_paths, blend, long_side, masks)
         scales.append({"long_side": long_side, "height": content.shape[0], "width": content.shape[1]})
       stage_targets = targets if stage.affine_weight else {key: value for key, value in targets.items()
                                                            if key != "laplacian"}

@@ -1,7 +1,6 @@
 """The photorealistic (Luan) setting of the optimize job: masks, matting term, stages."""
 
 import json
-import os
 
 import jax.numpy as jnp
 import numpy as np
@@ -31,8 +30,7 @@ def test_luan_tiny_with_auto_masks_writes_masks_and_photorealism_metrics(tmp_pat
 
 
 def test_luan_with_mask_files_of_another_size(tmp_path):
-  content = Image.open(os.path.join(optimize.ASSETS, "rocket.jpg"))
-  style = Image.open(os.path.join(optimize.ASSETS, "coffee.jpg"))
+  content, style = Image.open(tiny().content), Image.open(tiny().style)
   for name, image in (("c", content), ("s", style)):  # top half blue, bottom half red, at twice the size
     w, h = image.size
     seg = np.zeros((2 * h, 2 * w, 3), np.uint8)
@@ -116,7 +114,8 @@ def test_smooth_affine_postprocess_runs_from_the_config(tmp_path):
 
 
 def test_luan_with_label_maps(tmp_path):
-  for name, size in (("c", (512, 342)), ("s", (512, 341))):
+  for name, path in (("c", tiny().content), ("s", tiny().style)):
+    size = Image.open(path).size
     labels = np.full((size[1], size[0]), 2, np.uint8)  # building
     labels[: size[1] // 2] = 3  # sky
     Image.fromarray(labels).save(tmp_path / f"{name}.png")

@@ -11,7 +11,7 @@ from PIL import Image
 
 from stylejax import jobs, optimize
 from stylejax.errors import UserError
-from configs import bench_gatys, gatys
+from configs import bench_gatys, bench_luan, gatys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -133,7 +133,25 @@ def test_bench_job_writes_tables(tmp_path):
   with config.unlocked():
     config.bench_dtypes, config.bench_optimizers, config.bench_steps = "float32", "adam,lbfgs", 1
   rows = jobs.run(config, str(tmp_path))
-  assert [(r["size"], r["optimizer"]) for r in rows] == [(64, "adam"), (64, "lbfgs")]
+  assert [(r["method"], r["size"], r["optimizer"]) for r in rows] == [("gatys", "64", "adam"), ("gatys", "64", "lbfgs")]
   assert all(r["ms_per_step"] > 0 and r["finite"] for r in rows) and rows[0]["tflops"] > 0
-  assert "| 64 | float32 | adam |" in (tmp_path / "bench.md").read_text()
+  assert "| gatys | 64 | float32 | adam |" in (tmp_path / "bench.md").read_text()
   assert json.loads((tmp_path / "bench.json").read_text())["rows"][1]["tflops"] is None
+
+
+def test_bench_luan_times_the_photorealistic_step_at_a_non_square_size(tmp_path):
+  config = bench_luan.get_config("tiny")
+  with config.unlocked():
+    config.bench_sizes, config.bench_dtypes, config.bench_optimizers, config.bench_steps = "72x48", "float32", "adam", 1
+  rows = jobs.run(config, str(tmp_path))
+  assert [(r["method"], r["size"]) for r in rows] == [("luan", "72x48")]
+  assert rows[0]["finite"] and rows[0]["ms_per_step"] > 0
+
+
+@pytest.mark.parametrize("sizes", ["", "64,12", "64x", "axb"])
+def test_bench_sizes_are_checked(tmp_path, sizes):
+  config = bench_gatys.get_config("tiny")
+  with config.unlocked():
+    config.bench_sizes = sizes
+  with pytest.raises(UserError, match="bench"):
+    jobs.run(config, str(tmp_path))
