@@ -116,7 +116,7 @@ def laplacian_bands(image, eps=1e-7, radius=1):
   Offsets o run over (dy, dx) ∈ [−2r, 2r]² in row-major order; entries whose
   neighbour falls outside the image are zero. L is a sum over windows, so the
   windows are split into strips of rows built on all cores (numpy releases the
-  GIL) and summed; the result is the same to the last bits.
+  GIL) and summed; the same matrix up to float64 rounding (about 1e-15).
   """
   image = np.asarray(image, np.float64)
   height, width, _ = image.shape
