@@ -27,25 +27,21 @@ def parse_sizes(text):
   """'256, 700x466' -> [(256, 256), (700, 466)] as (width, height)."""
   sizes = []
   for item in optimize.parse_list(text, name="bench_sizes"):
+    sides = item.lower().split("x")
     try:
-      width, height = (int(side) for side in item.lower().split("x")) if "x" in item.lower() else (int(item),) * 2
+      width, height = (int(side) for side in sides) if len(sides) == 2 else (int(item),) * 2
     except ValueError:
       raise UserError(f"cannot read bench_sizes entry {item!r}: use N or WxH") from None
     sizes.append((width, height))
   return sizes
 
 
-def _method(config):
-  return "luan" if config.get("affine_weight", 0.0) or config.get("masks", "none") != "none" else "gatys"
-
-
-def _time_case(config, vgg, masks, width, height, dtype, optimizer):
+def _time_case(config, vgg, content_path, style_paths, masks, width, height, dtype, optimizer):
   config = config.copy_and_resolve_references()
   with config.unlocked():
     config.compute_dtype, config.optimizer = dtype, optimizer
   objective = optimize.Objective.from_config(config)
-  style_paths = optimize.parse_list(config.style, name="style") or [optimize.DEFAULT_STYLE]
-  content = images.resize(images.load_image(config.content or optimize.DEFAULT_CONTENT), height, width)
+  content = images.resize(images.load_image(content_path), height, width)
   targets = optimize.scale_targets(objective, vgg, config, content, style_paths, [1.0] * len(style_paths),
                                    max(width, height), masks)
   tx = optax.with_extra_args_support(optimize.OPTIMIZERS[optimizer](config.learning_rate))
@@ -60,7 +56,8 @@ def _time_case(config, vgg, masks, width, height, dtype, optimizer):
   seconds = (time.perf_counter() - start) / config.bench_steps
   flops = 2 * vgg_lib.conv_flops(vgg.arch, height, width, objective.content_layers + objective.style_layers)
   peak = report.peak_memory_bytes()
-  return {"method": _method(config), "size": f"{width}x{height}" if width != height else str(width), "dtype": dtype,
+  method = "luan" if objective.masked or objective.affine_weight else "gatys"
+  return {"method": method, "size": f"{width}x{height}" if width != height else str(width), "dtype": dtype,
           "optimizer": optimizer, "ms_per_step": seconds * 1e3,
           "tflops": flops / seconds / 1e12 if optimizer == "adam" else None,
           "peak_memory_gib": peak / 2**30 if peak else None, "finite": bool(jnp.all(jnp.isfinite(x)))}
@@ -68,7 +65,8 @@ def _time_case(config, vgg, masks, width, height, dtype, optimizer):
 
 def markdown(rows, env, arch):
   lines = [f"Optimisation step time, {arch}, {env['device_kind']} ({env['platform']}), jax {env['jax_version']}", "",
-           "| method | size | dtype | optimizer | ms/step | TFLOP/s | peak memory (GiB) |", "|---|---|---|---|---|---|---|"]
+           "| method | size | dtype | optimizer | ms/step | TFLOP/s | peak memory (GiB) |",
+           "|---|---|---|---|---|---|---|"]
   for r in rows:
     tflops = f"{r['tflops']:.2f}" if r["tflops"] is not None else "n/a"
     peak = f"{r['peak_memory_gib']:.2f}" if r["peak_memory_gib"] is not None else "n/a"
@@ -94,7 +92,7 @@ def run(config, workdir):
     masks = optimize.find_masks(config, vgg, content_path, style_paths, max(width, height))
     for dtype in dtypes:
       for optimizer in optimizers:
-        rows.append(_time_case(config, vgg, masks, width, height, dtype, optimizer))
+        rows.append(_time_case(config, vgg, content_path, style_paths, masks, width, height, dtype, optimizer))
         bar.update(1)
   bar.close()
   report.write_table(workdir, markdown(rows, env, vgg.arch),

@@ -106,7 +106,8 @@ def _check_resumable(config, workdir):
 
 def _preview_images(config):
   """Fixed photos stylised every sample_every_steps: (name, float (H, W, 3)) at preview_size."""
-  paths = parse_list(config.preview_images, name="preview_images") or [os.path.join(data.ASSETS, name) for name in DEFAULT_PREVIEWS]
+  paths = (parse_list(config.preview_images, name="preview_images")
+           or [os.path.join(data.ASSETS, name) for name in DEFAULT_PREVIEWS])
   return [(os.path.splitext(os.path.basename(p))[0], images.load_image(p, config.preview_size,
                                                                        config.max_input_pixels)) for p in paths]
 
