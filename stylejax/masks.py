@@ -13,6 +13,7 @@ Masks are float arrays (H, W, K) with channels summing to 1; `layer_masks`
 resizes them to every VGG layer used; `to_colour_image` draws them for people.
 """
 
+import functools
 import os
 import warnings
 
@@ -143,19 +144,25 @@ def kmeans(points, k, seed=0, iterations=30):
   for _ in range(1, k):
     distance = np.min([np.sum((points - c) ** 2, -1) for c in centres], axis=0)
     centres.append(points[rng.choice(len(points), p=distance / distance.sum())])
-  centres = jnp.asarray(np.stack(centres))
-  points_dev = jnp.asarray(points)
+  labels, centres = _lloyd(jnp.asarray(points), jnp.asarray(np.stack(centres)), iterations=iterations)
+  return np.asarray(labels), np.asarray(centres)
 
-  @jax.jit
+
+@functools.partial(jax.jit, static_argnames="iterations")
+def _lloyd(points, centres, *, iterations):
+  """`iterations` Lloyd steps from `centres`; the points are an argument, never a
+  compile-time constant (XLA:GPU would spend minutes constant-folding them)."""
+  k = centres.shape[0]
+
   def step(centres, _):
-    labels = jnp.argmin(jnp.sum((points_dev[:, None] - centres[None]) ** 2, -1), -1)
+    labels = jnp.argmin(jnp.sum((points[:, None] - centres[None]) ** 2, -1), -1)
     one_hot = jax.nn.one_hot(labels, k)
     counts = one_hot.sum(0)
-    new = (one_hot.T @ points_dev) / jnp.maximum(counts, 1)[:, None]
+    new = (one_hot.T @ points) / jnp.maximum(counts, 1)[:, None]
     return jnp.where(counts[:, None] > 0, new, centres), labels
 
   centres, labels = jax.lax.scan(step, centres, None, length=iterations)
-  return np.asarray(labels[-1]), np.asarray(centres)
+  return labels[-1], centres
 
 
 def auto_masks(vgg, content, style, k=3, layers=("relu4_1", "relu5_1"), smooth_px=2.0, seed=0):
