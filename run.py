@@ -9,7 +9,7 @@ import sys
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from stylejax import jobs
+from stylejax import launch
 from stylejax.errors import UserError
 
 FLAGS = flags.FLAGS
@@ -47,7 +47,8 @@ def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)
   try:
-    jobs.run(FLAGS.config, FLAGS.workdir)
+    launch.start_process(FLAGS.config)
+    launch.run(FLAGS.config, FLAGS.workdir)
   except UserError as e:
     fail(e)
   except KeyboardInterrupt:

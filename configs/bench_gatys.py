@@ -14,12 +14,12 @@ from configs import gatys
 def bench_settings(config, arg, sizes):
   """The benchmark keys on top of a method's config (this one's or configs/bench_luan.py's)."""
   config.job = "bench_gatys"
-  config.bench_sizes = sizes  # N (square) or WxH, comma-separated
-  config.bench_dtypes = "float32,bfloat16"
-  config.bench_optimizers = "adam,lbfgs"
+  config.bench_sizes = sizes  # N (square) or WxH
+  config.bench_dtypes = ("float32", "bfloat16")
+  config.bench_optimizers = ("adam", "lbfgs")
   config.bench_steps = 10  # timed steps per case, after one untimed chunk
   if arg == "tiny":
-    config.bench_sizes = "64"
+    config.bench_sizes = ("64",)
     config.bench_steps = 2
   elif arg:
     raise ValueError(f"unknown config argument {arg!r}; use :tiny or nothing")
@@ -27,4 +27,4 @@ def bench_settings(config, arg, sizes):
 
 
 def get_config(arg=None):
-  return bench_settings(gatys.get_config(), arg, "256,512,1024")
+  return bench_settings(gatys.get_config(), arg, ("256", "512", "1024"))

@@ -5,11 +5,11 @@
 
 The pair is configs/luan.py's (automatic masks, banded Laplacian); the second
 command times a Gatys step of the same size, for the ratio. Override
-`--config.laplacian_backend=matrix_free` to time the other backend.
+`--config.loss.laplacian_backend=matrix_free` to time the other backend.
 """
 
 from configs import bench_gatys, luan
 
 
 def get_config(arg=None):
-  return bench_gatys.bench_settings(luan.get_config(), arg, "700x466")
+  return bench_gatys.bench_settings(luan.get_config(), arg, ("700x466",))

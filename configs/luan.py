@@ -2,10 +2,10 @@
 
   python run.py --config configs/luan.py --workdir runs/luan \
       --config.content=in.png --config.style=tar.png \
-      --config.masks=files --config.content_mask=in_seg.png --config.style_mask=tar_seg.png
+      --config.masks.source=files --config.masks.content=in_seg.png --config.masks.style=tar_seg.png
 
 Masked (per-region) Gram style loss plus the matting-Laplacian photorealism
-term of the content image. `--config.masks=auto` finds matching regions itself
+term of the content image. `--config.masks.source=auto` finds matching regions itself
 (k-means on VGG features); `none` uses the plain style loss. No overrides: the
 bundled NASA portrait of Eileen Collins takes the look of the bundled US Navy
 portrait of Grace Hopper (both public domain, both a person before a flag),
@@ -14,27 +14,26 @@ auto masks.
 """
 
 from configs import gatys
-from stylejax import optimize
 
 
 def get_config(arg=None):
   config = gatys.get_config()
-  config.content = f"{optimize.ASSETS}/astronaut.jpg"
-  config.style = f"{optimize.ASSETS}/grace_hopper.jpg"
+  config.content = "bundled:astronaut.jpg"
+  config.style = ("bundled:grace_hopper.jpg",)
   config.seed = 612  # Luan's
   config.image_size = 512
   config.init = "content"
 
   # Luan's layers: pre-activation convolutions.
-  config.content_layers = "conv4_2"
-  config.style_layers = "conv1_1,conv2_1,conv3_1,conv4_1,conv5_1"
-  config.content_weight = 5.0
-  config.style_weight = 100.0
-  config.tv_weight = 1e-3
-  config.affine_weight = 1e2  # Luan: 1e4 for his VGG19; rebalanced for the embedded VGG16 (README)
+  config.loss.content_layers = ("conv4_2",)
+  config.loss.style_layers = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
+  config.loss.content_weight = 5.0
+  config.loss.style_weight = 100.0
+  config.loss.tv_weight = 1e-3
+  config.loss.affine_weight = 1e2  # Luan: 1e4 for his VGG19; rebalanced for the embedded VGG16 (README)
 
-  config.masks = "auto"
-  config.auto_mask_regions = 3
+  config.masks.source = "auto"
+  config.masks.regions = 3
   config.two_stage = False
   config.optimizer = "lbfgs"  # Luan: 1000 L-BFGS iterations; adam: lr 1 on 0..255 pixels
   config.learning_rate = 0.0

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from stylejax import vgg as vgg_lib
+from stylejax.core import vgg as vgg_lib
 
 TINY_WIDTHS = (4, 5, 6, 6, 6)  # small stand-ins for 64, 128, 256, 512, 512
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from stylejax import data
+from stylejax.io import data
 from stylejax.errors import UserError
 
 

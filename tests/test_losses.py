@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from stylejax import losses
+from stylejax.core import losses
 
 
 def np_gram(f):  # (H, W, N) -> raw Gram G = Fᵀ F over the M = H·W positions
@@ -94,7 +94,7 @@ def test_masked_gram_matches_numpy_and_channels_are_weighted_by_content_area(rng
 
 
 def test_matting_energy_gradient_is_twice_l_v(rng):
-  from stylejax import matting
+  from stylejax.core import matting
   image = rng.uniform(0, 1, (9, 11, 3))
   bands = jnp.asarray(matting.laplacian_bands(image), jnp.float32)
   apply = lambda v: matting.banded_matvec(bands, v)  # noqa: E731

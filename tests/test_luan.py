@@ -8,7 +8,10 @@ import pytest
 from PIL import Image
 
 from configs import luan
-from stylejax import jobs, matting, optimize, weights
+from stylejax import launch
+from stylejax.core import matting
+from stylejax.io import weights
+from stylejax.jobs import optimize
 from stylejax.errors import UserError
 
 
@@ -20,7 +23,7 @@ def tiny(**overrides):
 
 
 def test_luan_tiny_with_auto_masks_writes_masks_and_photorealism_metrics(tmp_path):
-  summary = jobs.run(tiny(), str(tmp_path))
+  summary = launch.run(tiny(), str(tmp_path))
   for name in ("result.png", "masks_content.png", "masks_style.png", "losses.png"):
     assert (tmp_path / name).is_file(), name
   rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
@@ -37,7 +40,7 @@ def test_luan_with_mask_files_of_another_size(tmp_path):
     seg[:h, :, 2] = 255
     seg[h:, :, 0] = 255
     Image.fromarray(seg).save(tmp_path / f"{name}_seg.png")
-  summary = jobs.run(tiny(masks="files", content_mask=str(tmp_path / "c_seg.png"),
+  summary = launch.run(tiny(masks="files", content_mask=str(tmp_path / "c_seg.png"),
                           style_mask=str(tmp_path / "s_seg.png"), two_stage=True), str(tmp_path / "run"))
   assert summary["masks"] == ["blue", "red"]
   rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
@@ -49,11 +52,11 @@ def test_luan_with_mask_files_of_another_size(tmp_path):
 
 def test_mask_errors_are_user_errors(tmp_path):
   with pytest.raises(UserError, match="masks=files needs content_mask and style_mask"):
-    jobs.run(tiny(masks="files"), str(tmp_path))
+    launch.run(tiny(masks="files"), str(tmp_path))
   with pytest.raises(UserError, match="unknown masks"):
-    jobs.run(tiny(masks="sometimes"), str(tmp_path))
+    launch.run(tiny(masks="sometimes"), str(tmp_path))
   with pytest.raises(UserError, match="unknown laplacian_backend"):
-    jobs.run(tiny(laplacian_backend="dense"), str(tmp_path))
+    launch.run(tiny(laplacian_backend="dense"), str(tmp_path))
 
 
 def test_phases_two_stage_and_multiscale():
@@ -96,7 +99,7 @@ def test_masked_objective_with_one_region_equals_the_plain_one(rng):
 
 
 def test_guided_filter_keeps_affine_functions_of_the_guide_and_smooths_noise(rng):
-  from stylejax import postprocess
+  from stylejax.core import postprocess
   guide = rng.uniform(0, 1, (20, 24, 3))
   affine = guide @ np.array([[0.5, 0.1, 0.0], [0.2, 0.3, 0.1], [0.0, 0.2, 0.6]]) + 0.1
   np.testing.assert_allclose(postprocess.guided_filter(guide, affine, 2, 1e-8), affine, atol=1e-4)
@@ -107,10 +110,10 @@ def test_guided_filter_keeps_affine_functions_of_the_guide_and_smooths_noise(rng
 
 
 def test_smooth_affine_postprocess_runs_from_the_config(tmp_path):
-  summary = jobs.run(tiny(postprocess="smooth_affine", masks="none", total_steps=5), str(tmp_path))
+  summary = launch.run(tiny(postprocess="smooth_affine", masks="none", total_steps=5), str(tmp_path))
   assert summary["photorealism"]["gradient_ssim"] > 0
   with pytest.raises(UserError, match="unknown postprocess"):
-    jobs.run(tiny(postprocess="blur"), str(tmp_path / "x"))
+    launch.run(tiny(postprocess="blur"), str(tmp_path / "x"))
 
 
 def test_luan_with_label_maps(tmp_path):
@@ -119,6 +122,6 @@ def test_luan_with_label_maps(tmp_path):
     labels = np.full((size[1], size[0]), 2, np.uint8)  # building
     labels[: size[1] // 2] = 3  # sky
     Image.fromarray(labels).save(tmp_path / f"{name}.png")
-  summary = jobs.run(tiny(masks="labels", content_mask=str(tmp_path / "c.png"), style_mask=str(tmp_path / "s.png"),
+  summary = launch.run(tiny(masks="labels", content_mask=str(tmp_path / "c.png"), style_mask=str(tmp_path / "s.png"),
                           total_steps=5), str(tmp_path / "run"))
   assert summary["masks"] == ["building", "sky"]

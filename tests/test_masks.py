@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from stylejax import masks, weights
+from stylejax.core import masks
+
+from stylejax.io import weights
 from stylejax.errors import UserError
 
 BLUE, RED, GREEN = (0, 0, 255), (255, 0, 0), (0, 255, 0)
@@ -24,7 +26,7 @@ def test_colour_masks_keep_common_colours_and_warn_about_the_rest():
   style = segmentation(6, 12, BLUE, GREEN, split=0.3)
   style[5] = RED
   with pytest.warns(UserWarning, match="green appears only in the style"):
-    c, s, names = masks.colour_masks(content, style)
+    c, s, names = masks.color_masks(content, style)
   assert names == ["blue", "red"]
   assert c.shape == (10, 8, 2) and s.shape == (6, 12, 2)
   np.testing.assert_array_equal(c[:5, :, 0], 1)
@@ -37,13 +39,13 @@ def test_near_colours_snap_and_unknown_colours_are_errors():
   seg[0, 0] = (128, 40, 200)  # one stray pixel: nearest colour
   with warnings.catch_warnings():
     warnings.simplefilter("error")
-    c, _, names = masks.colour_masks(seg, seg)
+    c, _, names = masks.color_masks(seg, seg)
   assert names == ["blue", "red"]
   bad = segmentation(10, 10, (200, 120, 30), BLUE)  # orange is no Luan colour
   with pytest.raises(UserError, match="match none of Luan's 9 colours.*#c8781e"):
-    masks.colour_masks(bad, bad, "bad.png", "bad.png")
+    masks.color_masks(bad, bad, "bad.png", "bad.png")
   with pytest.raises(UserError, match="share no region"), pytest.warns(UserWarning, match="appears only"):
-    masks.colour_masks(segmentation(4, 4, BLUE, BLUE), segmentation(4, 4, RED, RED))
+    masks.color_masks(segmentation(4, 4, BLUE, BLUE), segmentation(4, 4, RED, RED))
 
 
 def test_mask_files_are_resized_nearest_but_aspect_must_match(tmp_path):
@@ -80,8 +82,8 @@ def test_auto_masks_match_regions_across_images():
 def test_to_colour_image_uses_luans_colours():
   m = np.zeros((2, 2, 2), np.float32)
   m[0, :, 0] = m[1, :, 1] = 1
-  np.testing.assert_array_equal(masks.to_colour_image(m), [[[0, 0, 255]] * 2, [[0, 255, 0]] * 2])
-  np.testing.assert_array_equal(masks.to_colour_image(m, ["white", "red"]), [[[255] * 3] * 2, [[255, 0, 0]] * 2])
+  np.testing.assert_array_equal(masks.to_color_image(m), [[[0, 0, 255]] * 2, [[0, 255, 0]] * 2])
+  np.testing.assert_array_equal(masks.to_color_image(m, ["white", "red"]), [[[255] * 3] * 2, [[255, 0, 0]] * 2])
 
 
 def test_label_maps_are_grouped_by_the_bundled_ade20k_table(tmp_path):

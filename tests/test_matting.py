@@ -9,7 +9,7 @@ import pymatting
 import pytest
 from PIL import Image
 
-from stylejax import matting
+from stylejax.core import matting
 
 PHOTO = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "stylejax", "assets", "rocket.jpg")
 
@@ -97,8 +97,8 @@ def test_too_small_image_is_refused():
 
 def test_bench_matting_job_writes_tables(tmp_path):
   from configs import bench_matting
-  from stylejax import jobs
-  rows = jobs.run(bench_matting.get_config("tiny"), str(tmp_path))
+  from stylejax import launch
+  rows = launch.run(bench_matting.get_config("tiny"), str(tmp_path))
   backends = {r["backend"].split(" (")[0] for r in rows}
   assert {"scipy csr", "bcoo", "banded", "matrix-free", "pymatting cf_laplacian"} <= backends
   assert all(r["matvec_ms"] is None or r["matvec_ms"] > 0 for r in rows)

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from stylejax import nets
+from stylejax.core import nets
 
 
 @pytest.mark.parametrize("upsample", nets.UPSAMPLINGS)

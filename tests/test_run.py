@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from stylejax import jobs, optimize
+from stylejax import launch
+
+from stylejax.jobs import optimize
 from stylejax.errors import UserError
 from configs import bench_gatys, bench_luan, gatys
 
@@ -81,7 +83,7 @@ def test_cli_unknown_config_key_fails_before_running(tmp_path):
 def test_nan_loss_stops_with_step_and_keeps_last_good_image(tmp_path):
   config = tiny(learning_rate=float("inf"), total_steps=10)
   with pytest.raises(UserError, match=r"NaN or Inf at step 1;.*\(step 0\).*result.png"):
-    jobs.run(config, str(tmp_path))
+    launch.run(config, str(tmp_path))
   result = np.asarray(Image.open(tmp_path / "result.png"))
   assert result.shape == (43, 64, 3)
   assert json.loads((tmp_path / "summary.json").read_text())["halted_at_step"] == 1
@@ -91,7 +93,7 @@ def test_bf16_multiscale_multistyle_original_colors_snapshots(tmp_path):
   config = tiny(compute_dtype="bfloat16", num_scales=2, total_steps=6, log_every_steps=3,
                 style=f"{optimize.DEFAULT_STYLE},{optimize.ASSETS}/the_scream.jpg", style_blend_weights="0.7,0.3",
                 original_colors=True, init="content", snapshot_every_steps=3)
-  summary = jobs.run(config, str(tmp_path))
+  summary = launch.run(config, str(tmp_path))
   assert [s["long_side"] for s in summary["scales"]] == [32, 64]
   assert summary["steps"] == 12 and len(summary["styles"]) == 2
   assert sorted(os.listdir(tmp_path / "snapshots")) == [f"step_{s:06d}.png" for s in (3, 6, 9, 12)]
@@ -102,13 +104,13 @@ def test_bf16_multiscale_multistyle_original_colors_snapshots(tmp_path):
 
 
 def test_lbfgs_reduces_the_loss(tmp_path):
-  summary = jobs.run(tiny(optimizer="lbfgs", learning_rate=0.0, total_steps=4, log_every_steps=4), str(tmp_path))
+  summary = launch.run(tiny(optimizer="lbfgs", learning_rate=0.0, total_steps=4, log_every_steps=4), str(tmp_path))
   assert summary["final_losses"]["total"] < 0.5 * summary["initial_losses"]["total"]
 
 
 def test_init_from_file_and_noise(tmp_path):
   for init in ("noise", os.path.join(optimize.ASSETS, "rocket.jpg")):
-    summary = jobs.run(tiny(init=init, total_steps=5), str(tmp_path / os.path.basename(init)))
+    summary = launch.run(tiny(init=init, total_steps=5), str(tmp_path / os.path.basename(init)))
     assert summary["final_losses"]["total"] < summary["initial_losses"]["total"]
 
 
@@ -125,14 +127,14 @@ def test_init_from_file_and_noise(tmp_path):
 ])
 def test_bad_settings_are_user_errors(tmp_path, overrides, message):
   with pytest.raises(UserError, match=message):
-    jobs.run(tiny(**overrides), str(tmp_path))
+    launch.run(tiny(**overrides), str(tmp_path))
 
 
 def test_bench_job_writes_tables(tmp_path):
   config = bench_gatys.get_config("tiny")
   with config.unlocked():
     config.bench_dtypes, config.bench_optimizers, config.bench_steps = "float32", "adam,lbfgs", 1
-  rows = jobs.run(config, str(tmp_path))
+  rows = launch.run(config, str(tmp_path))
   assert [(r["method"], r["size"], r["optimizer"]) for r in rows] == [("gatys", "64", "adam"), ("gatys", "64", "lbfgs")]
   assert all(r["ms_per_step"] > 0 and r["finite"] for r in rows) and rows[0]["tflops"] > 0
   assert "| gatys | 64 | float32 | adam |" in (tmp_path / "bench.md").read_text()
@@ -143,7 +145,7 @@ def test_bench_luan_times_the_photorealistic_step_at_a_non_square_size(tmp_path)
   config = bench_luan.get_config("tiny")
   with config.unlocked():
     config.bench_sizes, config.bench_dtypes, config.bench_optimizers, config.bench_steps = "72x48", "float32", "adam", 1
-  rows = jobs.run(config, str(tmp_path))
+  rows = launch.run(config, str(tmp_path))
   assert [(r["method"], r["size"]) for r in rows] == [("luan", "72x48")]
   assert rows[0]["finite"] and rows[0]["ms_per_step"] > 0
 
@@ -154,4 +156,4 @@ def test_bench_sizes_are_checked(tmp_path, sizes):
   with config.unlocked():
     config.bench_sizes = sizes
   with pytest.raises(UserError, match="bench"):
-    jobs.run(config, str(tmp_path))
+    launch.run(config, str(tmp_path))

@@ -13,7 +13,10 @@ from flax import traverse_util
 from PIL import Image
 
 from configs import stylize as stylize_config
-from stylejax import images, jobs, nets, stylize, tiling, train
+from stylejax import launch
+from stylejax.core import nets, tiling
+from stylejax.io import images
+from stylejax.jobs import stylize, train
 from stylejax.errors import UserError
 from tests.test_train import ROOT, tiny_config
 
@@ -36,11 +39,11 @@ def test_tiled_equals_untiled(upsample, padding, rng):
   net = nets.TransformNet(upsample=upsample, padding=padding, residual_blocks=1)
   params = random_params(net)
   image = smooth_image(rng, 101, 78)  # odd sizes, 3 x 2 cores of 40 px
-  whole = np.asarray(nets.stylise(net, params, jnp.asarray(image)[None])[0])
-  tiled = tiling.stylise_tiled(net, params, image, core=40)
+  whole = np.asarray(nets.stylize(net, params, jnp.asarray(image)[None])[0])
+  tiled = tiling.stylize_tiled(net, params, image, core=40)
   np.testing.assert_allclose(tiled, whole, atol=0.02)  # pixels in 0..255
   # Without the whole-image statistics every tile would have its own colours.
-  corner = np.asarray(nets.stylise(net, params, jnp.asarray(image[:40 + tiling.margin(net), :40 + tiling.margin(net)])[None])[0])
+  corner = np.asarray(nets.stylize(net, params, jnp.asarray(image[:40 + tiling.margin(net), :40 + tiling.margin(net)])[None])[0])
   assert np.abs(corner[:40, :40] - whole[:40, :40]).max() > 1.0
 
 
@@ -114,7 +117,7 @@ def test_outputs_match_the_network_and_strength_blends(model_dir, photo_tree, tm
   net, params, step, _ = stylize.load_model(model_dir)
   assert step == 2
   content = images.load_image(photo_tree / "b.png")
-  expected = np.asarray(nets.stylise(net, params, jnp.asarray(content)[None])[0])
+  expected = np.asarray(nets.stylize(net, params, jnp.asarray(content)[None])[0])
   stylize.run(stylize_cfg(model_dir, photo_tree / "b.png", tmp_path / "full"), str(tmp_path / "w1"))
   np.testing.assert_allclose(images.load_image(tmp_path / "full" / "b.png"), expected, atol=1.0)
   stylize.run(stylize_cfg(model_dir, photo_tree / "b.png", tmp_path / "none", strength=0.0), str(tmp_path / "w2"))
@@ -158,7 +161,7 @@ def test_bench_johnson_job_writes_tables(tmp_path):
   from configs import bench_johnson
   config = bench_johnson.get_config("tiny")
   config.bench_dtypes, config.bench_steps, config.net.residual_blocks = "float32", 1, 1
-  rows = jobs.run(config, str(tmp_path))
+  rows = launch.run(config, str(tmp_path))
   assert [r["what"] for r in rows] == ["train step", "stylise", "stylize job"]
   assert all(r["ms"] > 0 for r in rows)
   assert "| stylise | 64 | 1 | float32 |" in (tmp_path / "bench.md").read_text()
@@ -169,7 +172,7 @@ def test_compare_fast_scores_both_methods_with_the_same_loss(model_dir, tmp_path
   config = fast_vs_gatys.get_config("tiny")
   config.update({"checkpoint": model_dir, "photos": os.path.join(train.data.ASSETS, "coffee.jpg"), "image_size": 48})
   config.gatys.total_steps = 5
-  results = jobs.run(config, str(tmp_path))
+  results = launch.run(config, str(tmp_path))
   scores = results["coffee"]
   assert set(scores["fast"]) == set(scores["gatys"]) == {"content", "style", "tv", "total"}
   assert scores["gatys_steps"] == 5

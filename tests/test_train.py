@@ -15,7 +15,8 @@ import optax
 import pytest
 
 from configs import johnson
-from stylejax import nets, train
+from stylejax.core import nets
+from stylejax.jobs import train
 from stylejax.errors import UserError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -127,7 +128,9 @@ MESH_SCRIPT = textwrap.dedent("""
     import jax, jax.numpy as jnp, numpy as np, optax
     from jax.sharding import NamedSharding, PartitionSpec as P
     from tests.test_train import tiny_config
-    from stylejax import nets, train, weights
+    from stylejax.core import nets
+    from stylejax.io import weights
+    from stylejax.jobs import train
     assert jax.device_count() == 4
     config = tiny_config()
     objective = train.Objective.from_config(config)

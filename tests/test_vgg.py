@@ -5,8 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from stylejax import vgg as vgg_lib
-from stylejax import weights
+from stylejax.core import vgg as vgg_lib
+from stylejax.io import weights
 from tests.helpers import numpy_vgg, tiny_params
 
 

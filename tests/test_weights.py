@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 import scipy.io
 
-from stylejax import vgg as vgg_lib
-from stylejax import weights
+from stylejax.core import vgg as vgg_lib
+from stylejax.io import weights
 from stylejax.errors import UserError
 from tests.helpers import numpy_vgg, tiny_params
 

@@ -22,7 +22,6 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from stylejax.errors import UserError
 
 UPSAMPLINGS = ("transpose", "resize")
 PADDINGS = ("zeros", "reflect")
@@ -134,19 +133,7 @@ class TransformNet(nn.Module):
     return ((jnp.tanh(x.astype(jnp.float32)) + 1.0) * 127.5)
 
 
-def from_config(config):
-  """The TransformNet of a config's `net` section and `compute_dtype`."""
-  if config.net.upsample not in UPSAMPLINGS:
-    raise UserError(f"unknown net.upsample {config.net.upsample!r}; choose one of {', '.join(UPSAMPLINGS)}")
-  if config.net.padding not in PADDINGS:
-    raise UserError(f"unknown net.padding {config.net.padding!r}; choose one of {', '.join(PADDINGS)}")
-  if config.net.residual_blocks < 0:
-    raise UserError(f"net.residual_blocks must be >= 0, got {config.net.residual_blocks}")
-  return TransformNet(config.net.upsample, config.net.padding, config.net.residual_blocks,
-                      jnp.dtype(config.compute_dtype))
-
-
 @functools.partial(jax.jit, static_argnames="net")
-def stylise(net, params, images):
+def stylize(net, params, images):
   """Stylised (B, H, W, 3) images in 0..255 (float32) from any numeric (B, H, W, 3) in 0..255."""
   return net.apply({"params": params}, images.astype(jnp.float32))

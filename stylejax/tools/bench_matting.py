@@ -8,29 +8,25 @@ Timings are medians over `bench_repeats` calls after one warm-up call.
 """
 
 import importlib.util
-import os
-import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from stylejax import images, matting, optimize, report
+from stylejax.core import matting
+
+from stylejax import settings
 from stylejax.errors import UserError
+from stylejax.io import assets, images, runlog
+from stylejax.tools import timing
 
 
 def _median_ms(fn, repeats):
-  jax.block_until_ready(fn())
-  times = []
-  for _ in range(repeats):
-    start = time.perf_counter()
-    jax.block_until_ready(fn())
-    times.append(time.perf_counter() - start)
-  return float(np.median(times) * 1e3)
+  return timing.median_seconds(fn, repeats) * 1e3
 
 
 def _case(size, repeats, eps, radius):
-  photo = images.resize(images.load_image(os.path.join(optimize.ASSETS, "rocket.jpg")), size, size) / 255.0
+  photo = images.resize(images.load_image(assets.path("rocket.jpg")), size, size) / 255.0
   photo = np.clip(photo, 0.0, 1.0).astype(np.float64)
   v = np.random.default_rng(0).normal(size=(size, size, 3))
   rows = []
@@ -71,15 +67,15 @@ def markdown(rows, env):
 
 
 def run(config, workdir):
-  sizes = optimize.parse_list(config.bench_sizes, int, "bench_sizes")
+  sizes = settings.as_list(config.bench_sizes, int, "bench_sizes")
   if not sizes or min(sizes) < 2 * config.radius + 1 or config.bench_repeats < 1:
     raise UserError(f"bench_sizes must be >= {2 * config.radius + 1} and bench_repeats >= 1")
   rows = []
-  bar = report.progress(len(sizes), "bench_matting")
+  bar = runlog.progress(len(sizes), "bench_matting")
   for size in sizes:
     rows += _case(size, config.bench_repeats, config.eps, config.radius)
     bar.update(1)
   bar.close()
-  env = report.environment()
-  report.write_table(workdir, markdown(rows, env), {"rows": rows, "environment": env})
+  env = runlog.environment()
+  runlog.write_table(workdir, markdown(rows, env), {"rows": rows, "environment": env})
   return rows

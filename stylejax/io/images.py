@@ -73,23 +73,37 @@ def open_rgb(source, max_pixels=DEFAULT_MAX_PIXELS, name=None):
     raise UserError(f"corrupt or unreadable image: {name}: {e}") from None
 
 
+def read_rgb(path, max_pixels=DEFAULT_MAX_PIXELS):
+  """Decodes an image file to an 8-bit RGB PIL image (see `open_rgb`); missing files and folders are refused."""
+  path = os.fspath(path)
+  if not os.path.exists(path):
+    raise UserError(f"image not found: {path}")
+  if os.path.isdir(path):
+    raise UserError(f"expected an image file, got a directory: {path}")
+  return open_rgb(path, max_pixels)
+
+
+def at_long_side(img, long_side=None):
+  """A decoded PIL image as float32 (H, W, 3) in 0..255, resized (Lanczos) to `long_side` if given."""
+  if long_side is not None:
+    height, width = fit_long_side(img.height, img.width, long_side)
+    if (height, width) != (img.height, img.width):
+      img = img.resize((width, height), Image.Resampling.LANCZOS)
+  return np.asarray(img, np.float32)
+
+
+def from_array(image):
+  """An (H, W, 3) 0..255 array as an 8-bit RGB PIL image (rounded)."""
+  return Image.fromarray(to_uint8(image)).convert("RGB")
+
+
 def load_image(path, long_side=None, max_pixels=DEFAULT_MAX_PIXELS):
   """Reads an image file as float32 (H, W, 3) RGB in 0..255 (see `open_rgb`).
 
   `long_side` resizes (Lanczos) so that the longer side has that many pixels.
   Raises UserError for missing, unreadable, corrupt or oversized files.
   """
-  path = os.fspath(path)
-  if not os.path.exists(path):
-    raise UserError(f"image not found: {path}")
-  if os.path.isdir(path):
-    raise UserError(f"expected an image file, got a directory: {path}")
-  img = open_rgb(path, max_pixels)
-  if long_side is not None:
-    height, width = fit_long_side(img.height, img.width, long_side)
-    if (height, width) != (img.height, img.width):
-      img = img.resize((width, height), Image.Resampling.LANCZOS)
-  return np.asarray(img, np.float32)
+  return at_long_side(read_rgb(path, max_pixels), long_side)
 
 
 def to_uint8(image):

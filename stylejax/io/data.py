@@ -25,10 +25,9 @@ import grain
 import numpy as np
 from PIL import Image
 
-from stylejax import images
+from stylejax.io import assets, images
 from stylejax.errors import UserError
 
-ASSETS = os.path.join(os.path.dirname(__file__), "assets")
 SAMPLE_ASSETS = ("chelsea.jpg", "astronaut.jpg", "rocket.jpg", "coffee.jpg")
 # scikit-image's bundled photographs (colour and grey) that are not copies of our assets.
 SKIMAGE_PHOTOS = ("hubble_deep_field.jpg", "motorcycle_left.png", "motorcycle_right.png", "camera.png",
@@ -41,7 +40,7 @@ def sample_paths():
   """The `samples` source's files: bundled photos plus scikit-image's."""
   import skimage.data  # only this source needs it
   skimage_dir = os.path.dirname(skimage.data.__file__)
-  return ([os.path.join(ASSETS, name) for name in SAMPLE_ASSETS]
+  return ([assets.path(name) for name in SAMPLE_ASSETS]
           + [os.path.join(skimage_dir, name) for name in SKIMAGE_PHOTOS])
 
 

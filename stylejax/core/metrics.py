@@ -3,7 +3,7 @@
 import numpy as np
 import scipy.ndimage
 
-from stylejax import matting
+from stylejax.core import matting
 
 
 def affine_energy(output, content, eps=1e-7, radius=1):

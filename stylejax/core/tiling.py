@@ -69,7 +69,7 @@ def _merge(a, b):
   return n, ma + delta * nb / n, sa + sb + delta**2 * na * nb / n
 
 
-def stylise_tiled(net, params, image, core=1024):
+def stylize_tiled(net, params, image, core=1024):
   """The network's output for one (H, W, 3) image (0..255), computed tile by tile.
 
   `core` (a multiple of 4) is the side of the part of each tile that is kept;

@@ -2,9 +2,9 @@
 
 It times the objective its config describes: Gatys (configs/bench_gatys.py)
 or Luan's, with masks and the matting-Laplacian term (configs/bench_luan.py).
-For every (size, dtype, optimiser) it times `optimize.run_chunk` (the real
-jitted scan) with the targets the optimize job would build (`scale_targets`,
-masks from `find_masks`) for the config's content and style, the content
+For every (size, dtype, optimiser) it times `methods.pixels.run_chunk` (the real
+jitted scan) with the targets the optimize job would build (`api.PixelTransfer.targets`,
+masks from `api.find_masks`) for the config's content and style, the content
 resized to the size (N: N×N; WxH: W×H). It reports ms/step, achieved TFLOP/s
 from the analytic VGG convolution count (forward + input gradient = 2x the
 forward FLOPs per loss evaluation; Adam evaluates once per step, L-BFGS's line
@@ -16,17 +16,20 @@ import time
 
 import jax
 import jax.numpy as jnp
-import optax
 
-from stylejax import images, optimize, report, weights
-from stylejax import vgg as vgg_lib
+from stylejax import api, settings
+from stylejax.core import vgg as vgg_lib
+from stylejax.core.objective import DTYPES
 from stylejax.errors import UserError
+from stylejax.io import images, runlog
+from stylejax.jobs import optimize
+from stylejax.methods import pixels
 
 
-def parse_sizes(text):
-  """'256, 700x466' -> [(256, 256), (700, 466)] as (width, height)."""
+def parse_sizes(value):
+  """'256, 700x466' or ('256', '700x466') -> [(256, 256), (700, 466)] as (width, height)."""
   sizes = []
-  for item in optimize.parse_list(text, name="bench_sizes"):
+  for item in settings.as_list(value, name="bench_sizes"):
     sides = item.lower().split("x")
     try:
       width, height = (int(side) for side in sides) if len(sides) == 2 else (int(item),) * 2
@@ -36,26 +39,24 @@ def parse_sizes(text):
   return sizes
 
 
-def _time_case(config, vgg, content_path, style_paths, masks, width, height, dtype, optimizer):
-  config = config.copy_and_resolve_references()
-  with config.unlocked():
-    config.compute_dtype, config.optimizer = dtype, optimizer
-  objective = optimize.Objective.from_config(config)
-  content = images.resize(images.load_image(content_path), height, width)
-  targets = optimize.scale_targets(objective, vgg, config, content, style_paths, [1.0] * len(style_paths),
-                                   max(width, height), masks)
-  tx = optax.with_extra_args_support(optimize.OPTIMIZERS[optimizer](config.learning_rate))
-  x = jnp.asarray(content)[None]
-  state = optimize.init_state(tx, x)
-  kwargs = dict(objective=objective, tx=tx, linesearch=optimizer == "lbfgs", steps=config.bench_steps)
-  x, state, _ = optimize.run_chunk(vgg, targets, x, state, **kwargs)
+def _time_case(config, vgg, content, styles, masks, width, height, dtype, optimizer):
+  config = settings.with_values(config, compute_dtype=dtype, optimizer=optimizer)
+  transfer = api.PixelTransfer(config, content, styles, [1.0] * len(styles), vgg, masks)
+  image = images.resize(images.at_long_side(content), height, width)
+  targets = transfer.targets(image, max(width, height))
+  tx, linesearch = pixels.optimizer(optimizer, config.learning_rate)
+  x = jnp.asarray(image)[None]
+  state = pixels.init_state(tx, x)
+  kwargs = dict(objective=transfer.objective, tx=tx, linesearch=linesearch, steps=config.bench_steps)
+  x, state, _ = pixels.run_chunk(vgg, targets, x, state, **kwargs)
   jax.block_until_ready(x)  # compiled and warm
   start = time.perf_counter()
-  x, state, _ = optimize.run_chunk(vgg, targets, x, state, **kwargs)
+  x, state, _ = pixels.run_chunk(vgg, targets, x, state, **kwargs)
   jax.block_until_ready(x)
   seconds = (time.perf_counter() - start) / config.bench_steps
+  objective = transfer.objective
   flops = 2 * vgg_lib.conv_flops(vgg.arch, height, width, objective.content_layers + objective.style_layers)
-  peak = report.peak_memory_bytes()
+  peak = runlog.peak_memory_bytes()
   method = "luan" if objective.masked or objective.affine_weight else "gatys"
   return {"method": method, "size": f"{width}x{height}" if width != height else str(width), "dtype": dtype,
           "optimizer": optimizer, "ms_per_step": seconds * 1e3,
@@ -77,24 +78,27 @@ def markdown(rows, env, arch):
 
 def run(config, workdir):
   sizes = parse_sizes(config.bench_sizes)
-  dtypes = optimize.parse_list(config.bench_dtypes, name="bench_dtypes")
-  optimizers = optimize.parse_list(config.bench_optimizers, name="bench_optimizers")
-  unknown = [d for d in dtypes if d not in optimize.DTYPES] + [o for o in optimizers if o not in optimize.OPTIMIZERS]
-  if unknown or not sizes or min(min(size) for size in sizes) < optimize.MIN_SIDE or config.bench_steps < 1:
-    raise UserError(f"bad bench settings (unknown: {unknown}; sizes >= {optimize.MIN_SIDE}; bench_steps >= 1)")
-  vgg = weights.load_vgg(config.vgg.arch, config.vgg.weights, config.vgg.pooling)
-  content_path = config.content or optimize.DEFAULT_CONTENT
-  style_paths = optimize.parse_list(config.style, name="style") or [optimize.DEFAULT_STYLE]
-  env = report.environment()
+  dtypes = settings.as_list(config.bench_dtypes, name="bench_dtypes")
+  optimizers = settings.as_list(config.bench_optimizers, name="bench_optimizers")
+  unknown = [d for d in dtypes if d not in DTYPES] + [o for o in optimizers if o not in pixels.OPTIMIZERS]
+  if unknown or not sizes or min(min(size) for size in sizes) < api.MIN_SIDE or config.bench_steps < 1:
+    raise UserError(f"bad bench settings (unknown: {unknown}; sizes >= {api.MIN_SIDE}; bench_steps >= 1)")
+  content, styles, _, content_mask, style_mask = optimize.read_inputs(config)
+  vgg = api.load_vgg(config)
+  env = runlog.environment()
   rows = []
-  bar = report.progress(len(sizes) * len(dtypes) * len(optimizers), "bench")
+  bar = runlog.progress(len(sizes) * len(dtypes) * len(optimizers), "bench")
   for width, height in sizes:
-    masks = optimize.find_masks(config, vgg, content_path, style_paths, max(width, height))
+    masks = None
+    if config.masks.source != "none":
+      long_side = max(width, height)
+      masks = api.find_masks(config, vgg, api.fit(content, long_side),
+                             api.fit(styles[0], max(1, round(long_side * config.style_scale))), content_mask, style_mask)
     for dtype in dtypes:
       for optimizer in optimizers:
-        rows.append(_time_case(config, vgg, content_path, style_paths, masks, width, height, dtype, optimizer))
+        rows.append(_time_case(config, vgg, content, styles, masks, width, height, dtype, optimizer))
         bar.update(1)
   bar.close()
-  report.write_table(workdir, markdown(rows, env, vgg.arch),
+  runlog.write_table(workdir, markdown(rows, env, vgg.arch),
                      {"rows": rows, "environment": env, "arch": vgg.arch, "steps_timed": config.bench_steps})
   return rows

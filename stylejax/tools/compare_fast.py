@@ -14,8 +14,13 @@ import time
 import jax
 import jax.numpy as jnp
 
-from stylejax import compare, images, nets, optimize, report, stylize, train, weights
+from stylejax import api, settings
+from stylejax.core import nets
 from stylejax.errors import UserError
+from stylejax.io import images, runlog, weights
+from stylejax.jobs import optimize, train
+from stylejax.methods import pixels
+from stylejax.tools import compare
 
 LOSS_KEYS = ("content_layers", "style_layers", "style_layer_weights", "loss_normalization", "content_weight",
              "style_weight", "tv_weight", "vgg", "seed")
@@ -49,9 +54,9 @@ def run(config, workdir):
     name = os.path.splitext(os.path.basename(photo))[0]
     content = images.load_image(photo, config.image_size, config.max_input_pixels)
     batch = jnp.asarray(content)[None]
-    jax.block_until_ready(nets.stylise(net, params, batch))  # compile
+    jax.block_until_ready(nets.stylize(net, params, batch))  # compile
     start = time.perf_counter()
-    fast = jax.block_until_ready(nets.stylise(net, params, batch))
+    fast = jax.block_until_ready(nets.stylize(net, params, batch))
     fast_seconds = time.perf_counter() - start
     summary = optimize.run(_gatys_config(config, train_config, photo), os.path.join(workdir, name))
     gatys = images.load_image(os.path.join(workdir, name, "result.png"))
@@ -67,7 +72,7 @@ def run(config, workdir):
                  compare.captioned(gatys, _caption(f"Gatys ({summary['steps']} steps)", scores["gatys"],
                                                    summary["wall_time_s"]))])
   compare.contact_sheet(rows, os.path.join(workdir, "contact_sheet.png"))
-  report.write_json(os.path.join(workdir, "compare_fast.json"),
+  runlog.write_json(os.path.join(workdir, "compare_fast.json"),
                     {"checkpoint": os.path.abspath(config.checkpoint), "checkpoint_step": step,
-                     "image_size": config.image_size, "photos": results, **report.environment()})
+                     "image_size": config.image_size, "photos": results, **runlog.environment()})
   return results

@@ -1,7 +1,7 @@
 """Semantic masks for masked style transfer (Luan et al. 2017): one channel per region.
 
 Sources:
-- `colour_masks`: Luan's colour-coded PNGs (9 colours, tolerance 0.1 per
+- `color_masks`: Luan's colour-coded PNGs (9 colours, tolerance 0.1 per
   channel on a 0..1 scale); a colour present in only one image is dropped.
 - `label_masks`: integer label maps (e.g. ADE20K's 150 classes, from any
   segmenter) grouped into channels by a table (`assets/ade20k_groups.tsv`:
@@ -10,39 +10,35 @@ Sources:
   found by k-means on the deep VGG features of content and style together
   (so matching regions share a channel), spatially smoothed.
 Masks are float arrays (H, W, K) with channels summing to 1; `layer_masks`
-resizes them to every VGG layer used; `to_colour_image` draws them for people.
+resizes them to every VGG layer used; `to_color_image` draws them for people.
 """
 
 import functools
-import os
 import warnings
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import scipy.ndimage
-from PIL import Image, UnidentifiedImageError
 
-from stylejax import images
 from stylejax.errors import UserError
 
 # Luan's convention (deep-photo-styletransfer), in his order.
-LUAN_COLOURS = {
+LUAN_COLORS = {
     "blue": (0, 0, 1), "green": (0, 1, 0), "black": (0, 0, 0), "white": (1, 1, 1), "red": (1, 0, 0),
     "yellow": (1, 1, 0), "grey": (0.5, 0.5, 0.5), "lightblue": (0, 1, 1), "purple": (1, 0, 1),
 }
-GROUPS_TABLE = os.path.join(os.path.dirname(__file__), "assets", "ade20k_groups.tsv")
 TOLERANCE = 0.1
 MAX_UNKNOWN_FRACTION = 0.05  # more pixels than this matching no colour is an error
 
 
 def _labels(segmentation, path):
-  """Index into LUAN_COLOURS per pixel of an (H, W, 3) 0..255 image.
+  """Index into LUAN_COLORS per pixel of an (H, W, 3) 0..255 image.
 
   Pixels within the tolerance of no colour (anti-aliased edges, stray pixels)
   take the label of the nearest pixel that has one.
   """
-  colours = np.array(list(LUAN_COLOURS.values()), np.float32)
+  colours = np.array(list(LUAN_COLORS.values()), np.float32)
   pixels = np.asarray(segmentation, np.float32) / 255.0
   distance = np.abs(pixels[..., None, :] - colours).max(-1)  # (H, W, 9), Chebyshev
   labels = distance.argmin(-1)
@@ -51,58 +47,11 @@ def _labels(segmentation, path):
     values, counts = np.unique(np.round(pixels[unknown] * 255).astype(int), axis=0, return_counts=True)
     example = "#%02x%02x%02x" % tuple(values[counts.argmax()])
     raise UserError(f"{path}: {unknown.mean():.0%} of the mask's pixels match none of Luan's 9 colours "
-                    f"(e.g. {example}); colours are {', '.join(LUAN_COLOURS)}")
+                    f"(e.g. {example}); colours are {', '.join(LUAN_COLORS)}")
   if unknown.any():
     nearest = scipy.ndimage.distance_transform_edt(unknown, return_distances=False, return_indices=True)
     labels = labels[nearest[0], nearest[1]]
   return labels
-
-
-def _resize_nearest(array, height, width, path):
-  """Nearest-neighbour resize of an (H, W, ...) mask to (height, width); same aspect ratio required."""
-  mask_h, mask_w = array.shape[:2]
-  if abs(mask_h / mask_w - height / width) > 0.02:
-    raise UserError(f"{path} is {mask_w}x{mask_h} but its image is {width}x{height}: different aspect ratio")
-  rows = np.minimum((np.arange(height) + 0.5) * mask_h / height, mask_h - 1).astype(int)
-  cols = np.minimum((np.arange(width) + 0.5) * mask_w / width, mask_w - 1).astype(int)
-  return array[rows][:, cols]
-
-
-def load_segmentation(path, height, width, max_pixels=images.DEFAULT_MAX_PIXELS):
-  """A colour-coded mask file (0..255 RGB) resized (nearest) to (height, width)."""
-  return _resize_nearest(images.load_image(path, None, max_pixels), height, width, path)
-
-
-def load_label_map(path, height, width):
-  """An integer label map (8- or 16-bit grayscale or palette PNG) resized (nearest) to (height, width)."""
-  try:
-    with Image.open(path) as img:
-      if img.mode not in ("L", "P", "I", "I;16", "I;16B", "I;16L"):
-        raise UserError(f"{path}: a label map must be a grayscale or palette image of class indices, not {img.mode}")
-      labels = np.asarray(img).astype(np.int64)
-  except FileNotFoundError:
-    raise UserError(f"label map not found: {path}") from None
-  except (UnidentifiedImageError, OSError) as e:
-    raise UserError(f"unreadable label map: {path}: {e}") from None
-  return _resize_nearest(labels, height, width, path)
-
-
-def read_groups(path=None):
-  """(group of each label, group names in table order) from a tab-separated `label class group` table.
-
-  The bundled table groups ADE20K's 150 classes into the thesis's 10 groups;
-  labels missing from the table belong to 'other'.
-  """
-  path = path or GROUPS_TABLE
-  try:
-    with open(path) as f:
-      rows = [line.rstrip("\n").split("\t") for line in f if line.strip() and not line.startswith("#")]
-  except OSError as e:
-    raise UserError(f"cannot read the label grouping table {path}: {e}") from None
-  if not rows or rows[0] != ["label", "class", "group"]:
-    raise UserError(f"{path}: expected a header 'label<TAB>class<TAB>group'")
-  groups = {int(label): group for label, _, group in rows[1:]}
-  return groups, list(dict.fromkeys([*groups.values(), "other"]))
 
 
 def _common_channels(content_labels, style_labels, names):
@@ -119,14 +68,14 @@ def _common_channels(content_labels, style_labels, names):
   return one_hot(content_labels), one_hot(style_labels), [names[k] for k in common]
 
 
-def colour_masks(content_seg, style_seg, content_path="content mask", style_path="style mask"):
-  """(content (H, W, K), style (H', W', K), names) for the colours both masks use."""
-  return _common_channels(_labels(content_seg, content_path), _labels(style_seg, style_path), list(LUAN_COLOURS))
+def color_masks(content_seg, style_seg, content_path="content mask", style_path="style mask"):
+  """(content (H, W, K), style (H', W', K), names) for the colours both masks use (paths name them in errors)."""
+  return _common_channels(_labels(content_seg, content_path), _labels(style_seg, style_path), list(LUAN_COLORS))
 
 
-def label_masks(content_labels, style_labels, table=None):
-  """Masks from integer label maps, labels grouped into channels by `read_groups(table)`."""
-  groups, names = read_groups(table)
+def label_masks(content_labels, style_labels, groups, names):
+  """Masks from integer label maps, labels grouped into channels: `groups` maps a
+  label to its group name, `names` lists the groups ('other' takes the rest)."""
   other = names.index("other")
   lookup = np.full(max(groups) + 1, other)
   lookup[list(groups)] = [names.index(g) for g in groups.values()]
@@ -171,7 +120,7 @@ def auto_masks(vgg, content, style, k=3, layers=("relu4_1", "relu5_1"), smooth_p
   content, style: (H, W, 3) 0..255. Each layer's features are upsampled to the
   relu4_1 grid and concatenated; labels are upsampled to the image, smoothed
   (Gaussian on the one-hot maps, `smooth_px` pixels) and re-binarised.
-  Returns (content_masks, style_masks, names) like `colour_masks`.
+  Returns (content_masks, style_masks, names) like `color_masks`.
   """
   def grid_features(image):
     feats = vgg.features(jnp.asarray(image)[None], layers)
@@ -208,13 +157,13 @@ def layer_masks(masks, shapes):
           for layer, (h, w) in shapes.items()}
 
 
-def to_colour_image(masks, names=()):
+def to_color_image(masks, names=()):
   """(H, W, K) masks drawn as 0..255 RGB for people to check: channels named after
   one of Luan's colours keep it, the others take his colours in order."""
-  if names and all(name in LUAN_COLOURS for name in names):
-    palette = np.array([LUAN_COLOURS[name] for name in names], np.float32) * 255
+  if names and all(name in LUAN_COLORS for name in names):
+    palette = np.array([LUAN_COLORS[name] for name in names], np.float32) * 255
   else:
-    palette = np.array(list(LUAN_COLOURS.values()), np.float32) * 255
+    palette = np.array(list(LUAN_COLORS.values()), np.float32) * 255
     extra = np.random.default_rng(0).uniform(0, 255, (max(0, masks.shape[-1] - len(palette)), 3))
     palette = np.concatenate([palette, extra])
   return palette[np.asarray(masks).argmax(-1)]

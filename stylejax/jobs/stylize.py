@@ -15,40 +15,19 @@ reported and skipped, and the job exits non-zero at the end if any failed.
 import collections
 import concurrent.futures
 import glob
-import json
 import os
 import time
 
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 
-from stylejax import data, images, nets, report, tiling, train
+from stylejax import api
+from stylejax.core import nets, tiling
 from stylejax.errors import UserError
+from stylejax.io import data, images, runlog
 
 FORMATS = {"png": ".png", "jpeg": ".jpg", "webp": ".webp"}  # output_format -> file extension
-
-
-def load_model(model_dir, compute_dtype=""):
-  """(net, params, step, train config) of a `train` workdir's latest checkpoint."""
-  config_path = os.path.join(model_dir, "config.json")
-  if not os.path.isfile(config_path):
-    raise UserError(f"{model_dir} is not a trained model directory (no config.json); "
-                    "give the --workdir of a configs/johnson.py run")
-  with open(config_path) as f:
-    config = ml_collections.ConfigDict(json.load(f))
-  if compute_dtype:
-    config.compute_dtype = compute_dtype
-  net = nets.from_config(config)
-  manager = train.checkpoint_manager(model_dir)
-  step = manager.latest_step()
-  if step is None:
-    raise UserError(f"{model_dir} has no checkpoint yet (checkpoints/ is empty)")
-  abstract = jax.eval_shape(lambda: net.init(jax.random.key(0), jnp.zeros((1, 16, 16, 3)))["params"])
-  restored = manager.restore(step, args=train.ocp.args.Composite(params=train.ocp.args.StandardRestore(abstract)))
-  manager.close()
-  return net, restored.params, step, config
 
 
 def input_files(spec):
@@ -113,7 +92,8 @@ def _prefetch(items, config):
 def run(config, workdir):
   """The `stylize` job; writes stylize.json (counts, failures, speed) in the workdir."""
   _validate(config)
-  net, params, step, _ = load_model(config.checkpoint, config.compute_dtype)
+  model = api.load_model(config.checkpoint, config.compute_dtype)
+  net, params, step = model.net, model.params, model.step
   todo, existing = [], 0
   output_root = os.path.join(os.path.abspath(config.output), "")
   for path, relative in input_files(config.input):
@@ -138,11 +118,11 @@ def run(config, workdir):
 
   def flush(size):
     batch = pending.pop(size)
-    stylised = np.asarray(nets.stylise(net, params, jnp.asarray(np.stack([c for c, _ in batch]))))
+    stylised = np.asarray(nets.stylize(net, params, jnp.asarray(np.stack([c for c, _ in batch]))))
     for (content, target), out in zip(batch, stylised):
       write(content, out, target)
 
-  bar = report.progress(len(todo), "stylize", unit="img")
+  bar = runlog.progress(len(todo), "stylize", unit="img")
   start = time.perf_counter()
   try:
     for (path, target), content in _prefetch(todo, config):
@@ -150,7 +130,7 @@ def run(config, workdir):
         failures[path] = str(content)
         bar.update(1)
       elif content.shape[0] * content.shape[1] > config.tile_pixels:
-        write(content, tiling.stylise_tiled(net, params, content, config.tile_size), target)
+        write(content, tiling.stylize_tiled(net, params, content, config.tile_size), target)
         counts["tiled"] += 1
       else:
         pending[content.shape[:2]].append((content, target))
@@ -168,8 +148,8 @@ def run(config, workdir):
              "stylised": counts["images"], "tiled": counts["tiled"], "skipped_existing": existing,
              "failed": failures, "seconds": seconds, "images_per_s": counts["images"] / seconds if seconds else None,
              "megapixels_per_s": counts["pixels"] / 1e6 / seconds if seconds else None,
-             "compute_dtype": jnp.dtype(net.dtype).name, **report.environment()}
-  report.write_json(os.path.join(workdir, "stylize.json"), summary)
+             "compute_dtype": jnp.dtype(net.dtype).name, **runlog.environment()}
+  runlog.write_json(os.path.join(workdir, "stylize.json"), summary)
   if failures:
     raise UserError(f"{len(failures)} of {len(todo)} images failed (listed in {workdir}/stylize.json), "
                     f"e.g. {next(iter(failures.values()))}")

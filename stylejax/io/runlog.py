@@ -6,15 +6,12 @@ import platform
 import sys
 
 import jax
-import matplotlib
 import numpy as np
 import tqdm
+from matplotlib.figure import Figure
 from tensorboardX import SummaryWriter
 
-from stylejax import images
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
+from stylejax.io import images
 
 
 def write_json(path, obj):
@@ -98,7 +95,8 @@ def plot_losses(rows, path, boundaries=()):
   """
   keys = sorted({k for r in rows for k in r} - {"step", "total"}) + ["total"]
   steps = np.array([r["step"] for r in rows])
-  fig, axes = plt.subplots(1, len(keys), figsize=(3.6 * len(keys), 3.2), squeeze=False)
+  fig = Figure(figsize=(3.6 * len(keys), 3.2))  # no pyplot: no global figure state, no backend to choose
+  axes = fig.subplots(1, len(keys), squeeze=False)
   for ax, key in zip(axes[0], keys):
     values = np.array([r.get(key, np.nan) for r in rows])  # a term may exist in some phases only
     ax.plot(steps, values, color="tab:blue")
@@ -111,4 +109,3 @@ def plot_losses(rows, path, boundaries=()):
     ax.grid(alpha=0.3)
   fig.tight_layout()
   fig.savefig(path, dpi=100)
-  plt.close(fig)

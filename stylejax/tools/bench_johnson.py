@@ -3,7 +3,7 @@
 Three measurements, each on the real jitted code:
 - the training step (`train.train_step`) at the config's image_size and batch_size,
   per compute dtype: ms/step and images/s;
-- one stylisation (`nets.stylise`, batch 1) at each bench size, per dtype: ms/image
+- one stylisation (`nets.stylize`, batch 1) at each bench size, per dtype: ms/image
   and megapixels/s;
 - the `stylize` job (settings in `config.stylize`) over a folder of
   `bench_folder_images` photos (the samples at long side `bench_folder_side`),
@@ -13,72 +13,60 @@ Writes bench.md and bench.json.
 """
 
 import os
-import time
 
 import jax
 import jax.numpy as jnp
 import optax
 
-from stylejax import data, images, nets, optimize, report, stylize, train, weights
+from stylejax import settings
+from stylejax.core import nets
+from stylejax.core.objective import DTYPES
 from stylejax.errors import UserError
-
-
-def _timed(fn, steps):
-  """Seconds per call of fn() after one warm-up call (compilation)."""
-  jax.block_until_ready(fn())
-  start = time.perf_counter()
-  for _ in range(steps):
-    out = fn()
-  jax.block_until_ready(out)
-  return (time.perf_counter() - start) / steps
-
-
-def _with(config, **values):
-  config = config.copy_and_resolve_references()
-  with config.unlocked():
-    config.update(values)
-  return config
+from stylejax.io import assets, data, images, runlog, weights
+from stylejax.jobs import stylize, train
+from stylejax.methods import training
+from stylejax.tools import timing
 
 
 def _train_step_case(config, vgg, dtype):
-  config = _with(config, compute_dtype=dtype)
-  objective, net, tx = optimize.Objective.from_config(config), nets.from_config(config), optax.adam(1e-3)
+  config = settings.with_values(config, compute_dtype=dtype)
+  objective, net, tx = settings.objective(config), settings.network(config), optax.adam(1e-3)
   grams, _ = train.style_grams(objective, vgg, config)
   source = data.make_source("samples")
   batch = jnp.asarray(data.training_batches(source, config.image_size, config.batch_size, config.seed)[0])
-  state = train.init_state(net, tx, config.image_size, config.seed)
+  state = training.init_state(net, tx, config.image_size, config.seed)
 
   def step():
     nonlocal state
-    state, metrics = train.train_step(state, batch, vgg, grams, objective=objective, net=net, tx=tx)
+    state, metrics = training.train_step(state, batch, vgg, grams, objective=objective, net=net, tx=tx)
     return metrics["total"]
 
-  seconds = _timed(step, config.bench_steps)
+  seconds = timing.median_seconds(step, config.bench_steps)
   return {"what": "train step", "size": config.image_size, "batch": config.batch_size, "dtype": dtype,
           "ms": seconds * 1e3, "images_per_s": config.batch_size / seconds}
 
 
-def _stylise_case(config, size, dtype):
-  net = nets.from_config(_with(config, compute_dtype=dtype))
+def _stylize_case(config, size, dtype):
+  net = settings.network(settings.with_values(config, compute_dtype=dtype))
   params = net.init(jax.random.key(0), jnp.zeros((1, 32, 32, 3)))["params"]
-  image = jnp.asarray(images.resize(images.load_image(optimize.DEFAULT_CONTENT), size, size))[None]
-  seconds = _timed(lambda: nets.stylise(net, params, image), config.bench_steps)
+  image = jnp.asarray(images.resize(images.load_image(assets.path("chelsea.jpg")), size, size))[None]
+  seconds = timing.median_seconds(lambda: nets.stylize(net, params, image), config.bench_steps)
   return {"what": "stylise", "size": size, "batch": 1, "dtype": dtype, "ms": seconds * 1e3,
           "megapixels_per_s": size * size / 1e6 / seconds}
 
 
 def _folder_case(config, workdir):
   model = os.path.join(workdir, "model")
-  train.run(_with(config, total_steps=1, sample_every_steps=0, checkpoint_every_steps=1), model)
+  train.run(settings.with_values(config, total_steps=1, sample_every_steps=0, checkpoint_every_steps=1), model)
   folder = os.path.join(workdir, "folder")
   paths = data.sample_paths()
   for k in range(config.bench_folder_images):
     image = images.load_image(paths[k % len(paths)], config.bench_folder_side)
     images.save_image(os.path.join(folder, f"{k:04d}.jpg"), image)
-  settings = _with(config.stylize, checkpoint=model, input=folder, output=os.path.join(workdir, "stylised"),
-                   overwrite=True)
+  job_config = settings.with_values(config.stylize, checkpoint=model, input=folder,
+                                    output=os.path.join(workdir, "stylized"), overwrite=True)
   for _ in range(2):  # the first pass compiles once per image size
-    job = stylize.run(settings, os.path.join(workdir, "stylize"))
+    job = stylize.run(job_config, os.path.join(workdir, "stylize"))
   return {"what": "stylize job", "size": config.bench_folder_side, "batch": config.stylize.batch_size,
           "dtype": job["compute_dtype"], "ms": 1e3 / job["images_per_s"], "images_per_s": job["images_per_s"]}
 
@@ -94,21 +82,21 @@ def markdown(rows, env):
 
 
 def run(config, workdir):
-  sizes = optimize.parse_list(config.bench_sizes, int, "bench_sizes")
-  dtypes = optimize.parse_list(config.bench_dtypes, name="bench_dtypes")
-  if [d for d in dtypes if d not in optimize.DTYPES] or not sizes or min(sizes) < 16 or config.bench_steps < 1:
-    raise UserError(f"bad bench settings: dtypes from {', '.join(optimize.DTYPES)}, sizes >= 16, bench_steps >= 1")
+  sizes = settings.as_list(config.bench_sizes, int, "bench_sizes")
+  dtypes = settings.as_list(config.bench_dtypes, name="bench_dtypes")
+  if [d for d in dtypes if d not in DTYPES] or not sizes or min(sizes) < 16 or config.bench_steps < 1:
+    raise UserError(f"bad bench settings: dtypes from {', '.join(DTYPES)}, sizes >= 16, bench_steps >= 1")
   vgg = weights.load_vgg(config.vgg.arch, config.vgg.weights, config.vgg.pooling)
   cases = [lambda d=d: _train_step_case(config, vgg, d) for d in dtypes]
-  cases += [lambda s=s, d=d: _stylise_case(config, s, d) for s in sizes for d in dtypes]
+  cases += [lambda s=s, d=d: _stylize_case(config, s, d) for s in sizes for d in dtypes]
   if config.bench_folder_images:
     cases.append(lambda: _folder_case(config, workdir))
-  bar = report.progress(len(cases), "bench")
+  bar = runlog.progress(len(cases), "bench")
   rows = []
   for case in cases:
     rows.append(case())
     bar.update(1)
   bar.close()
-  env = report.environment()
-  report.write_table(workdir, markdown(rows, env), {"rows": rows, "environment": env, "steps_timed": config.bench_steps})
+  env = runlog.environment()
+  runlog.write_table(workdir, markdown(rows, env), {"rows": rows, "environment": env, "steps_timed": config.bench_steps})
   return rows

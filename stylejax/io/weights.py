@@ -18,11 +18,9 @@ import hashlib
 import importlib
 import importlib.util
 import io
-import json
 import os
 import pickle
 import struct
-import sys
 import threading
 import urllib.request
 import zipfile
@@ -30,7 +28,7 @@ import zipfile
 import numpy as np
 import scipy.io
 
-from stylejax import vgg as vgg_lib
+from stylejax.core import vgg as vgg_lib
 from stylejax.errors import UserError
 
 TORCHVISION_MEAN = 255.0 * np.array([0.485, 0.456, 0.406], np.float32)
@@ -337,14 +335,3 @@ def install(source, arch="vgg19"):
   digest = write_npz(target, params, mean, std)
   return {"source": os.path.abspath(source), "source_sha256": sha256(source), "cache": target, "sha256": digest}
 
-
-def run(config, workdir):
-  """The `weights` job: install a VGG weights file into the cache."""
-  if not config.source:
-    raise UserError("set --config.source=FILE (.mat, .pth or .npz) or --config.source=download")
-  report = install(config.source, config.arch)
-  os.makedirs(workdir, exist_ok=True)
-  with open(os.path.join(workdir, "weights.json"), "w") as f:
-    json.dump(report, f, indent=2)
-  print(f"installed {config.arch} weights: {report['cache']} (sha256 {report['sha256']})", file=sys.stderr)
-  return report

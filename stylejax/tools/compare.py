@@ -6,7 +6,10 @@ import os
 import numpy as np
 from PIL import Image, ImageDraw
 
-from stylejax import images, optimize, report
+from stylejax import settings
+from stylejax.io import images, runlog
+
+from stylejax.jobs import optimize
 
 TILE_HEIGHT = 256
 CAPTION_HEIGHT = 44
@@ -41,8 +44,8 @@ def run(config, workdir):
   """Runs each entry of config.runs (name -> optimize config) and writes contact_sheet.png."""
   summaries, tiles = {}, []
   first = next(iter(config.runs.values()))
-  content = images.load_image(first.content or optimize.DEFAULT_CONTENT, first.image_size)
-  style = images.load_image(first.style or optimize.DEFAULT_STYLE, first.image_size)
+  content = images.load_image(settings.paths(first.content, "content")[0], first.image_size)
+  style = images.load_image(settings.paths(first.style, "style")[0], first.image_size)
   tiles += [captioned(content, "content"), captioned(style, "style")]
   for name, run_config in config.runs.items():
     run_dir = os.path.join(workdir, name)
@@ -56,7 +59,7 @@ def run(config, workdir):
                f"gradient SSIM {realism['gradient_ssim']:.3f}")
     tiles.append(captioned(images.load_image(os.path.join(run_dir, "result.png")), caption))
   contact_sheet([tiles], os.path.join(workdir, "contact_sheet.png"))
-  report.write_json(os.path.join(workdir, "compare.json"),
+  runlog.write_json(os.path.join(workdir, "compare.json"),
                     {name: {"photorealism": s["photorealism"], "final_losses": s["final_losses"]}
                      for name, s in summaries.items()})
   return summaries

@@ -1,0 +1,47 @@
+"""Config sections shared by every preset: one place for the loss, masks and VGG settings.
+
+Lists are tuples (a comma string works too on the command line:
+`--config.loss.style_layers=relu1_1,relu2_1`). Files bundled with the package
+are named `bundled:NAME` (stylejax/assets).
+"""
+
+import ml_collections
+
+
+def vgg():
+  section = ml_collections.ConfigDict()
+  section.arch = "vgg16"  # vgg16 (embedded) | vgg19 (install with configs/weights.py)
+  section.weights = ""  # a weights file; empty: the cache or the embedded VGG16
+  section.pooling = "avg"  # avg (Gatys) | max
+  return section
+
+
+def loss():
+  """stylejax.core.objective: content (Gatys eq. 1) + style (Gram, eqs. 3-5) + TV [+ matting term]."""
+  section = ml_collections.ConfigDict()
+  section.content_layers = ("relu4_2",)
+  section.style_layers = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+  section.style_layer_weights = ()  # empty: 1/L each (thesis: 1/5)
+  section.normalization = "johnson"  # johnson (means, size-independent) | gatys (the thesis's sums)
+  section.content_weight = 1.0
+  section.style_weight = 20.0
+  section.tv_weight = 1e-3
+  # Photorealism (Luan et al. 2017): the matting-Laplacian term of the content image.
+  section.affine_weight = 0.0  # φ, on pixels in [0, 1] (Luan: 1e4 for his VGG19)
+  section.affine_form = "energy"  # energy: Luan's Σ_c V_cᵀ L V_c | difference: thesis §4, 1/N Σ_c ‖L V_c[O] − L V_c[C]‖²
+  section.laplacian_backend = "banded"  # banded | matrix_free (training) | sparse (BCOO)
+  section.matting_eps = 1e-7
+  section.matting_radius = 1
+  return section
+
+
+def masks():
+  """Semantic regions for the masked style loss (Luan et al. 2017)."""
+  section = ml_collections.ConfigDict()
+  section.source = "none"  # none | files (Luan's colour PNGs) | labels (label maps) | auto (VGG k-means)
+  section.content = ""  # files/labels: the content's mask file
+  section.style = ""
+  section.label_groups = ""  # labels: label->group table; empty: ADE20K's 150 classes in 10 groups
+  section.regions = 3  # auto: k of the k-means
+  return section
+

@@ -1,0 +1,254 @@
+"""The Python API: arrays in, arrays out, no files unless asked.
+
+    import stylejax
+    image = stylejax.transfer(content, style, method="gatys", image_size=256, total_steps=200)
+    model = stylejax.load_model("runs/starry")
+    stylized = model.stylize(photo)
+    stylejax.train(config, workdir)   # the train job: a model directory from a configs/johnson.py config
+
+`content`, `style` and photos are (H, W, 3) arrays in 0..255 (or PIL images, or
+paths); results are float32 (H, W, 3) arrays in 0..255. `method` names a preset
+in configs/ (gatys, luan, ...); keyword overrides use the config's keys, with
+`__` for a section's dot (`loss__style_weight=50`). The jobs (stylejax.jobs)
+are this API plus files: they read inputs once, call it, write outputs.
+"""
+
+import dataclasses
+import importlib
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from PIL import Image
+
+from stylejax import settings
+from stylejax.core import masks as masks_lib, nets, postprocess, tiling
+from stylejax.errors import UserError
+from stylejax.io import checkpoints, images, mask_files, weights
+from stylejax.methods import pixels
+
+MIN_SIDE = 16  # VGG pools four times before conv5_1
+
+
+def preset(method, **overrides):
+  """The config of configs/<method>.py with `overrides` ({'loss__style_weight': 50} or {'loss.style_weight': 50})."""
+  try:
+    module = importlib.import_module(f"configs.{method}")
+  except ModuleNotFoundError:
+    raise UserError(f"unknown method {method!r}: no configs/{method}.py") from None
+  config = module.get_config()
+  for key, value in overrides.items():
+    *sections, name = key.replace("__", ".").split(".")
+    node = config
+    for section in sections:
+      node = node[section]
+    if name not in node:
+      raise UserError(f"unknown config key {key!r} for {method}")
+    node[name] = value
+  return config
+
+
+def load_vgg(config):
+  """The VGG of a config's `vgg` section."""
+  return weights.load_vgg(config.vgg.arch, config.vgg.weights, config.vgg.pooling)
+
+
+def as_image(image, max_pixels=images.DEFAULT_MAX_PIXELS):
+  """A PIL RGB image from a path, a PIL image or an (H, W, 3) 0..255 array (decoded once)."""
+  if isinstance(image, Image.Image):
+    return image.convert("RGB")
+  if isinstance(image, np.ndarray) or isinstance(image, jax.Array):
+    return images.from_array(np.asarray(image))
+  return images.read_rgb(image, max_pixels)
+
+
+def fit(image, long_side):
+  """A decoded image at `long_side` as float32 (H, W, 3), refused if VGG cannot see it."""
+  array = images.at_long_side(image, long_side)
+  if min(array.shape[:2]) < MIN_SIDE:
+    raise UserError(f"an input at long side {long_side} is {array.shape[1]}x{array.shape[0]} px; "
+                    f"VGG needs at least {MIN_SIDE} px per side (raise image_size)")
+  return array
+
+
+def find_masks(config, vgg, content, style, content_mask=None, style_mask=None):
+  """(content masks, style masks, region names) at the sizes of `content` and `style`, or None without masks.
+
+  content_mask, style_mask: Luan's colour-coded images ((H, W, 3) 0..255,
+  masks.source=files) or integer label maps ((H, W), masks.source=labels) of
+  the same aspect ratio as their images.
+  """
+  source = config.masks.source
+  if source == "none":
+    return None
+  if source == "auto":
+    return masks_lib.auto_masks(vgg, content, style, config.masks.regions, seed=config.seed)
+  if content_mask is None or style_mask is None:
+    raise UserError(f"masks.source={source} needs masks.content and masks.style files")
+  names = config.masks.content or "content mask", config.masks.style or "style mask"
+  content_mask = mask_files.resize_nearest(content_mask, *content.shape[:2], names[0])
+  style_mask = mask_files.resize_nearest(style_mask, *style.shape[:2], names[1])
+  if source == "labels":
+    groups, group_names = mask_files.read_groups(config.masks.label_groups or None)
+    return masks_lib.label_masks(content_mask, style_mask, groups, group_names)
+  return masks_lib.color_masks(content_mask, style_mask, *names)
+
+
+def _resize_masks(masks, height, width):
+  return np.asarray(jax.image.resize(jnp.asarray(masks), (height, width, masks.shape[-1]), "linear"))
+
+
+@dataclasses.dataclass
+class PixelTransfer:
+  """One pixel optimisation (Gatys; Luan with masks and the affine term) over its phases.
+
+  Built from a config and decoded images; `run` fills in the fields as it goes,
+  so a caller interrupted mid-run (Ctrl-C) still has the latest good image.
+  """
+  config: object
+  content: Image.Image
+  styles: list
+  blend: list
+  vgg: object
+  masks: tuple = None  # (content, style, names) at the final content/style sizes, from find_masks
+  image: np.ndarray = None  # latest good result, (H, W, 3) 0..255
+  content_at_scale: np.ndarray = None
+  step: int = 0
+  halted_at: int = None
+  boundaries: list = dataclasses.field(default_factory=list)
+  scales: list = dataclasses.field(default_factory=list)
+  timing: list = dataclasses.field(default_factory=list)  # per phase: [(steps, seconds) per chunk]
+
+  def __post_init__(self):
+    self.objective = settings.objective(self.config)
+    self.sizes = pixels.scale_sizes(self.config.image_size, self.config.num_scales)
+
+  def style_size(self, long_side):
+    return max(1, round(long_side * self.config.style_scale))
+
+  def targets(self, content, long_side):
+    """The objective's targets at one scale (content (H, W, 3) at that scale)."""
+    styles = [fit(style, self.style_size(long_side)) for style in self.styles]
+    content_masks = style_masks = None
+    if self.masks is not None:
+      content_masks = _resize_masks(self.masks[0], *content.shape[:2])
+      style_masks = [_resize_masks(self.masks[1], *styles[0].shape[:2])]
+    grams = self.objective.blended_style_grams(self.vgg, styles, self.blend, style_masks)
+    return self.objective.targets(self.vgg, jnp.asarray(content)[None], grams, content_masks)
+
+  def initial_image(self, content, rng):
+    """The starting pixels per config.init, or the previous phase's result resized."""
+    height, width = content.shape[:2]
+    if self.image is not None:
+      previous = self.image
+      return previous if previous.shape[:2] == (height, width) else images.resize(previous, height, width)
+    init = self.config.init
+    if init == "content":
+      return content
+    noise = np.asarray(jax.random.uniform(rng, content.shape, jnp.float32, 0.0, 255.0))
+    if init == "noise":
+      return noise
+    if init == "mix":
+      return self.config.noise_ratio * noise + (1.0 - self.config.noise_ratio) * content
+    return images.resize(images.load_image(settings.paths(init, "init")[0], None, self.config.max_input_pixels),
+                         height, width)
+
+  def run(self, on_chunk=None):
+    """Runs every phase; on_chunk(step, x or None, terms, seconds) after each chunk (x None: a phase's start)."""
+    config = self.config
+    plan = pixels.phases(self.objective, self.sizes, config.two_stage)
+    rng = jax.random.key(config.seed)
+    targets = None
+    for k, (long_side, stage) in enumerate(plan):
+      if k == 0 or long_side != plan[k - 1][0]:
+        self.content_at_scale = fit(self.content, long_side)
+        targets = self.targets(self.content_at_scale, long_side)
+        self.scales.append({"long_side": long_side, "height": self.content_at_scale.shape[0],
+                            "width": self.content_at_scale.shape[1]})
+      stage_targets = {key: value for key, value in targets.items() if key in stage.needed_targets}
+      x = jnp.asarray(self.initial_image(self.content_at_scale, jax.random.fold_in(rng, k)), jnp.float32)[None]
+      self.image = np.asarray(x[0])
+      self.boundaries.append(self.step)
+      start, phase_timing = self.step, []
+      if on_chunk:
+        on_chunk(self.step, None, pixels.evaluate(self.vgg, stage_targets, x, objective=stage), None)
+
+      def chunk_done(done, x, terms, seconds, start=start, phase_timing=phase_timing):
+        self.image, self.step = np.asarray(x[0]), start + done
+        phase_timing.append((done - sum(n for n, _ in phase_timing), seconds))
+        if on_chunk:
+          on_chunk(self.step, x, terms, seconds)
+
+      self.timing.append(phase_timing)
+      x, halted = pixels.optimize(x, self.vgg, stage_targets, stage, optimizer_name=config.optimizer,
+                                  learning_rate=config.learning_rate, steps=config.total_steps,
+                                  chunk=config.log_every_steps, on_chunk=chunk_done)
+      if halted is not None:
+        self.halted_at = start + halted
+        return self
+    return self
+
+  def result(self):
+    """The latest image with the configured post-processing (smooth_affine, original colours)."""
+    result = self.image
+    if self.config.postprocess == "smooth_affine":
+      result = postprocess.smooth_affine(result, self.content_at_scale, self.config.smooth_radius,
+                                         self.config.smooth_eps)
+    if self.config.original_colors:
+      result = images.original_colors(result, self.content_at_scale)
+    return result
+
+
+def transfer(content, style, method="gatys", *, vgg=None, content_mask=None, style_mask=None, **overrides):
+  """Stylises `content` with `style` (one image or a list) by pixel optimisation; returns (H, W, 3) 0..255.
+
+  method: a preset of configs/ ('gatys', 'luan'); overrides: its keys (see
+  `preset`). content_mask / style_mask: arrays for masks.source=files|labels.
+  Raises UserError if the loss became NaN/Inf.
+  """
+  config = preset(method, **overrides)
+  settings.check_optimize(config)
+  vgg = vgg or load_vgg(config)
+  styles = [as_image(s, config.max_input_pixels) for s in (style if isinstance(style, (list, tuple)) else [style])]
+  blend = settings.as_list(config.style_blend_weights, float, "style_blend_weights") or [1.0] * len(styles)
+  content = as_image(content, config.max_input_pixels)
+  sizes = pixels.scale_sizes(config.image_size, config.num_scales)
+  masks = None
+  if config.masks.source != "none":
+    masks = find_masks(config, vgg, fit(content, sizes[-1]), fit(styles[0], round(sizes[-1] * config.style_scale)),
+                       content_mask, style_mask)
+  run = PixelTransfer(config, content, styles, blend, vgg, masks).run()
+  if run.halted_at is not None:
+    raise UserError(f"loss became NaN or Inf at step {run.halted_at}")
+  return run.result()
+
+
+@dataclasses.dataclass
+class Model:
+  """A trained feed-forward network: `stylize(image)` -> (H, W, 3) float32 in 0..255."""
+  net: nets.TransformNet
+  params: dict
+  step: int
+  config: object
+
+  def stylize(self, image, tile_pixels=4096 * 4096, tile_size=1024):
+    """One image (array, PIL image or path) at its own size; larger than tile_pixels: exact tiles."""
+    array = images.at_long_side(as_image(image))
+    if array.shape[0] * array.shape[1] > tile_pixels:
+      return tiling.stylize_tiled(self.net, self.params, array, tile_size)
+    return np.asarray(nets.stylize(self.net, self.params, jnp.asarray(array)[None])[0])
+
+
+def load_model(model_dir, compute_dtype=""):
+  """The latest checkpoint of a `train` workdir as a Model ('' dtype: as trained)."""
+  config = checkpoints.read_config(model_dir)
+  if compute_dtype:
+    config.compute_dtype = compute_dtype
+  try:
+    net = settings.network(config)
+  except AttributeError as e:
+    raise UserError(f"{model_dir}/config.json does not describe a network ({e})") from None
+  abstract = jax.eval_shape(lambda: net.init(jax.random.key(0), jnp.zeros((1, 16, 16, 3)))["params"])
+  params, step = checkpoints.restore_params(model_dir, abstract)
+  return Model(net, params, step, config)
+

@@ -1,0 +1,123 @@
+"""The `optimize` job (configs/gatys.py, configs/luan.py): one pixel optimisation, written to a workdir.
+
+Reads every input once (content, styles, mask files), finds the masks, runs
+stylejax.api.PixelTransfer (the loop is stylejax.methods.pixels, the loss
+stylejax.core.objective) and writes result.png, masks_*.png, metrics.jsonl,
+TensorBoard events, losses.png and summary.json. Ctrl-C keeps the latest image
+and writes the summary of what ran.
+"""
+
+import os
+import time
+
+import numpy as np
+
+from stylejax import api, settings
+from stylejax.core import masks as masks_lib, metrics
+from stylejax.errors import UserError
+from stylejax.io import images, mask_files, runlog
+
+
+def read_inputs(config):
+  """Validates the config and decodes every input once: (content, styles, blend, content mask, style mask)."""
+  settings.check_optimize(config)
+  settings.objective(config)
+  style_paths, blend = settings.style_inputs(config)
+  content = images.read_rgb(settings.paths(config.content, "content")[0], config.max_input_pixels)
+  styles = [images.read_rgb(path, config.max_input_pixels) for path in style_paths]
+  source = config.masks.source
+  if source != "none" and len(styles) != 1:
+    raise UserError("masks work with one style image")
+  content_mask = style_mask = None
+  if source in ("files", "labels"):
+    if not (config.masks.content and config.masks.style):
+      raise UserError(f"masks.source={source} needs masks.content and masks.style files")
+    read = mask_files.load_label_map if source == "labels" else (
+        lambda path: mask_files.load_segmentation(path, config.max_input_pixels))
+    content_mask, style_mask = read(config.masks.content), read(config.masks.style)
+  return content, styles, blend, content_mask, style_mask
+
+
+def _save_masks(workdir, transfer):
+  """masks_content.png and masks_style.png: each image beside its regions, in Luan's colours."""
+  content_masks, style_masks, names = transfer.masks
+  for name, image, mask in (("content", transfer.content, content_masks), ("style", transfer.styles[0], style_masks)):
+    array = images.at_long_side(image, max(mask.shape[:2]))
+    drawn = masks_lib.to_color_image(api._resize_masks(mask, *array.shape[:2]), names)
+    images.save_image(os.path.join(workdir, f"masks_{name}.png"), np.concatenate([array, drawn], axis=1))
+
+
+def run(config, workdir):
+  """The `optimize` job: stylize config.content with config.style; writes the run outputs."""
+  content, styles, blend, content_mask, style_mask = read_inputs(config)
+  vgg = api.load_vgg(config)
+  sizes = api.pixels.scale_sizes(config.image_size, config.num_scales)
+  masks = None
+  if config.masks.source != "none":
+    masks = api.find_masks(config, vgg, api.fit(content, sizes[-1]),
+                           api.fit(styles[0], max(1, round(sizes[-1] * config.style_scale))), content_mask, style_mask)
+  transfer = api.PixelTransfer(config, content, styles, blend, vgg, masks)
+  log = runlog.RunLog(workdir, config)
+  if masks is not None:
+    _save_masks(workdir, transfer)
+  plan_steps = config.total_steps * len(api.pixels.phases(transfer.objective, transfer.sizes, config.two_stage))
+  bar = runlog.progress(plan_steps, "optimize")
+
+  def on_chunk(step, x, terms, seconds):
+    log.scalars(step, terms)
+    if x is None:
+      return
+    bar.update(step - bar.n)
+    bar.set_postfix(total=f"{float(terms['total']):.4g}")
+    if config.snapshot_every_steps and step % config.snapshot_every_steps == 0:
+      images.save_image(os.path.join(workdir, "snapshots", f"step_{step:06d}.png"), transfer.image)
+      log.image("snapshot", transfer.image, step)
+
+  start = time.perf_counter()
+  interrupted = False
+  try:
+    transfer.run(on_chunk)
+  except KeyboardInterrupt:
+    interrupted = True
+  finally:  # whatever happens, the latest good image is kept
+    bar.close()
+    if transfer.image is not None:
+      result = transfer.result()
+      images.save_image(os.path.join(workdir, "result.png"), result)
+      log.image("result", result, transfer.step)
+    log.close()
+  if transfer.image is None:  # stopped before the first phase began: nothing to report
+    raise KeyboardInterrupt if interrupted else UserError("the run produced no image")
+
+  runlog.plot_losses(log.rows, os.path.join(workdir, "losses.png"), transfer.boundaries[1:])
+  summary = _summary(config, log.rows, transfer, time.perf_counter() - start, vgg)
+  summary["halted_at_step"] = transfer.halted_at
+  summary["interrupted"] = interrupted
+  summary["masks"] = masks[2] if masks is not None else []
+  eps, radius = config.loss.matting_eps, config.loss.matting_radius
+  final = images.to_uint8(result)
+  summary["photorealism"] = {"affine_energy": metrics.affine_energy(final, transfer.content_at_scale, eps, radius),
+                             "gradient_ssim": metrics.gradient_ssim(final, transfer.content_at_scale)}
+  runlog.write_json(os.path.join(workdir, "summary.json"), summary)
+  if interrupted:
+    raise KeyboardInterrupt
+  if transfer.halted_at is not None:
+    raise UserError(f"loss became NaN or Inf at step {transfer.halted_at}; kept the last good image "
+                    f"(step {transfer.halted_at - 1}) in {os.path.join(workdir, 'result.png')}")
+  return summary
+
+
+def _summary(config, rows, transfer, wall, vgg):
+  """Facts about the run: time, speed (chunks after each phase's first, which compiles), losses, inputs."""
+  warm = [chunk for phase in transfer.timing for chunk in phase[1:]]
+  steps_per_s = sum(n for n, _ in warm) / sum(t for _, t in warm) if warm else None
+  initial, final = rows[0], rows[-1]
+  return {
+      "wall_time_s": wall, "steps": final["step"], "steps_per_s_after_compile": steps_per_s,
+      "initial_losses": {k: v for k, v in initial.items() if k != "step"},
+      "final_losses": {k: v for k, v in final.items() if k != "step"},
+      "style_loss_reduction": initial["style"] / final["style"] if final["style"] > 0 else None,
+      "scales": transfer.scales, "content": os.path.abspath(settings.paths(config.content, "content")[0]),
+      "styles": [os.path.abspath(p) for p in settings.style_inputs(config)[0]], "optimizer": config.optimizer,
+      "compute_dtype": config.compute_dtype, "vgg": vgg.arch, **runlog.environment(),
+  }

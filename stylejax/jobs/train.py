@@ -1,0 +1,152 @@
+"""The `train` job (configs/johnson.py): train one feed-forward network per style into a model directory.
+
+The step is stylejax.methods.training.train_step (loss: stylejax.core.objective,
+the slow method's, with the matting term when `loss.affine_weight` is set).
+One jitted, buffer-donating step per batch, data-parallel over every device
+of a mesh (batch split along "data", parameters replicated), multi-host through
+`jax.distributed` when `config.distributed` is set (initialised by the entry
+point). Orbax checkpoints every `checkpoint_every_steps` and at the end, keeping
+the last `keep_checkpoints`; running the same command again resumes from the
+latest checkpoint, data pipeline included, and ends with the same parameters
+as an uninterrupted run.
+
+The workdir is a self-describing model directory: config.json (resolved
+config), checkpoints/ (parameters, optimiser and data state), style.jpg
+(thumbnail of the style), model.json (final losses, sizes, timing),
+metrics.jsonl, losses.png, samples/ and TensorBoard events.
+"""
+
+import json
+import os
+import time
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+from flax import traverse_util
+from jax.sharding import NamedSharding, PartitionSpec as P
+from PIL import Image
+
+from stylejax import settings
+from stylejax.core import nets
+from stylejax.errors import UserError
+from stylejax.io import checkpoints, data, images, runlog, weights
+from stylejax.methods import training
+
+# Settings a resumed run may change; any other difference from the saved config is refused.
+RESUMABLE_CHANGES = ("total_steps", "log_every_steps", "sample_every_steps", "checkpoint_every_steps",
+                     "keep_checkpoints", "num_threads")
+
+
+def _check_resumable(config, workdir):
+  """Refuses to resume a run whose saved config differs in more than RESUMABLE_CHANGES."""
+  with open(os.path.join(workdir, "config.json")) as f:
+    saved = ml_collections.ConfigDict(json.load(f))
+  old, new = (traverse_util.flatten_dict(json.loads(json.dumps(c.to_dict())), sep=".") for c in (saved, config))
+  changed = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k) and k not in RESUMABLE_CHANGES)
+  if changed:
+    raise UserError(f"{workdir} holds a run with a different config ({', '.join(changed)}); "
+                    "use another --workdir, or the same settings to resume it")
+
+
+def _preview_images(config):
+  """Fixed photos stylised every sample_every_steps: (name, float (H, W, 3)) at preview_size."""
+  paths = settings.paths(config.preview_images, "preview_images")
+  return [(os.path.splitext(os.path.basename(p))[0], images.load_image(p, config.preview_size,
+                                                                       config.max_input_pixels)) for p in paths]
+
+
+def _save_samples(workdir, log, net, params, previews, step):
+  """samples/step_N.png: each preview photo above its stylisation, side by side."""
+  columns = []
+  for name, photo in previews:
+    stylized = np.asarray(nets.stylize(net, params, jnp.asarray(photo)[None])[0])
+    log.image(f"sample/{name}", stylized, step)
+    columns.append(np.concatenate([photo, stylized], axis=0))
+  height = max(c.shape[0] for c in columns)
+  sheet = np.concatenate([np.pad(c, ((0, height - c.shape[0]), (0, 0), (0, 0)), constant_values=255)
+                          for c in columns], axis=1)
+  images.save_image(os.path.join(workdir, "samples", f"step_{step:07d}.png"), sheet)
+
+
+def style_grams(objective, vgg, config):
+  """Gram targets of the style image at long side style_size, computed once; (grams, style image)."""
+  style = images.load_image(settings.paths(config.style, "style")[0], config.style_size, config.max_input_pixels)
+  return objective.blended_style_grams(vgg, [style]), style
+
+
+def run(config, workdir):
+  """The `train` job: train config.net on config.data for config.style; see the module docstring."""
+  settings.check_train(config, jax.device_count())
+  objective = settings.objective(config)
+  net = settings.network(config)
+  vgg = weights.load_vgg(config.vgg.arch, config.vgg.weights, config.vgg.pooling)
+  grams, style = style_grams(objective, vgg, config)
+  previews = _preview_images(config)
+  source = data.make_source(config.data, config.data_dir, config.max_input_pixels)
+  tx = optax.adam(config.learning_rate)
+
+  mesh = jax.make_mesh((jax.device_count(),), ("data",), axis_types=(jax.sharding.AxisType.Auto,))
+  replicated, split = NamedSharding(mesh, P()), NamedSharding(mesh, P("data"))
+  vgg, grams = jax.device_put((vgg, grams), replicated)
+  state = jax.device_put(training.init_state(net, tx, config.image_size, config.seed), replicated)
+
+  manager = checkpoints.manager(workdir, config.keep_checkpoints)
+  resume_step, data_state = manager.latest_step(), None
+  if resume_step is not None:
+    _check_resumable(config, workdir)
+    state, data_state = checkpoints.restore(manager, resume_step, state)
+  log = runlog.RunLog(workdir, config, resume_step)
+  Image.fromarray(images.to_uint8(style)).save(os.path.join(workdir, "style.jpg"), quality=90)
+  local_batch = config.batch_size // jax.process_count()
+  batches = data.iterate(data.training_batches(source, config.image_size, local_batch, config.seed,
+                                               jax.process_index(), jax.process_count()),
+                         config.num_threads, state=data_state)
+
+  step = int(state["step"])
+  bar = runlog.progress(config.total_steps, "train", initial=step)
+  warm_start, warm_steps = None, 0
+  try:
+    while step < config.total_steps:
+      batch = jax.make_array_from_process_local_data(split, next(batches))
+      state, metrics = training.train_step(state, batch, vgg, grams, objective=objective, net=net, tx=tx)
+      step += 1
+      if step % config.log_every_steps == 0 or step == config.total_steps:
+        metrics = {k: float(v) for k, v in jax.device_get(metrics).items()}
+        if int(state["bad"]) >= 0:
+          raise UserError(f"loss or gradient became NaN/Inf at step {int(state['bad']) + 1}; parameters were "
+                          f"frozen from there; last checkpoint: step {manager.latest_step()} "
+                          "(lower learning_rate, or check the data)")
+        if warm_start is None:  # the first logged chunk includes compilation
+          warm_start, warm_steps = time.perf_counter(), step
+        else:
+          bar.set_postfix(loss=f"{metrics['total']:.4g}",
+                          img_s=f"{(step - warm_steps) * config.batch_size / (time.perf_counter() - warm_start):.1f}")
+        log.scalars(step, metrics)
+        bar.update(step - bar.n)
+      if config.sample_every_steps and step % config.sample_every_steps == 0:
+        _save_samples(workdir, log, net, state["params"], previews, step)
+      if step % config.checkpoint_every_steps == 0 or step == config.total_steps:
+        checkpoints.save(manager, step, state, batches.get_state())
+    if not (config.sample_every_steps and step % config.sample_every_steps == 0):
+      _save_samples(workdir, log, net, state["params"], previews, step)
+  finally:
+    bar.close()
+    manager.wait_until_finished()
+    manager.close()
+    log.close()
+
+  speed = None if warm_start is None or step == warm_steps else (step - warm_steps) / (time.perf_counter() - warm_start)
+  runlog.plot_losses(log.rows, os.path.join(workdir, "losses.png"))
+  model = {
+      "steps": step, "final_losses": log.rows[-1] if log.rows else None,
+      "steps_per_s_after_compile": speed, "images_per_s": speed and speed * config.batch_size,
+      "image_size": config.image_size, "batch_size": config.batch_size, "net": config.net.to_dict(),
+      "style": os.path.abspath(settings.paths(config.style, "style")[0]), "data": config.data,
+      "unreadable_data_files": sorted(source.unreadable), "parameters": sum(p.size for p in jax.tree.leaves(state["params"])),
+      **runlog.environment(),
+  }
+  runlog.write_json(os.path.join(workdir, "model.json"), model)
+  return model

@@ -1,0 +1,35 @@
+"""Jobs and tools by name: the config's `job` field picks the module whose `run(config, workdir)` runs.
+
+`start_process` holds the process-wide setup (multi-host initialisation); only
+the entry point (run.py) calls it, so one long-lived process can run many jobs.
+"""
+
+import importlib
+
+import jax
+
+from stylejax.errors import UserError
+
+JOBS = {
+    "optimize": "stylejax.jobs.optimize",
+    "compare": "stylejax.tools.compare",
+    "bench_gatys": "stylejax.tools.bench",
+    "bench_matting": "stylejax.tools.bench_matting",
+    "weights": "stylejax.jobs.weights",
+    "train": "stylejax.jobs.train",
+    "stylize": "stylejax.jobs.stylize",
+    "bench_johnson": "stylejax.tools.bench_johnson",
+    "compare_fast": "stylejax.tools.compare_fast",
+}
+
+
+def run(config, workdir):
+  if config.job not in JOBS:
+    raise UserError(f"unknown job {config.job!r}; jobs are {', '.join(sorted(JOBS))}")
+  return importlib.import_module(JOBS[config.job]).run(config, workdir)
+
+
+def start_process(config):
+  """Process-wide setup for a config, once per process: jax.distributed for multi-host training."""
+  if config.get("distributed"):
+    jax.distributed.initialize()

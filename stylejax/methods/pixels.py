@@ -1,0 +1,118 @@
+"""Per-image pixel optimisation (Gatys et al. 2016; Luan et al. 2017): jitted scans of optax steps.
+
+`optimize` minimises any `Objective` over the pixels of one NHWC image (0..255)
+in chunks of steps, each chunk one `lax.scan` on the device; after each chunk a
+callback sees the image and the loss terms (logging, progress, snapshots are
+the caller's). A NaN/Inf loss or update stops the run at the exact step and
+keeps the last good image. `phases` plans coarse-to-fine scales and Luan's two
+stages.
+"""
+
+import functools
+import time
+
+import jax
+import jax.numpy as jnp
+import optax
+
+OPTIMIZERS = {"adam": lambda lr: optax.adam(lr),
+              "lbfgs": lambda lr: optax.lbfgs(learning_rate=lr or None)}
+
+
+def optimizer(name, learning_rate):
+  """(optax transformation, uses a line search) for `name` in OPTIMIZERS."""
+  return optax.with_extra_args_support(OPTIMIZERS[name](learning_rate)), name == "lbfgs"
+
+
+def _step(objective, tx, linesearch, vgg, targets, carry, index):
+  """One optimiser step. `bad` is -1, or the chunk index of the first step whose
+  loss or update was NaN/Inf; from then on x and the state stay as they were."""
+  x, opt_state, bad = carry
+
+  def loss_fn(image):
+    return objective.total(objective.terms(image, vgg, targets))
+
+  if linesearch:
+    value, grad = optax.value_and_grad_from_state(loss_fn)(x, state=opt_state)
+  else:
+    value, grad = jax.value_and_grad(loss_fn)(x)
+  updates, new_state = tx.update(grad, opt_state, x, value=value, grad=grad, value_fn=loss_fn)
+  new_x = optax.apply_updates(x, updates)
+  ok = (bad < 0) & jnp.isfinite(value) & jnp.all(jnp.isfinite(new_x))
+  # Selects, not lax.cond: XLA:CPU runs conditional and loop bodies on one thread.
+  x, opt_state = jax.tree.map(lambda new, old: jnp.where(ok, new, old), (new_x, new_state), (x, opt_state))
+  bad = jnp.where((bad < 0) & ~ok, index, bad)
+  return (x, opt_state, bad), None
+
+
+@functools.partial(jax.jit, static_argnames=("objective", "tx", "linesearch", "steps"),
+                   donate_argnames=("x", "opt_state"))
+def run_chunk(vgg, targets, x, opt_state, *, objective, tx, linesearch, steps):
+  """`steps` optimiser steps in one lax.scan on the device.
+
+  Returns (x, opt_state, bad): bad is -1, or the index of the step that went
+  NaN/Inf, in which case x is the last good image. On the CPU, Adam's scan is
+  unrolled, since XLA:CPU runs loop bodies single-threaded (2.4x slower here);
+  L-BFGS is not (its line search is a while loop anyway, and unrolling it
+  multiplies the compile time).
+  """
+  step = functools.partial(_step, objective, tx, linesearch, vgg, targets)
+  unroll = steps if jax.default_backend() == "cpu" and not linesearch else 1
+  (x, opt_state, bad), _ = jax.lax.scan(step, (x, opt_state, jnp.int32(-1)), jnp.arange(steps, dtype=jnp.int32),
+                                        unroll=unroll)
+  return x, opt_state, bad
+
+
+def init_state(tx, x):
+  """Optimiser state for `x` holding no buffer of x (both are donated to run_chunk)."""
+  return jax.tree.map(jnp.copy, tx.init(x))
+
+
+@functools.partial(jax.jit, static_argnames=("objective",))
+def evaluate(vgg, targets, x, *, objective):
+  """{term: value, 'total': value} of NHWC `x`."""
+  terms = objective.terms(x, vgg, targets)
+  return {**terms, "total": objective.total(terms)}
+
+
+def optimize(x, vgg, targets, objective, *, optimizer_name="adam", learning_rate=1.0, steps=500, chunk=10,
+             on_chunk=None):
+  """Minimises objective.total over the pixels of `x` (1, H, W, 3) from there.
+
+  Runs `steps` steps in chunks of `chunk`; after each, on_chunk(done, x, terms,
+  seconds) is called with the steps done so far, the image, its loss terms and
+  the chunk's wall time. Returns (x, halted_at): halted_at is None, or the
+  1-based step whose loss or update was NaN/Inf (x is then the image before it).
+  `x` itself is copied, not consumed; the x passed to on_chunk is donated to
+  the next chunk, so keep a host copy (np.asarray) if it must outlive the call.
+  """
+  tx, linesearch = optimizer(optimizer_name, learning_rate)
+  x = jnp.array(x, jnp.float32)
+  opt_state = init_state(tx, x)
+  done = 0
+  while done < steps:
+    n = min(chunk, steps - done)
+    tick = time.perf_counter()
+    x, opt_state, bad = run_chunk(vgg, targets, x, opt_state, objective=objective, tx=tx, linesearch=linesearch,
+                                  steps=n)
+    terms = jax.block_until_ready(evaluate(vgg, targets, x, objective=objective))
+    if int(bad) >= 0:
+      return x, done + int(bad) + 1
+    done += n
+    if on_chunk is not None:
+      on_chunk(done, x, terms, time.perf_counter() - tick)
+  return x, None
+
+
+def phases(objective, sizes, two_stage):
+  """(long side, objective) per phase: coarse to fine, and per scale Luan's two stages
+  (first without the photorealism term, then with it) when asked."""
+  stages = [objective]
+  if two_stage and objective.affine_weight:
+    stages = [objective.without_affine(), objective]
+  return [(size, stage) for size in sizes for stage in stages]
+
+
+def scale_sizes(image_size, num_scales):
+  """Long sides of a coarse-to-fine schedule ending at image_size (halving each time)."""
+  return [max(1, round(image_size / 2 ** (num_scales - 1 - k))) for k in range(num_scales)]

@@ -1,0 +1,132 @@
+"""Reading configs: every ConfigDict -> core object conversion and every value check lives here.
+
+Configs (configs/*.py) are plain ml_collections; the sections shared by the
+methods are built by configs/common.py (`loss`, `masks`, `vgg`). Lists are
+tuples in the configs; on the command line a comma string is accepted too
+(`--config.loss.style_layers=relu1_1,relu2_1`), so every list is read through
+`as_list`. Bad values raise UserError, reported by run.py as one line.
+"""
+
+import os
+
+import ml_collections
+
+from stylejax.core import nets, objective as objective_lib
+from stylejax.errors import UserError
+from stylejax.io import assets
+
+MASK_SOURCES = ("none", "files", "labels", "auto")
+
+
+def as_list(value, kind=str, name="value"):
+  """'a, b,c' or ('a', 'b,c') -> [kind(a), kind(b), kind(c)]; '' or () -> []."""
+  items = value if isinstance(value, (list, tuple)) else [value]
+  parts = [part.strip() for item in items for part in (item.split(",") if isinstance(item, str) else [item])]
+  try:
+    return [kind(part) for part in parts if part != ""]
+  except (TypeError, ValueError):
+    raise UserError(f"cannot read {name}={value!r} as a list of {kind.__name__}") from None
+
+
+def paths(value, name):
+  """A list of files (`bundled:NAME` for the bundled ones) as paths."""
+  return [assets.resolve(p) for p in as_list(value, name=name)]
+
+
+def with_values(config, **values):
+  """A resolved copy of `config` with top-level `values` set (for tools that vary one setting)."""
+  config = config.copy_and_resolve_references()
+  with config.unlocked():
+    config.update(values)
+  return config
+
+
+def objective(config):
+  """The core Objective of a config's `loss` section (plus `masks.source` and `compute_dtype`)."""
+  loss = config.loss
+  content_layers = tuple(as_list(loss.content_layers, name="loss.content_layers"))
+  style_layers = as_list(loss.style_layers, name="loss.style_layers")
+  layer_weights = as_list(loss.style_layer_weights, float, "loss.style_layer_weights")
+  layer_weights = layer_weights or [1.0 / len(style_layers)] * len(style_layers)
+  if len(layer_weights) != len(style_layers):
+    raise UserError(f"loss.style_layer_weights has {len(layer_weights)} values for {len(style_layers)} style layers")
+  source = config.masks.source if "masks" in config else "none"
+  if source not in MASK_SOURCES:
+    raise UserError(f"unknown masks.source {source!r}; choose one of {', '.join(MASK_SOURCES)}")
+  try:
+    result = objective_lib.Objective(
+        content_layers, tuple(zip(style_layers, layer_weights)), float(loss.content_weight), float(loss.style_weight),
+        float(loss.tv_weight), loss.normalization, config.compute_dtype, source != "none", float(loss.affine_weight),
+        loss.affine_form, loss.laplacian_backend, float(loss.matting_eps), int(loss.matting_radius))
+    result.check_layers(config.vgg.arch)
+  except ValueError as e:
+    raise UserError(str(e)) from None
+  return result
+
+
+def network(config):
+  """The TransformNet of a config's `net` section and `compute_dtype`."""
+  if config.net.upsample not in nets.UPSAMPLINGS:
+    raise UserError(f"unknown net.upsample {config.net.upsample!r}; choose one of {', '.join(nets.UPSAMPLINGS)}")
+  if config.net.padding not in nets.PADDINGS:
+    raise UserError(f"unknown net.padding {config.net.padding!r}; choose one of {', '.join(nets.PADDINGS)}")
+  if config.net.residual_blocks < 0:
+    raise UserError(f"net.residual_blocks must be >= 0, got {config.net.residual_blocks}")
+  if config.compute_dtype not in objective_lib.DTYPES:
+    raise UserError(f"unknown compute_dtype {config.compute_dtype!r}; choose one of "
+                    f"{', '.join(objective_lib.DTYPES)}")
+  return nets.TransformNet(config.net.upsample, config.net.padding, config.net.residual_blocks,
+                           objective_lib.DTYPES[config.compute_dtype])
+
+
+def check_optimize(config):
+  """Value checks of the optimize job's own settings."""
+  if config.image_size <= 0 or config.image_size > config.max_image_size:
+    raise UserError(f"image_size must be in 1..{config.max_image_size} (max_image_size), got {config.image_size}")
+  if config.num_scales < 1:
+    raise UserError(f"num_scales must be at least 1, got {config.num_scales}")
+  if config.style_scale <= 0:
+    raise UserError(f"style_scale must be positive, got {config.style_scale}")
+  if config.total_steps < 0 or config.log_every_steps < 1:
+    raise UserError("total_steps must be >= 0 and log_every_steps >= 1")
+  if config.optimizer not in ("adam", "lbfgs"):
+    raise UserError(f"unknown optimizer {config.optimizer!r}; choose one of adam, lbfgs")
+  if config.snapshot_every_steps % config.log_every_steps:
+    raise UserError("snapshot_every_steps must be a multiple of log_every_steps")
+  if config.postprocess not in ("", "smooth_affine"):
+    raise UserError(f"unknown postprocess {config.postprocess!r}; choose '' or smooth_affine")
+  if not 0.0 <= config.noise_ratio <= 1.0:
+    raise UserError(f"noise_ratio must be in [0, 1], got {config.noise_ratio}")
+  if config.init not in ("content", "noise", "mix") and not os.path.isfile(assets.resolve(config.init)):
+    raise UserError(f"init must be content, noise, mix or an image file; {config.init!r} is none of these")
+
+
+def style_inputs(config):
+  """(style paths, blend weights) of an optimize config."""
+  styles = paths(config.style, "style")
+  if not styles:
+    raise UserError("set style: one image file, or several, comma-separated")
+  blend = as_list(config.style_blend_weights, float, "style_blend_weights") or [1.0] * len(styles)
+  if len(blend) != len(styles) or min(blend) < 0 or sum(blend) <= 0:
+    raise UserError(f"style_blend_weights needs {len(styles)} non-negative values with a positive sum")
+  return styles, blend
+
+
+def check_train(config, device_count):
+  """Value checks of the train job's own settings."""
+  if config.batch_size < 1 or config.image_size < 16:
+    raise UserError(f"batch_size must be >= 1 and image_size >= 16, got {config.batch_size}, {config.image_size}")
+  if min(config.total_steps, config.log_every_steps, config.checkpoint_every_steps, config.keep_checkpoints) < 1:
+    raise UserError("total_steps, log_every_steps, checkpoint_every_steps and keep_checkpoints must be >= 1")
+  if config.learning_rate <= 0:
+    raise UserError(f"learning_rate must be positive, got {config.learning_rate}")
+  if config.batch_size % device_count:
+    raise UserError(f"batch_size {config.batch_size} must be a multiple of the {device_count} devices it is split over")
+  if config.loss.affine_weight and config.loss.laplacian_backend != "matrix_free":
+    raise UserError("training with the affine term builds each batch's Laplacian in the step: "
+                    "set loss.laplacian_backend=matrix_free")
+
+
+def from_json_dict(values):
+  """A ConfigDict of a saved config.json."""
+  return ml_collections.ConfigDict(values)
