@@ -31,12 +31,14 @@ MIN_SIDE = 16  # VGG pools four times before conv5_1
 
 
 def preset(method, **overrides):
-  """The config of configs/<method>.py with `overrides` ({'loss__style_weight': 50} or {'loss.style_weight': 50})."""
+  """The config of configs/<method>.py (`method:arg` passes an argument, e.g. 'gatys:tiny') with
+  `overrides` ({'loss__style_weight': 50} or {'loss.style_weight': 50})."""
+  name, _, arg = method.partition(":")
   try:
-    module = importlib.import_module(f"configs.{method}")
+    module = importlib.import_module(f"configs.{name}")
   except ModuleNotFoundError:
-    raise UserError(f"unknown method {method!r}: no configs/{method}.py") from None
-  config = module.get_config()
+    raise UserError(f"unknown method {name!r}: no configs/{name}.py") from None
+  config = module.get_config(arg or None)
   for key, value in overrides.items():
     *sections, name = key.replace("__", ".").split(".")
     node = config

@@ -21,7 +21,8 @@ MASK_SOURCES = ("none", "files", "labels", "auto")
 def as_list(value, kind=str, name="value"):
   """'a, b,c' or ('a', 'b,c') -> [kind(a), kind(b), kind(c)]; '' or () -> []."""
   items = value if isinstance(value, (list, tuple)) else [value]
-  parts = [part.strip() for item in items for part in (item.split(",") if isinstance(item, str) else [item])]
+  parts = [part.strip() if isinstance(part, str) else part
+           for item in items for part in (item.split(",") if isinstance(item, str) else [item])]
   try:
     return [kind(part) for part in parts if part != ""]
   except (TypeError, ValueError):

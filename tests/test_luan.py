@@ -8,18 +8,16 @@ import pytest
 from PIL import Image
 
 from configs import luan
-from stylejax import launch
-from stylejax.core import matting
-from stylejax.io import weights
-from stylejax.jobs import optimize
+from stylejax import api, launch, settings
+from stylejax.core import matting, objective as objective_lib
 from stylejax.errors import UserError
+from stylejax.io import assets, weights
+from stylejax.methods import pixels
 
 
 def tiny(**overrides):
-  config = luan.get_config("tiny")
-  with config.unlocked():
-    config.update(overrides)
-  return config
+  """configs/luan.py:tiny with overrides (`masks__source` for masks.source)."""
+  return api.preset("luan:tiny", **overrides)
 
 
 def test_luan_tiny_with_auto_masks_writes_masks_and_photorealism_metrics(tmp_path):
@@ -33,15 +31,15 @@ def test_luan_tiny_with_auto_masks_writes_masks_and_photorealism_metrics(tmp_pat
 
 
 def test_luan_with_mask_files_of_another_size(tmp_path):
-  content, style = Image.open(tiny().content), Image.open(tiny().style)
+  content, style = Image.open(assets.resolve(tiny().content)), Image.open(assets.resolve(tiny().style[0]))
   for name, image in (("c", content), ("s", style)):  # top half blue, bottom half red, at twice the size
     w, h = image.size
     seg = np.zeros((2 * h, 2 * w, 3), np.uint8)
     seg[:h, :, 2] = 255
     seg[h:, :, 0] = 255
     Image.fromarray(seg).save(tmp_path / f"{name}_seg.png")
-  summary = launch.run(tiny(masks="files", content_mask=str(tmp_path / "c_seg.png"),
-                          style_mask=str(tmp_path / "s_seg.png"), two_stage=True), str(tmp_path / "run"))
+  summary = launch.run(tiny(masks__source="files", masks__content=str(tmp_path / "c_seg.png"),
+                          masks__style=str(tmp_path / "s_seg.png"), two_stage=True), str(tmp_path / "run"))
   assert summary["masks"] == ["blue", "red"]
   rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
   assert "affine" not in rows[0] and "affine" in rows[-1]  # stage 1 without, stage 2 with the term
@@ -51,19 +49,19 @@ def test_luan_with_mask_files_of_another_size(tmp_path):
 
 
 def test_mask_errors_are_user_errors(tmp_path):
-  with pytest.raises(UserError, match="masks=files needs content_mask and style_mask"):
-    launch.run(tiny(masks="files"), str(tmp_path))
-  with pytest.raises(UserError, match="unknown masks"):
-    launch.run(tiny(masks="sometimes"), str(tmp_path))
-  with pytest.raises(UserError, match="unknown laplacian_backend"):
-    launch.run(tiny(laplacian_backend="dense"), str(tmp_path))
+  with pytest.raises(UserError, match="masks.source=files needs masks.content and masks.style"):
+    launch.run(tiny(masks__source="files"), str(tmp_path))
+  with pytest.raises(UserError, match="unknown masks.source"):
+    launch.run(tiny(masks__source="sometimes"), str(tmp_path))
+  with pytest.raises(UserError, match="unknown laplacian backend"):
+    launch.run(tiny(loss__laplacian_backend="dense"), str(tmp_path))
 
 
 def test_phases_two_stage_and_multiscale():
-  objective = optimize.Objective(("conv4_2",), (("conv1_1", 1.0),), 1.0, 1.0, 1.0, affine_weight=5.0)
-  plan = optimize.phases(objective, [32, 64], two_stage=True)
+  objective = objective_lib.Objective(("conv4_2",), (("conv1_1", 1.0),), 1.0, 1.0, 1.0, affine_weight=5.0)
+  plan = pixels.phases(objective, [32, 64], two_stage=True)
   assert [(size, o.affine_weight) for size, o in plan] == [(32, 0.0), (32, 5.0), (64, 0.0), (64, 5.0)]
-  assert len(optimize.phases(objective, [64], two_stage=False)) == 1
+  assert len(pixels.phases(objective, [64], two_stage=False)) == 1
 
 
 @pytest.mark.parametrize("backend", ["banded", "matrix_free", "sparse"])
@@ -80,10 +78,9 @@ def test_every_laplacian_backend_gives_the_same_affine_term(backend, rng):
 def test_masked_objective_with_one_region_equals_the_plain_one(rng):
   vgg = weights.load_vgg()
   config = luan.get_config("tiny")
-  plain = optimize.Objective.from_config(config)
-  with config.unlocked():
-    config.masks = "none"
-  unmasked = optimize.Objective.from_config(config)
+  plain = settings.objective(config)
+  config.masks.source = "none"
+  unmasked = settings.objective(config)
   content = jnp.asarray(rng.uniform(0, 255, (1, 32, 40, 3)), jnp.float32)
   style = jnp.asarray(rng.uniform(0, 255, (1, 36, 36, 3)), jnp.float32)
   ones = lambda h, w: {layer: jnp.ones((1, *shape, 1)) for layer, shape in plain.layer_shapes(vgg, h, w).items()}  # noqa: E731
@@ -110,18 +107,46 @@ def test_guided_filter_keeps_affine_functions_of_the_guide_and_smooths_noise(rng
 
 
 def test_smooth_affine_postprocess_runs_from_the_config(tmp_path):
-  summary = launch.run(tiny(postprocess="smooth_affine", masks="none", total_steps=5), str(tmp_path))
+  summary = launch.run(tiny(postprocess="smooth_affine", masks__source="none", total_steps=5), str(tmp_path))
   assert summary["photorealism"]["gradient_ssim"] > 0
   with pytest.raises(UserError, match="unknown postprocess"):
     launch.run(tiny(postprocess="blur"), str(tmp_path / "x"))
 
 
 def test_luan_with_label_maps(tmp_path):
-  for name, path in (("c", tiny().content), ("s", tiny().style)):
+  for name, path in (("c", assets.resolve(tiny().content)), ("s", assets.resolve(tiny().style[0]))):
     size = Image.open(path).size
     labels = np.full((size[1], size[0]), 2, np.uint8)  # building
     labels[: size[1] // 2] = 3  # sky
     Image.fromarray(labels).save(tmp_path / f"{name}.png")
-  summary = launch.run(tiny(masks="labels", content_mask=str(tmp_path / "c.png"), style_mask=str(tmp_path / "s.png"),
-                          total_steps=5), str(tmp_path / "run"))
+  summary = launch.run(tiny(masks__source="labels", masks__content=str(tmp_path / "c.png"),
+                          masks__style=str(tmp_path / "s.png"), total_steps=5), str(tmp_path / "run"))
   assert summary["masks"] == ["building", "sky"]
+
+
+def test_a_missing_target_is_a_clear_error_and_the_builder_supplies_every_target(rng):
+  vgg = weights.load_vgg()
+  objective = settings.objective(luan.get_config("tiny"))  # masked, with the affine term
+  content = jnp.asarray(rng.uniform(0, 255, (1, 32, 40, 3)), jnp.float32)
+  grams = objective.blended_style_grams(vgg, [np.asarray(content[0])], style_masks=[np.ones((32, 40, 1), np.float32)])
+  with pytest.raises(ValueError, match="needs targets masks, laplacian"):
+    objective.terms(content, vgg, {"content": objective.content_targets(vgg, content), "style": grams})
+  targets = objective.targets(vgg, content, grams, content_masks=np.ones((32, 40, 1), np.float32))
+  assert set(targets) == set(objective.needed_targets)
+  assert np.isfinite(float(objective.total(objective.terms(content + 5.0, vgg, targets))))
+
+
+def test_the_thesis_difference_form_is_zero_at_the_content_and_matches_the_energy_of_the_difference(rng):
+  vgg = weights.load_vgg()
+  config = luan.get_config("tiny")
+  config.masks.source = "none"
+  config.loss.affine_form, config.loss.laplacian_backend = "difference", "matrix_free"
+  objective = settings.objective(config)
+  content = jnp.asarray(rng.uniform(0, 255, (2, 24, 24, 3)), jnp.float32)  # a batch: each image its own L
+  targets = objective.targets(vgg, content, objective.blended_style_grams(vgg, [np.asarray(content[0])]))
+  assert float(objective.terms(content, vgg, targets)["affine"]) < 1e-6
+  image = content + jnp.asarray(rng.normal(0, 20, content.shape), jnp.float32)
+  lap = [matting.laplacian(np.asarray(c, np.float64) / 255.0) for c in content]
+  diff = (np.asarray(image, np.float64) - np.asarray(content, np.float64)) / 255.0
+  expected = np.mean([np.sum((lap[b] @ diff[b].reshape(-1, 3)) ** 2) / (24 * 24) for b in range(2)])
+  np.testing.assert_allclose(float(objective.terms(image, vgg, targets)["affine"]), expected, rtol=5e-3)

@@ -7,8 +7,7 @@ import pytest
 from PIL import Image
 
 from stylejax.core import masks
-
-from stylejax.io import weights
+from stylejax.io import mask_files, weights
 from stylejax.errors import UserError
 
 BLUE, RED, GREEN = (0, 0, 255), (255, 0, 0), (0, 255, 0)
@@ -50,10 +49,11 @@ def test_near_colours_snap_and_unknown_colours_are_errors():
 
 def test_mask_files_are_resized_nearest_but_aspect_must_match(tmp_path):
   Image.fromarray(segmentation(20, 40, BLUE, RED).astype(np.uint8)).save(tmp_path / "m.png")
-  seg = masks.load_segmentation(str(tmp_path / "m.png"), 10, 20)
+  loaded = mask_files.load_segmentation(str(tmp_path / "m.png"))
+  seg = mask_files.resize_nearest(loaded, 10, 20, "m.png")
   assert seg.shape == (10, 20, 3) and set(np.unique(seg)) == {0.0, 255.0}
   with pytest.raises(UserError, match="different aspect ratio"):
-    masks.load_segmentation(str(tmp_path / "m.png"), 20, 20)
+    mask_files.resize_nearest(loaded, 20, 20, "m.png")
 
 
 def test_layer_masks_average_down():
@@ -96,12 +96,12 @@ def test_label_maps_are_grouped_by_the_bundled_ade20k_table(tmp_path):
   Image.fromarray(content).save(tmp_path / "c.png")
   Image.fromarray(style).save(tmp_path / "s.png")
   with pytest.warns(UserWarning, match="vegetation appears only in the content"):
-    c, s, names = masks.label_masks(masks.load_label_map(str(tmp_path / "c.png"), 6, 8),
-                                    masks.load_label_map(str(tmp_path / "s.png"), 9, 12))
+    c, s, names = masks.label_masks(mask_files.load_label_map(str(tmp_path / "c.png")),
+                                    mask_files.load_label_map(str(tmp_path / "s.png")), *mask_files.read_groups())
   assert names == ["building", "sky"]  # table order
   assert c[:3, :, 1].all() and c[3:5, :, 0].all() and s[:4, :, 1].all() and s[4:, :, 0].all()
-  groups, group_names = masks.read_groups()
+  groups, group_names = mask_files.read_groups()
   assert len(groups) == 150 and len(group_names) == 10 and groups[13] == "person"
   Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(tmp_path / "rgb.png")
   with pytest.raises(UserError, match="grayscale or palette"):
-    masks.load_label_map(str(tmp_path / "rgb.png"), 4, 4)
+    mask_files.load_label_map(str(tmp_path / "rgb.png"))

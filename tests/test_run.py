@@ -9,11 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from stylejax import launch
-
-from stylejax.jobs import optimize
+from configs import bench_gatys, bench_luan
+from stylejax import api, launch
 from stylejax.errors import UserError
-from configs import bench_gatys, bench_luan, gatys
+from stylejax.io import assets
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -24,15 +23,8 @@ def run_cli(workdir, *overrides, config="configs/gatys.py:tiny"):
 
 
 def tiny(**overrides):
-  config = gatys.get_config("tiny")
-  with config.unlocked():
-    for key, value in overrides.items():
-      node = config
-      *parents, leaf = key.split(".")
-      for p in parents:
-        node = node[p]
-      node[leaf] = value
-  return config
+  """configs/gatys.py:tiny with overrides (`loss__style_weight` or {'loss.style_weight': ...})."""
+  return api.preset("gatys:tiny", **overrides)
 
 
 @pytest.mark.slow
@@ -91,7 +83,7 @@ def test_nan_loss_stops_with_step_and_keeps_last_good_image(tmp_path):
 
 def test_bf16_multiscale_multistyle_original_colors_snapshots(tmp_path):
   config = tiny(compute_dtype="bfloat16", num_scales=2, total_steps=6, log_every_steps=3,
-                style=f"{optimize.DEFAULT_STYLE},{optimize.ASSETS}/the_scream.jpg", style_blend_weights="0.7,0.3",
+                style=("bundled:starry_night.jpg", assets.path("the_scream.jpg")), style_blend_weights=(0.7, 0.3),
                 original_colors=True, init="content", snapshot_every_steps=3)
   summary = launch.run(config, str(tmp_path))
   assert [s["long_side"] for s in summary["scales"]] == [32, 64]
@@ -109,21 +101,21 @@ def test_lbfgs_reduces_the_loss(tmp_path):
 
 
 def test_init_from_file_and_noise(tmp_path):
-  for init in ("noise", os.path.join(optimize.ASSETS, "rocket.jpg")):
+  for init in ("noise", assets.path("rocket.jpg")):
     summary = launch.run(tiny(init=init, total_steps=5), str(tmp_path / os.path.basename(init)))
     assert summary["final_losses"]["total"] < summary["initial_losses"]["total"]
 
 
 @pytest.mark.parametrize("overrides, message", [
     (dict(optimizer="sgd"), "unknown optimizer"),
-    (dict(content_layers="relu9_9"), "unknown vgg16 layer"),
-    (dict(style_layer_weights="1,2"), "style_layer_weights has 2 values"),
-    (dict(style_blend_weights="1,2"), "style_blend_weights needs 1"),
+    (dict(loss__content_layers=("relu9_9",)), "unknown vgg16 layer"),
+    (dict(loss__style_layer_weights=(1.0, 2.0)), "style_layer_weights has 2 values"),
+    (dict(style_blend_weights=(1.0, 2.0)), "style_blend_weights needs 1"),
     (dict(init="/no/such/file.png"), "init must be"),
     (dict(image_size=8), "at least 16 px"),
     (dict(snapshot_every_steps=7), "multiple of log_every_steps"),
     (dict(**{"vgg.arch": "vgg19"}, **{"vgg.weights": "/no/such.mat"}), "weights file not found"),
-    (dict(compute_dtype="float8"), "unknown compute_dtype"),
+    (dict(compute_dtype="float8"), "unknown compute dtype"),
 ])
 def test_bad_settings_are_user_errors(tmp_path, overrides, message):
   with pytest.raises(UserError, match=message):
@@ -133,7 +125,7 @@ def test_bad_settings_are_user_errors(tmp_path, overrides, message):
 def test_bench_job_writes_tables(tmp_path):
   config = bench_gatys.get_config("tiny")
   with config.unlocked():
-    config.bench_dtypes, config.bench_optimizers, config.bench_steps = "float32", "adam,lbfgs", 1
+    config.bench_dtypes, config.bench_optimizers, config.bench_steps = ("float32",), ("adam", "lbfgs"), 1
   rows = launch.run(config, str(tmp_path))
   assert [(r["method"], r["size"], r["optimizer"]) for r in rows] == [("gatys", "64", "adam"), ("gatys", "64", "lbfgs")]
   assert all(r["ms_per_step"] > 0 and r["finite"] for r in rows) and rows[0]["tflops"] > 0
@@ -144,13 +136,13 @@ def test_bench_job_writes_tables(tmp_path):
 def test_bench_luan_times_the_photorealistic_step_at_a_non_square_size(tmp_path):
   config = bench_luan.get_config("tiny")
   with config.unlocked():
-    config.bench_sizes, config.bench_dtypes, config.bench_optimizers, config.bench_steps = "72x48", "float32", "adam", 1
+    config.bench_sizes, config.bench_dtypes, config.bench_optimizers, config.bench_steps = ("72x48",), ("float32",), ("adam",), 1
   rows = launch.run(config, str(tmp_path))
   assert [(r["method"], r["size"]) for r in rows] == [("luan", "72x48")]
   assert rows[0]["finite"] and rows[0]["ms_per_step"] > 0
 
 
-@pytest.mark.parametrize("sizes", ["", "64,12", "64x", "axb"])
+@pytest.mark.parametrize("sizes", [(), ("64", "12"), ("64x",), ("axb",)])
 def test_bench_sizes_are_checked(tmp_path, sizes):
   config = bench_gatys.get_config("tiny")
   with config.unlocked():

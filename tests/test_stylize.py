@@ -13,9 +13,9 @@ from flax import traverse_util
 from PIL import Image
 
 from configs import stylize as stylize_config
-from stylejax import launch
+from stylejax import api, launch
 from stylejax.core import nets, tiling
-from stylejax.io import images
+from stylejax.io import assets, images
 from stylejax.jobs import stylize, train
 from stylejax.errors import UserError
 from tests.test_train import ROOT, tiny_config
@@ -114,7 +114,8 @@ def test_folder_with_corrupt_and_huge_files(model_dir, photo_tree, tmp_path):
 
 def test_outputs_match_the_network_and_strength_blends(model_dir, photo_tree, tmp_path):
   (photo_tree / "corrupt.jpg").unlink()
-  net, params, step, _ = stylize.load_model(model_dir)
+  model = api.load_model(model_dir)
+  net, params, step = model.net, model.params, model.step
   assert step == 2
   content = images.load_image(photo_tree / "b.png")
   expected = np.asarray(nets.stylize(net, params, jnp.asarray(content)[None])[0])
@@ -139,7 +140,7 @@ def test_output_folder_inside_the_input_folder_is_not_read_back(model_dir, photo
 
 def test_bad_model_dirs_and_inputs(model_dir, tmp_path):
   with pytest.raises(UserError, match="not a trained model directory"):
-    stylize.load_model(str(tmp_path))
+    api.load_model(str(tmp_path))
   with pytest.raises(UserError, match="no input images"):
     stylize.input_files(str(tmp_path / "*.jpg"))
   with pytest.raises(UserError, match="needs --config.checkpoint"):
@@ -160,7 +161,7 @@ def test_cli_stylize_reports_the_failure_in_one_line_and_exits_nonzero(model_dir
 def test_bench_johnson_job_writes_tables(tmp_path):
   from configs import bench_johnson
   config = bench_johnson.get_config("tiny")
-  config.bench_dtypes, config.bench_steps, config.net.residual_blocks = "float32", 1, 1
+  config.bench_dtypes, config.bench_steps, config.net.residual_blocks = ("float32",), 1, 1
   rows = launch.run(config, str(tmp_path))
   assert [r["what"] for r in rows] == ["train step", "stylise", "stylize job"]
   assert all(r["ms"] > 0 for r in rows)
@@ -170,7 +171,7 @@ def test_bench_johnson_job_writes_tables(tmp_path):
 def test_compare_fast_scores_both_methods_with_the_same_loss(model_dir, tmp_path):
   from experiments import fast_vs_gatys
   config = fast_vs_gatys.get_config("tiny")
-  config.update({"checkpoint": model_dir, "photos": os.path.join(train.data.ASSETS, "coffee.jpg"), "image_size": 48})
+  config.update({"checkpoint": model_dir, "photos": assets.path("coffee.jpg"), "image_size": 48})
   config.gatys.total_steps = 5
   results = launch.run(config, str(tmp_path))
   scores = results["coffee"]

@@ -12,11 +12,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+import orbax.checkpoint as ocp
 import pytest
 
 from configs import johnson
-from stylejax.core import nets
+from stylejax import settings
+from stylejax.io import checkpoints, weights
 from stylejax.jobs import train
+from stylejax.methods import training
 from stylejax.errors import UserError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -25,17 +28,17 @@ OVERRIDES = {"image_size": 32, "style_size": 64, "preview_size": 32, "total_step
              "sample_every_steps": 3, "checkpoint_every_steps": 2, "num_threads": 2}
 
 
-def tiny_config(**overrides):
-  config = johnson.get_config("tiny")
+def tiny_config(arg="tiny", **overrides):
+  config = johnson.get_config(arg)
   config.net.residual_blocks = 1
   config.update({**OVERRIDES, **overrides})
   return config
 
 
 def final_params(workdir, step=None):
-  manager = train.checkpoint_manager(workdir)
+  manager = checkpoints.manager(workdir)
   step = step or manager.latest_step()
-  restored = manager.restore(step, args=train.ocp.args.Composite(params=train.ocp.args.StandardRestore()))
+  restored = manager.restore(step, args=ocp.args.Composite(params=ocp.args.StandardRestore()))
   manager.close()
   return jax.tree.map(np.asarray, restored.params)
 
@@ -81,8 +84,10 @@ def test_resuming_a_finished_run_with_more_steps_equals_a_longer_run(straight_ru
 def test_resume_refuses_a_changed_config(straight_run, tmp_path):
   workdir = str(tmp_path)
   train.run(tiny_config(total_steps=2), workdir)
-  with pytest.raises(UserError, match="style_weight"):
-    train.run(tiny_config(total_steps=4, style_weight=3.0), workdir)
+  config = tiny_config(total_steps=4)
+  config.loss.style_weight = 3.0
+  with pytest.raises(UserError, match="loss.style_weight"):
+    train.run(config, workdir)
 
 
 @pytest.mark.slow
@@ -110,14 +115,14 @@ def test_kill_9_then_same_command_ends_with_the_same_parameters(straight_run, tm
 
 def test_nan_guard_freezes_parameters_and_records_the_step():
   config = tiny_config()
-  objective = train.Objective.from_config(config)
-  net, tx = nets.from_config(config), optax.adam(1e-3)
-  vgg = train.weights.load_vgg("vgg16")
+  objective = settings.objective(config)
+  net, tx = settings.network(config), optax.adam(1e-3)
+  vgg = weights.load_vgg("vgg16")
   grams, _ = train.style_grams(objective, vgg, config)
-  state = train.init_state(net, tx, 32, seed=0)
+  state = training.init_state(net, tx, 32, seed=0)
   before = jax.tree.map(np.asarray, state["params"])
   batch = jnp.full((2, 32, 32, 3), jnp.nan)
-  state, metrics = train.train_step(state, batch, vgg, grams, objective=objective, net=net, tx=tx)
+  state, metrics = training.train_step(state, batch, vgg, grams, objective=objective, net=net, tx=tx)
   assert int(state["bad"]) == 0 and int(state["step"]) == 1 and not np.isfinite(float(metrics["total"]))
   assert_bitwise_equal(jax.tree.map(np.asarray, state["params"]), before)
 
@@ -128,15 +133,16 @@ MESH_SCRIPT = textwrap.dedent("""
     import jax, jax.numpy as jnp, numpy as np, optax
     from jax.sharding import NamedSharding, PartitionSpec as P
     from tests.test_train import tiny_config
-    from stylejax.core import nets
+    from stylejax import settings
     from stylejax.io import weights
     from stylejax.jobs import train
+    from stylejax.methods import training
     assert jax.device_count() == 4
     config = tiny_config()
-    objective = train.Objective.from_config(config)
+    objective = settings.objective(config)
     # SGD, not Adam: Adam's first step is lr * sign(g), which turns float noise in the
     # zero gradients of biases before instance norm into +-lr.
-    net, tx = nets.from_config(config), optax.sgd(1e-3)
+    net, tx = settings.network(config), optax.sgd(1e-3)
     vgg = weights.load_vgg("vgg16")
     grams, _ = train.style_grams(objective, vgg, config)
     batch = np.random.default_rng(0).integers(0, 256, (4, 32, 32, 3), dtype=np.uint8)
@@ -144,9 +150,9 @@ MESH_SCRIPT = textwrap.dedent("""
     for devices in (jax.devices()[:1], jax.devices()):
       mesh = jax.make_mesh((len(devices),), ("data",), axis_types=(jax.sharding.AxisType.Auto,), devices=devices)
       replicated, split = NamedSharding(mesh, P()), NamedSharding(mesh, P("data"))
-      state = jax.device_put(train.init_state(net, tx, 32, seed=0), replicated)
+      state = jax.device_put(training.init_state(net, tx, 32, seed=0), replicated)
       x = jax.device_put(batch, split)
-      state, metrics = train.train_step(state, x, jax.device_put(vgg, replicated), jax.device_put(grams, replicated),
+      state, metrics = training.train_step(state, x, jax.device_put(vgg, replicated), jax.device_put(grams, replicated),
                                         objective=objective, net=net, tx=tx)
       results.append((float(metrics["total"]), jax.tree.map(np.asarray, state["params"]),
                       len(state["params"]["ConvNormAct_0"]["Conv_0"]["kernel"].sharding.device_set)))
@@ -156,8 +162,8 @@ MESH_SCRIPT = textwrap.dedent("""
     for a, b in zip(jax.tree.leaves(params4), jax.tree.leaves(params1)):
       np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-7)
     try:
-      train._validate(tiny_config(batch_size=6))
-    except train.UserError as e:
+      settings.check_train(tiny_config(batch_size=6), jax.device_count())
+    except settings.UserError as e:
       assert "multiple of the 4 devices" in str(e)
     else:
       raise AssertionError("batch 6 on 4 devices was accepted")
@@ -171,3 +177,15 @@ def test_data_parallel_step_on_4_devices_matches_1_device():
                           capture_output=True, text=True, timeout=600)
   assert result.returncode == 0, result.stderr[-3000:]
   assert result.stdout.startswith("ok")
+
+
+def test_a_training_preset_with_the_matting_term_trains(tmp_path):
+  """configs/johnson.py:tiny,matting: the thesis's §4 term on each batch's own matrix-free Laplacian."""
+  model = train.run(tiny_config("tiny,matting", total_steps=2, sample_every_steps=0), str(tmp_path))
+  rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+  assert "affine" in rows[-1] and np.isfinite(rows[-1]["affine"]) and rows[-1]["affine"] > 0
+  assert model["steps"] == 2
+  with pytest.raises(UserError, match="matrix_free"):
+    config = tiny_config("tiny,matting")
+    config.loss.laplacian_backend = "banded"
+    train.run(config, str(tmp_path / "banded"))

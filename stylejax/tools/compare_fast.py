@@ -22,8 +22,7 @@ from stylejax.jobs import optimize, train
 from stylejax.methods import pixels
 from stylejax.tools import compare
 
-LOSS_KEYS = ("content_layers", "style_layers", "style_layer_weights", "loss_normalization", "content_weight",
-             "style_weight", "tv_weight", "vgg", "seed")
+LOSS_KEYS = ("loss", "vgg", "seed")  # what Gatys takes from the network's config
 
 
 def _gatys_config(config, train_config, photo):
@@ -31,7 +30,7 @@ def _gatys_config(config, train_config, photo):
   with gatys.unlocked():
     for key in LOSS_KEYS:
       gatys[key] = train_config[key]
-    gatys.content, gatys.style, gatys.image_size = photo, train_config.style, config.image_size
+    gatys.content, gatys.style, gatys.image_size = photo, (train_config.style,), config.image_size
     gatys.style_scale = train_config.style_size / config.image_size  # the same style Gram targets
   return gatys
 
@@ -42,11 +41,12 @@ def _caption(name, terms, seconds):
 
 
 def run(config, workdir):
-  photos = optimize.parse_list(config.photos, name="photos")
+  photos = settings.paths(config.photos, "photos")
   if not photos or not config.checkpoint:
     raise UserError("compare_fast needs --config.checkpoint (a train workdir) and --config.photos (comma-separated)")
-  net, params, step, train_config = stylize.load_model(config.checkpoint)
-  objective = optimize.Objective.from_config(train_config)
+  model = api.load_model(config.checkpoint)
+  net, params, step, train_config = model.net, model.params, model.step, model.config
+  objective = settings.objective(train_config)
   vgg = weights.load_vgg(train_config.vgg.arch, train_config.vgg.weights, train_config.vgg.pooling)
   grams, style = train.style_grams(objective, vgg, train_config)
   results, rows = {}, []
@@ -60,8 +60,8 @@ def run(config, workdir):
     fast_seconds = time.perf_counter() - start
     summary = optimize.run(_gatys_config(config, train_config, photo), os.path.join(workdir, name))
     gatys = images.load_image(os.path.join(workdir, name, "result.png"))
-    targets = {"content": objective.content_targets(vgg, batch), "style": grams}
-    scores = {key: {k: float(v) for k, v in optimize.evaluate(vgg, targets, jnp.asarray(image)[None],
+    targets = objective.targets(vgg, batch, grams)
+    scores = {key: {k: float(v) for k, v in pixels.evaluate(vgg, targets, jnp.asarray(image)[None],
                                                               objective=objective).items()}
               for key, image in (("fast", fast[0]), ("gatys", gatys))}
     images.save_image(os.path.join(workdir, name, "fast.png"), fast[0])
