@@ -73,8 +73,9 @@ def fit(image, long_side):
   return array
 
 
-def find_masks(config, vgg, content, style, content_mask=None, style_mask=None):
-  """(content masks, style masks, region names) at the sizes of `content` and `style`, or None without masks.
+def find_masks(config, vgg, content, style, long_side, content_mask=None, style_mask=None):
+  """(content masks, style masks, region names) for decoded `content` and `style` at `long_side` (the style at
+  long_side · style_scale), or None without masks.
 
   content_mask, style_mask: Luan's colour-coded images ((H, W, 3) 0..255,
   masks.source=files) or integer label maps ((H, W), masks.source=labels) of
@@ -83,6 +84,7 @@ def find_masks(config, vgg, content, style, content_mask=None, style_mask=None):
   source = config.masks.source
   if source == "none":
     return None
+  content, style = fit(content, long_side), fit(style, max(1, round(long_side * config.style_scale)))
   if source == "auto":
     return masks_lib.auto_masks(vgg, content, style, config.masks.regions, seed=config.seed)
   if content_mask is None or style_mask is None:
@@ -96,7 +98,8 @@ def find_masks(config, vgg, content, style, content_mask=None, style_mask=None):
   return masks_lib.color_masks(content_mask, style_mask, *names)
 
 
-def _resize_masks(masks, height, width):
+def resize_masks(masks, height, width):
+  """(H, W, K) region masks resized (linear) to (height, width, K)."""
   return np.asarray(jax.image.resize(jnp.asarray(masks), (height, width, masks.shape[-1]), "linear"))
 
 
@@ -133,8 +136,8 @@ class PixelTransfer:
     styles = [fit(style, self.style_size(long_side)) for style in self.styles]
     content_masks = style_masks = None
     if self.masks is not None:
-      content_masks = _resize_masks(self.masks[0], *content.shape[:2])
-      style_masks = [_resize_masks(self.masks[1], *styles[0].shape[:2])]
+      content_masks = resize_masks(self.masks[0], *content.shape[:2])
+      style_masks = [resize_masks(self.masks[1], *styles[0].shape[:2])]
     grams = self.objective.blended_style_grams(self.vgg, styles, self.blend, style_masks)
     return self.objective.targets(self.vgg, jnp.asarray(content)[None], grams, content_masks)
 
@@ -215,10 +218,7 @@ def transfer(content, style, method="gatys", *, vgg=None, content_mask=None, sty
   blend = settings.as_list(config.style_blend_weights, float, "style_blend_weights") or [1.0] * len(styles)
   content = as_image(content, config.max_input_pixels)
   sizes = pixels.scale_sizes(config.image_size, config.num_scales)
-  masks = None
-  if config.masks.source != "none":
-    masks = find_masks(config, vgg, fit(content, sizes[-1]), fit(styles[0], round(sizes[-1] * config.style_scale)),
-                       content_mask, style_mask)
+  masks = find_masks(config, vgg, content, styles[0], sizes[-1], content_mask, style_mask)
   run = PixelTransfer(config, content, styles, blend, vgg, masks).run()
   if run.halted_at is not None:
     raise UserError(f"loss became NaN or Inf at step {run.halted_at}")

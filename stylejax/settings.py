@@ -9,8 +9,6 @@ tuples in the configs; on the command line a comma string is accepted too
 
 import os
 
-import ml_collections
-
 from stylejax.core import nets, objective as objective_lib
 from stylejax.errors import UserError
 from stylejax.io import assets
@@ -126,8 +124,3 @@ def check_train(config, device_count):
   if config.loss.affine_weight and config.loss.laplacian_backend != "matrix_free":
     raise UserError("training with the affine term builds each batch's Laplacian in the step: "
                     "set loss.laplacian_backend=matrix_free")
-
-
-def from_json_dict(values):
-  """A ConfigDict of a saved config.json."""
-  return ml_collections.ConfigDict(values)

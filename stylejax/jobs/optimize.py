@@ -43,7 +43,7 @@ def _save_masks(workdir, transfer):
   content_masks, style_masks, names = transfer.masks
   for name, image, mask in (("content", transfer.content, content_masks), ("style", transfer.styles[0], style_masks)):
     array = images.at_long_side(image, max(mask.shape[:2]))
-    drawn = masks_lib.to_color_image(api._resize_masks(mask, *array.shape[:2]), names)
+    drawn = masks_lib.to_color_image(api.resize_masks(mask, *array.shape[:2]), names)
     images.save_image(os.path.join(workdir, f"masks_{name}.png"), np.concatenate([array, drawn], axis=1))
 
 
@@ -52,10 +52,7 @@ def run(config, workdir):
   content, styles, blend, content_mask, style_mask = read_inputs(config)
   vgg = api.load_vgg(config)
   sizes = api.pixels.scale_sizes(config.image_size, config.num_scales)
-  masks = None
-  if config.masks.source != "none":
-    masks = api.find_masks(config, vgg, api.fit(content, sizes[-1]),
-                           api.fit(styles[0], max(1, round(sizes[-1] * config.style_scale))), content_mask, style_mask)
+  masks = api.find_masks(config, vgg, content, styles[0], sizes[-1], content_mask, style_mask)
   transfer = api.PixelTransfer(config, content, styles, blend, vgg, masks)
   log = runlog.RunLog(workdir, config)
   if masks is not None:

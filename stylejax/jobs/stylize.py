@@ -18,7 +18,6 @@ import glob
 import os
 import time
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 

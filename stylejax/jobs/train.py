@@ -22,7 +22,6 @@ import time
 
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 import optax
 from flax import traverse_util
@@ -42,8 +41,7 @@ RESUMABLE_CHANGES = ("total_steps", "log_every_steps", "sample_every_steps", "ch
 
 def _check_resumable(config, workdir):
   """Refuses to resume a run whose saved config differs in more than RESUMABLE_CHANGES."""
-  with open(os.path.join(workdir, "config.json")) as f:
-    saved = ml_collections.ConfigDict(json.load(f))
+  saved = checkpoints.read_config(workdir)
   old, new = (traverse_util.flatten_dict(json.loads(json.dumps(c.to_dict())), sep=".") for c in (saved, config))
   changed = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k) and k not in RESUMABLE_CHANGES)
   if changed:

@@ -89,11 +89,7 @@ def run(config, workdir):
   rows = []
   bar = runlog.progress(len(sizes) * len(dtypes) * len(optimizers), "bench")
   for width, height in sizes:
-    masks = None
-    if config.masks.source != "none":
-      long_side = max(width, height)
-      masks = api.find_masks(config, vgg, api.fit(content, long_side),
-                             api.fit(styles[0], max(1, round(long_side * config.style_scale))), content_mask, style_mask)
+    masks = api.find_masks(config, vgg, content, styles[0], max(width, height), content_mask, style_mask)
     for dtype in dtypes:
       for optimizer in optimizers:
         rows.append(_time_case(config, vgg, content, styles, masks, width, height, dtype, optimizer))
