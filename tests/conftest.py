@@ -3,7 +3,19 @@
 import numpy as np
 import pytest
 
+from stylejax.jobs import train
+from tests.helpers import tiny_config
+
 
 @pytest.fixture
 def rng():
   return np.random.default_rng(0)
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory):
+  """A 2-step tiny Johnson model directory, shared by the stylize and compare tests."""
+  workdir = str(tmp_path_factory.mktemp("model"))
+  train.run(tiny_config(total_steps=2, sample_every_steps=0), workdir)
+  return workdir
+

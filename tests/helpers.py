@@ -1,8 +1,16 @@
-"""Test helpers: tiny synthetic VGG weights and a numpy reference VGG."""
+"""Test helpers: paths, tiny presets, synthetic VGG weights, a numpy reference VGG, test images."""
 
+import os
+
+import jax
+import jax.numpy as jnp
 import numpy as np
 
+from configs import johnson
 from stylejax.core import vgg as vgg_lib
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DATA = os.path.join(ROOT, "tests", "data")
 
 TINY_WIDTHS = (4, 5, 6, 6, 6)  # small stand-ins for 64, 128, 256, 512, 512
 
@@ -37,3 +45,45 @@ def numpy_vgg(params, arch, image, mean, std, pooling="avg"):
       x = blocks.mean((1, 3)) if pooling == "avg" else blocks.max((1, 3))
     out[tap] = x
   return out
+
+
+# Small enough for a 2-core CPU: 32 px crops, batch 2, a one-block network.
+OVERRIDES = {"image_size": 32, "style_size": 64, "preview_size": 32, "total_steps": 6, "log_every_steps": 2,
+             "sample_every_steps": 3, "checkpoint_every_steps": 2, "num_threads": 2}
+
+
+def tiny_config(arg="tiny", **overrides):
+  config = johnson.get_config(arg)
+  config.net.residual_blocks = 1
+  config.update({**OVERRIDES, **overrides})
+  return config
+
+
+def assert_bitwise_equal(a, b):
+  leaves_a, leaves_b = jax.tree.leaves(a), jax.tree.leaves(b)
+  assert len(leaves_a) == len(leaves_b)
+  assert all(np.array_equal(x, y) for x, y in zip(leaves_a, leaves_b))
+
+
+def random_params(net, seed=0):
+  """Initial parameters plus noise, so that biases and norm scales matter too."""
+  params = net.init(jax.random.key(seed), jnp.zeros((1, 32, 32, 3)))["params"]
+  leaves, tree = jax.tree.flatten(params)
+  keys = jax.random.split(jax.random.key(seed + 1), len(leaves))
+  return jax.tree.unflatten(tree, [p + 0.05 * jax.random.normal(k, p.shape) for p, k in zip(leaves, keys)])
+
+
+def smooth_image(rng, height, width):
+  coarse = rng.uniform(0, 255, (height // 8 + 2, width // 8 + 2, 3)).astype(np.float32)
+  return np.asarray(jax.image.resize(coarse, (height, width, 3), "linear"))
+
+
+BLUE, RED, GREEN = (0, 0, 255), (255, 0, 0), (0, 255, 0)
+
+
+def segmentation(h, w, top, bottom, split=0.5):
+  seg = np.zeros((h, w, 3), np.float32)
+  seg[: int(h * split)] = top
+  seg[int(h * split):] = bottom
+  return seg
+

@@ -7,8 +7,8 @@ import sys
 
 from stylejax import api, launch
 from stylejax.io import images
+from tests.helpers import ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_import_contracts_are_kept():

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from stylejax.io import images
 from stylejax.errors import UserError
+from stylejax.io import images
 
 
 def gradient_rgb(h=20, w=30):

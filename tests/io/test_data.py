@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from stylejax.io import data
 from stylejax.errors import UserError
+from stylejax.io import data
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The feed-forward transformation network (thesis table, SPEC §2)."""
+"""The feed-forward transformation network (Johnson et al. 2016, supplementary table)."""
 
 import jax
 import jax.numpy as jnp

@@ -1,6 +1,4 @@
-"""Matting Laplacian: identities, the three backends against float64, pymatting."""
-
-import os
+"""The matting Laplacian (Levin et al. 2008) and its four backends against pymatting and each other."""
 
 import jax
 import jax.numpy as jnp
@@ -10,8 +8,10 @@ import pytest
 from PIL import Image
 
 from stylejax.core import matting
+from stylejax.io import assets
 
-PHOTO = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "stylejax", "assets", "rocket.jpg")
+
+PHOTO = assets.path("rocket.jpg")
 
 
 def photo(height=96, width=144):
@@ -94,12 +94,3 @@ def test_too_small_image_is_refused():
   with pytest.raises(ValueError, match="smaller than one 3-pixel window"):
     matting.laplacian(np.zeros((2, 5, 3)))
 
-
-def test_bench_matting_job_writes_tables(tmp_path):
-  from configs import bench_matting
-  from stylejax import launch
-  rows = launch.run(bench_matting.get_config("tiny"), str(tmp_path))
-  backends = {r["backend"].split(" (")[0] for r in rows}
-  assert {"scipy csr", "bcoo", "banded", "matrix-free", "pymatting cf_laplacian"} <= backends
-  assert all(r["matvec_ms"] is None or r["matvec_ms"] > 0 for r in rows)
-  assert "| 32² | banded (float32) |" in (tmp_path / "bench.md").read_text()

@@ -1,4 +1,4 @@
-"""Losses against plain-numpy formulas (SPEC §1, §2)."""
+"""Losses against plain-numpy formulas (Gatys et al. 2016 eqs. 1, 4, 5; Johnson et al. 2016 §3.3)."""
 
 import jax
 import jax.numpy as jnp

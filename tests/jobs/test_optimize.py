@@ -1,4 +1,4 @@
-"""End to end through run.py and the optimize job on the real embedded VGG16."""
+"""The optimize job (Gatys presets) end to end through run.py on the real embedded VGG16."""
 
 import json
 import os
@@ -9,12 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from configs import bench_gatys, bench_luan
 from stylejax import api, launch
 from stylejax.errors import UserError
 from stylejax.io import assets
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.helpers import ROOT
 
 
 def run_cli(workdir, *overrides, config="configs/gatys.py:tiny"):
@@ -121,31 +119,3 @@ def test_bad_settings_are_user_errors(tmp_path, overrides, message):
   with pytest.raises(UserError, match=message):
     launch.run(tiny(**overrides), str(tmp_path))
 
-
-def test_bench_job_writes_tables(tmp_path):
-  config = bench_gatys.get_config("tiny")
-  with config.unlocked():
-    config.bench_dtypes, config.bench_optimizers, config.bench_steps = ("float32",), ("adam", "lbfgs"), 1
-  rows = launch.run(config, str(tmp_path))
-  assert [(r["method"], r["size"], r["optimizer"]) for r in rows] == [("gatys", "64", "adam"), ("gatys", "64", "lbfgs")]
-  assert all(r["ms_per_step"] > 0 and r["finite"] for r in rows) and rows[0]["tflops"] > 0
-  assert "| gatys | 64 | float32 | adam |" in (tmp_path / "bench.md").read_text()
-  assert json.loads((tmp_path / "bench.json").read_text())["rows"][1]["tflops"] is None
-
-
-def test_bench_luan_times_the_photorealistic_step_at_a_non_square_size(tmp_path):
-  config = bench_luan.get_config("tiny")
-  with config.unlocked():
-    config.bench_sizes, config.bench_dtypes, config.bench_optimizers, config.bench_steps = ("72x48",), ("float32",), ("adam",), 1
-  rows = launch.run(config, str(tmp_path))
-  assert [(r["method"], r["size"]) for r in rows] == [("luan", "72x48")]
-  assert rows[0]["finite"] and rows[0]["ms_per_step"] > 0
-
-
-@pytest.mark.parametrize("sizes", [(), ("64", "12"), ("64x",), ("axb",)])
-def test_bench_sizes_are_checked(tmp_path, sizes):
-  config = bench_gatys.get_config("tiny")
-  with config.unlocked():
-    config.bench_sizes = sizes
-  with pytest.raises(UserError, match="bench"):
-    launch.run(config, str(tmp_path))

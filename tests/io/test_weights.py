@@ -1,10 +1,8 @@
-"""Weight sources: torchvision .pth (zip and legacy), MatConvNet .mat, .npz, cache, job."""
+"""Weight sources: torchvision .pth (zip and legacy), MatConvNet .mat, .npz, cache, download."""
 
 import os
 import pickle
 import socket
-import subprocess
-import sys
 import threading
 import time
 
@@ -14,11 +12,9 @@ import pytest
 import scipy.io
 
 from stylejax.core import vgg as vgg_lib
-from stylejax.io import weights
 from stylejax.errors import UserError
-from tests.helpers import numpy_vgg, tiny_params
-
-DATA = os.path.join(os.path.dirname(__file__), "data")
+from stylejax.io import weights
+from tests.helpers import DATA, numpy_vgg, tiny_params
 
 
 @pytest.mark.parametrize("name", ["tiny_vgg19_zip.pth", "tiny_vgg19_legacy.pth"])
@@ -88,19 +84,6 @@ def test_npz_round_trip_and_checksum(tmp_path):
   np.testing.assert_array_equal(mean, np.arange(3.0))
 
 
-def test_weights_job_installs_into_cache_and_vgg19_loads_from_it(tmp_path, monkeypatch):
-  monkeypatch.setenv("STYLEJAX_HOME", str(tmp_path / "home"))
-  with pytest.raises(UserError, match=r"vgg19.npz.*configs/weights.py"):
-    weights.load_vgg("vgg19")
-  report = weights.install(os.path.join(DATA, "tiny_vgg19_legacy.pth"), "vgg19")
-  assert report["cache"] == str(tmp_path / "home" / "vgg19.npz")
-  assert report["sha256"] == weights.sha256(report["cache"])
-  net = weights.load_vgg("vgg19", pooling="max")
-  reference = np.load(os.path.join(DATA, "tiny_vgg19_reference.npz"))
-  got = net.features(jnp.asarray(reference["image"])[None], ["relu5_4"])["relu5_4"]
-  np.testing.assert_allclose(got[0], reference["relu5_4"], rtol=1e-4, atol=1e-4)
-
-
 def test_wrong_architecture_and_bad_files_are_user_errors(tmp_path):
   with pytest.raises(UserError, match="VGG19 weights but the config asks for vgg16"):
     weights.load_vgg("vgg16", os.path.join(DATA, "tiny_vgg19_zip.pth"))
@@ -139,16 +122,3 @@ def test_download_fails_fast_when_nothing_answers(tmp_path):
   with pytest.raises(UserError, match="cannot download.*configs/weights.py"):
     weights.download("http://127.0.0.1:9/vgg19.pth", str(tmp_path / "g"), timeout_s=2)
 
-
-def test_weights_job_from_the_command_line(tmp_path):
-  root = os.path.dirname(os.path.dirname(DATA))
-  env = {**os.environ, "STYLEJAX_HOME": str(tmp_path / "home")}
-  result = subprocess.run([sys.executable, "run.py", "--config=configs/weights.py", f"--workdir={tmp_path / 'w'}",
-                           f"--config.source={os.path.join(DATA, 'tiny_vgg19_zip.pth')}"],
-                          cwd=root, env=env, capture_output=True, text=True, timeout=300)
-  assert result.returncode == 0, result.stderr
-  assert (tmp_path / "home" / "vgg19.npz").is_file() and (tmp_path / "home" / "vgg19.npz.sha256").is_file()
-  assert "installed vgg19 weights" in result.stderr
-  missing = subprocess.run([sys.executable, "run.py", "--config=configs/weights.py", f"--workdir={tmp_path / 'w'}"],
-                           cwd=root, env=env, capture_output=True, text=True, timeout=300)
-  assert missing.returncode == 1 and missing.stderr.startswith("error: set --config.source")

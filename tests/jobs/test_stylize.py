@@ -1,77 +1,22 @@
-"""Stylising folders from checkpoints, and exact tiled inference."""
+"""The stylize job: folders with bad files, strength, outputs, errors."""
 
 import json
 import os
 import subprocess
 import sys
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from flax import traverse_util
 from PIL import Image
 
 from configs import stylize as stylize_config
-from stylejax import api, launch
-from stylejax.core import nets, tiling
-from stylejax.io import assets, images
-from stylejax.jobs import stylize, train
+from stylejax import api
+from stylejax.core import nets
 from stylejax.errors import UserError
-from tests.test_train import ROOT, tiny_config
-
-
-def random_params(net, seed=0):
-  """Initial parameters plus noise, so that biases and norm scales matter too."""
-  params = net.init(jax.random.key(seed), jnp.zeros((1, 32, 32, 3)))["params"]
-  leaves, tree = jax.tree.flatten(params)
-  keys = jax.random.split(jax.random.key(seed + 1), len(leaves))
-  return jax.tree.unflatten(tree, [p + 0.05 * jax.random.normal(k, p.shape) for p, k in zip(leaves, keys)])
-
-
-def smooth_image(rng, height, width):
-  coarse = rng.uniform(0, 255, (height // 8 + 2, width // 8 + 2, 3)).astype(np.float32)
-  return np.asarray(jax.image.resize(coarse, (height, width, 3), "linear"))
-
-
-@pytest.mark.parametrize("upsample,padding", [("transpose", "zeros"), ("resize", "reflect")])
-def test_tiled_equals_untiled(upsample, padding, rng):
-  net = nets.TransformNet(upsample=upsample, padding=padding, residual_blocks=1)
-  params = random_params(net)
-  image = smooth_image(rng, 101, 78)  # odd sizes, 3 x 2 cores of 40 px
-  whole = np.asarray(nets.stylize(net, params, jnp.asarray(image)[None])[0])
-  tiled = tiling.stylize_tiled(net, params, image, core=40)
-  np.testing.assert_allclose(tiled, whole, atol=0.02)  # pixels in 0..255
-  # Without the whole-image statistics every tile would have its own colours.
-  corner = np.asarray(nets.stylize(net, params, jnp.asarray(image[:40 + tiling.margin(net), :40 + tiling.margin(net)])[None])[0])
-  assert np.abs(corner[:40, :40] - whole[:40, :40]).max() > 1.0
-
-
-@pytest.mark.parametrize("upsample", nets.UPSAMPLINGS)
-def test_margin_covers_the_receptive_field(upsample, rng):
-  """With the normalisation statistics fixed (as tiling fixes them), a changed input
-  pixel changes no output pixel further away than the margin."""
-  net = nets.TransformNet(upsample=upsample, residual_blocks=5)
-  params = random_params(net)
-  image = rng.uniform(0, 255, (1, 160, 160, 3)).astype(np.float32)
-  _, state = net.apply({"params": params}, image, mutable=["intermediates"])
-  stats = traverse_util.unflatten_dict({
-      key[:-1] + (name,): value for key, (x,) in traverse_util.flatten_dict(state["intermediates"]).items()
-      for name, value in (("mean", np.zeros((1, 1, 1, x.shape[-1]), np.float32)),
-                          ("var", np.ones((1, 1, 1, x.shape[-1]), np.float32)), ("use", np.bool_(True)))})
-  poked = image.copy()
-  poked[0, 80, 80] += 100.0
-  before, after = (np.asarray(net.apply({"params": params, "norm_stats": stats}, x)) for x in (image, poked))
-  changed = np.argwhere(np.abs(after - before).max(-1)[0] > 0)
-  reach = np.abs(changed - 80).max()
-  assert tiling.margin(net) - 12 <= reach <= tiling.margin(net)
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-  workdir = str(tmp_path_factory.mktemp("model"))
-  train.run(tiny_config(total_steps=2, sample_every_steps=0), workdir)
-  return workdir
+from stylejax.io import images
+from stylejax.jobs import stylize
+from tests.helpers import ROOT, smooth_image
 
 
 @pytest.fixture
@@ -157,24 +102,3 @@ def test_cli_stylize_reports_the_failure_in_one_line_and_exits_nonzero(model_dir
   assert result.stderr.strip().splitlines()[-1].startswith("error: 1 of 6 images failed")
   assert len(os.listdir(tmp_path / "out")) == 5  # four images and the subfolder
 
-
-def test_bench_johnson_job_writes_tables(tmp_path):
-  from configs import bench_johnson
-  config = bench_johnson.get_config("tiny")
-  config.bench_dtypes, config.bench_steps, config.net.residual_blocks = ("float32",), 1, 1
-  rows = launch.run(config, str(tmp_path))
-  assert [r["what"] for r in rows] == ["train step", "stylise", "stylize job"]
-  assert all(r["ms"] > 0 for r in rows)
-  assert "| stylise | 64 | 1 | float32 |" in (tmp_path / "bench.md").read_text()
-
-
-def test_compare_fast_scores_both_methods_with_the_same_loss(model_dir, tmp_path):
-  from experiments import fast_vs_gatys
-  config = fast_vs_gatys.get_config("tiny")
-  config.update({"checkpoint": model_dir, "photos": assets.path("coffee.jpg"), "image_size": 48})
-  config.gatys.total_steps = 5
-  results = launch.run(config, str(tmp_path))
-  scores = results["coffee"]
-  assert set(scores["fast"]) == set(scores["gatys"]) == {"content", "style", "tv", "total"}
-  assert scores["gatys_steps"] == 5
-  assert Image.open(tmp_path / "contact_sheet.png").size[1] > 256

@@ -1,0 +1,70 @@
+"""The loss composition: masked and plain style, the matting term in both forms, targets."""
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from configs import luan
+from stylejax import settings
+from stylejax.core import matting
+from stylejax.io import weights
+
+
+@pytest.mark.parametrize("backend", ["banded", "matrix_free", "sparse"])
+def test_every_laplacian_backend_gives_the_same_affine_term(backend, rng):
+  content = rng.uniform(0, 255, (20, 24, 3)).astype(np.float32)
+  image = jnp.asarray(rng.uniform(0, 255, (1, 20, 24, 3)), jnp.float32)
+  data = matting.prepare(backend, content / 255.0)
+  energy = float(jnp.sum(image / 255 * matting.apply(backend, data, image / 255)))
+  lap = matting.laplacian(content / 255.0)
+  flat = np.asarray(image[0], np.float64).reshape(-1, 3) / 255
+  np.testing.assert_allclose(energy, np.sum(flat * (lap @ flat)), rtol=2e-4)
+
+
+def test_masked_objective_with_one_region_equals_the_plain_one(rng):
+  vgg = weights.load_vgg()
+  config = luan.get_config("tiny")
+  plain = settings.objective(config)
+  config.masks.source = "none"
+  unmasked = settings.objective(config)
+  content = jnp.asarray(rng.uniform(0, 255, (1, 32, 40, 3)), jnp.float32)
+  style = jnp.asarray(rng.uniform(0, 255, (1, 36, 36, 3)), jnp.float32)
+  ones = lambda h, w: {layer: jnp.ones((1, *shape, 1)) for layer, shape in plain.layer_shapes(vgg, h, w).items()}  # noqa: E731
+  laplacian = matting.prepare("banded", np.asarray(content[0]) / 255.0)
+  masked_targets = {"content": plain.content_targets(vgg, content), "masks": ones(32, 40),
+                    "style": plain.style_grams(vgg, style, ones(36, 36)), "laplacian": laplacian}
+  plain_targets = {"content": unmasked.content_targets(vgg, content), "style": unmasked.style_grams(vgg, style),
+                   "laplacian": laplacian}
+  image = content + 10.0
+  a, b = plain.terms(image, vgg, masked_targets), unmasked.terms(image, vgg, plain_targets)
+  for key in ("content", "style", "tv", "affine"):
+    np.testing.assert_allclose(a[key], b[key], rtol=1e-4)
+
+
+def test_a_missing_target_is_a_clear_error_and_the_builder_supplies_every_target(rng):
+  vgg = weights.load_vgg()
+  objective = settings.objective(luan.get_config("tiny"))  # masked, with the affine term
+  content = jnp.asarray(rng.uniform(0, 255, (1, 32, 40, 3)), jnp.float32)
+  grams = objective.blended_style_grams(vgg, [np.asarray(content[0])], style_masks=[np.ones((32, 40, 1), np.float32)])
+  with pytest.raises(ValueError, match="needs targets masks, laplacian"):
+    objective.terms(content, vgg, {"content": objective.content_targets(vgg, content), "style": grams})
+  targets = objective.targets(vgg, content, grams, content_masks=np.ones((32, 40, 1), np.float32))
+  assert set(targets) == set(objective.needed_targets)
+  assert np.isfinite(float(objective.total(objective.terms(content + 5.0, vgg, targets))))
+
+
+def test_the_thesis_difference_form_is_zero_at_the_content_and_matches_the_energy_of_the_difference(rng):
+  vgg = weights.load_vgg()
+  config = luan.get_config("tiny")
+  config.masks.source = "none"
+  config.loss.affine_form, config.loss.laplacian_backend = "difference", "matrix_free"
+  objective = settings.objective(config)
+  content = jnp.asarray(rng.uniform(0, 255, (2, 24, 24, 3)), jnp.float32)  # a batch: each image its own L
+  targets = objective.targets(vgg, content, objective.blended_style_grams(vgg, [np.asarray(content[0])]))
+  assert float(objective.terms(content, vgg, targets)["affine"]) < 1e-6
+  image = content + jnp.asarray(rng.normal(0, 20, content.shape), jnp.float32)
+  lap = [matting.laplacian(np.asarray(c, np.float64) / 255.0) for c in content]
+  diff = (np.asarray(image, np.float64) - np.asarray(content, np.float64)) / 255.0
+  expected = np.mean([np.sum((lap[b] @ diff[b].reshape(-1, 3)) ** 2) / (24 * 24) for b in range(2)])
+  np.testing.assert_allclose(float(objective.terms(image, vgg, targets)["affine"]), expected, rtol=5e-3)
+

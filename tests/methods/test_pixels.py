@@ -1,0 +1,35 @@
+"""The pixel-optimisation loop on arrays: chunks, callback, NaN halt, phases (two-stage, multi-scale)."""
+
+import jax.numpy as jnp
+import numpy as np
+
+from stylejax.core import objective as objective_lib
+from stylejax.io import weights
+from stylejax.methods import pixels
+from tests.helpers import smooth_image
+
+
+def test_optimize_reports_every_chunk_lowers_the_loss_and_halts_on_nan(rng):
+  vgg = weights.load_vgg()
+  objective = objective_lib.Objective(("relu2_2",), (("relu1_2", 1.0), ("relu2_2", 1.0)), 1.0, 1e3, 1e-3,
+                                      normalization="johnson")
+  content = jnp.asarray(smooth_image(rng, 32, 32))[None]
+  targets = objective.targets(vgg, content, objective.blended_style_grams(vgg, [smooth_image(rng, 32, 32)]))
+  start = content + 20.0
+  calls = []
+  x, halted_at = pixels.optimize(start, vgg, targets, objective, learning_rate=2.0, steps=10, chunk=4,
+                                 on_chunk=lambda done, x, terms, seconds: calls.append((done, float(terms["total"]))))
+  assert halted_at is None and [done for done, _ in calls] == [4, 8, 10]
+  initial = float(pixels.evaluate(vgg, targets, start, objective=objective)["total"])
+  assert calls[-1][1] < calls[0][1] < initial
+  np.testing.assert_allclose(float(pixels.evaluate(vgg, targets, x, objective=objective)["total"]), calls[-1][1])
+  poisoned = start.at[0, 3, 3, 0].set(jnp.nan)
+  x, halted_at = pixels.optimize(poisoned, vgg, targets, objective, steps=4, chunk=2)
+  assert halted_at == 1 and bool(jnp.isnan(x).any())  # the image before the bad step: the input itself
+
+
+def test_phases_two_stage_and_multiscale():
+  objective = objective_lib.Objective(("conv4_2",), (("conv1_1", 1.0),), 1.0, 1.0, 1.0, affine_weight=5.0)
+  plan = pixels.phases(objective, [32, 64], two_stage=True)
+  assert [(size, o.affine_weight) for size, o in plan] == [(32, 0.0), (32, 5.0), (64, 0.0), (64, 5.0)]
+  assert len(pixels.phases(objective, [64], two_stage=False)) == 1

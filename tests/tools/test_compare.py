@@ -1,0 +1,38 @@
+"""Comparison jobs: Gatys vs Luan, fast network vs Gatys, scored with one loss."""
+
+import json
+
+from PIL import Image
+
+from experiments import fast_vs_gatys, gatys_vs_luan
+from stylejax import launch
+from stylejax.io import assets
+
+
+def test_compare_runs_gatys_and_luan_on_one_pair_and_lays_them_side_by_side(tmp_path):
+  config = gatys_vs_luan.get_config("tiny")
+  for run in config.runs.values():
+    run.total_steps, run.log_every_steps = 6, 3
+  summaries = launch.run(config, str(tmp_path))
+  assert set(summaries) == {"luan", "gatys"}
+  assert summaries["luan"]["masks"] and not summaries["gatys"]["masks"]
+  assert summaries["luan"]["content"] == summaries["gatys"]["content"]  # the same pair
+  scores = json.loads((tmp_path / "compare.json").read_text())
+  for name in ("luan", "gatys"):
+    assert (tmp_path / name / "result.png").is_file()
+    assert scores[name]["photorealism"] == summaries[name]["photorealism"]
+    assert scores[name]["final_losses"]["total"] < summaries[name]["initial_losses"]["total"]
+  sheet = Image.open(tmp_path / "contact_sheet.png")  # content | style | masks | luan | gatys
+  assert sheet.height == 256 + 44 and sheet.width > 4 * 256
+
+
+def test_compare_fast_scores_both_methods_with_the_same_loss(model_dir, tmp_path):
+  config = fast_vs_gatys.get_config("tiny")
+  config.update({"checkpoint": model_dir, "photos": assets.path("coffee.jpg"), "image_size": 48})
+  config.gatys.total_steps = 5
+  results = launch.run(config, str(tmp_path))
+  scores = results["coffee"]
+  assert set(scores["fast"]) == set(scores["gatys"]) == {"content", "style", "tv", "total"}
+  assert scores["gatys_steps"] == 5
+  assert Image.open(tmp_path / "contact_sheet.png").size[1] > 256
+
