@@ -17,10 +17,12 @@ def bench_settings(config, arg, sizes):
   config.bench_sizes = sizes  # N (square) or WxH
   config.bench_dtypes = ("float32", "bfloat16")
   config.bench_optimizers = ("adam", "lbfgs")
-  config.bench_steps = 10  # timed steps per case, after one untimed chunk
+  config.bench_steps = 10  # steps per timed chunk (one jitted scan)
+  config.bench_repeats = 3  # timed chunks per case after a warm-up one; ms/step is their median / bench_steps
   if arg == "tiny":
     config.bench_sizes = ("64",)
     config.bench_steps = 2
+    config.bench_repeats = 1
   elif arg:
     raise ValueError(f"unknown config argument {arg!r}; use :tiny or nothing")
   return config

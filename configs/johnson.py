@@ -30,7 +30,7 @@ def get_config(arg=None):
   config.batch_size = 4  # global, split over all devices (thesis)
   config.max_input_pixels = 100_000_000
 
-  # Network (stylejax.nets, SPEC §2).
+  # Network (stylejax.core.nets: Johnson et al. 2016, supplementary table).
   config.net = ml_collections.ConfigDict()
   config.net.upsample = "transpose"  # transpose (thesis) | resize (nearest + conv: no checkerboard)
   config.net.padding = "zeros"  # zeros | reflect

@@ -18,11 +18,11 @@ bench() {  # bench SECONDS NAME CONFIG [OVERRIDES...]
 # Fast transfer: train step 256 px batch 4 and stylisation 256..2048, fp32 and bf16, stylize job images/s.
 bench 150 bench_johnson configs/bench_johnson.py --config.bench_steps=50
 # Gatys: Adam and L-BFGS steps at 512 and 1024 (VGG16: VGG19 weights cannot be fetched on the device).
-bench 130 bench_gatys configs/bench_gatys.py --config.bench_sizes=512,1024 --config.bench_steps=20
+bench 130 bench_gatys configs/bench_gatys.py --config.bench_sizes=512,1024 --config.bench_steps=10
 # Luan vs Gatys step at 700x466, float32 (target: Luan <= 1.3x Gatys); L-BFGS steps for the 1000-step budget.
 # The first Luan case compiles for about 100 s on an H200.
-bench 160 bench_luan configs/bench_luan.py --config.bench_steps=20 --config.bench_dtypes=float32
-bench 70 bench_gatys_700 configs/bench_gatys.py --config.bench_sizes=700x466 --config.bench_steps=20 \
+bench 160 bench_luan configs/bench_luan.py --config.bench_steps=10 --config.bench_dtypes=float32
+bench 70 bench_gatys_700 configs/bench_gatys.py --config.bench_sizes=700x466 --config.bench_steps=10 \
     --config.bench_dtypes=float32
 # Matting Laplacian backends at 256 and 512.
 bench 50 bench_matting configs/bench_matting.py

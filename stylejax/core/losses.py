@@ -1,6 +1,6 @@
 """Pure, jittable style-transfer losses on NHWC batches (float32).
 
-Two normalisations, both from the thesis (SPEC §1 and §2), chosen by name:
+Two normalisations, chosen by name:
 
 - "gatys" (Gatys, Ecker, Bethge 2016, "Image style transfer using CNNs", eqs. 1, 4, 5):
   content  1/2 · Σ (F[O] − F[C])²,
@@ -72,7 +72,7 @@ def style_loss(features, target_grams, layer_weights, normalization="gatys"):
 
 
 def total_variation(images, normalization="gatys"):
-  """Squared total variation of (B, H, W, C) images (SPEC shared pieces).
+  """Squared total variation of (B, H, W, C) images (Mahendran & Vedaldi 2015, β = 2; Johnson et al. 2016 §3.3).
 
   TV(O) = Σ_ij (O[i+1,j] − O[i,j])² + (O[i,j+1] − O[i,j])²; "johnson" averages
   each of the two difference images over its elements instead of summing.

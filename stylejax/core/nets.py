@@ -1,6 +1,7 @@
 """Feed-forward style transfer networks (Johnson, Alahi, Fei-Fei 2016; Ulyanov et al. 2016).
 
-The thesis's table (SPEC §2), fully convolutional, any input size:
+The network of Johnson et al.'s supplementary table, as the thesis reproduces it;
+fully convolutional, any input size:
 
   conv 9×9, 32 → conv 3×3, 64, stride 2 → conv 3×3, 128, stride 2
   → 5 residual blocks (two 3×3, 128 convs + shortcut)

@@ -48,7 +48,12 @@ def _save_masks(workdir, transfer):
 
 
 def run(config, workdir):
-  """The `optimize` job: stylize config.content with config.style; writes the run outputs."""
+  """The `optimize` job: stylize config.content with config.style; writes the run outputs, returns the summary."""
+  return execute(config, workdir)[0]
+
+
+def execute(config, workdir):
+  """`run`, returning (summary, result image (H, W, 3) float 0..255) for tools that score the result."""
   content, styles, blend, content_mask, style_mask = read_inputs(config)
   vgg = api.load_vgg(config)
   sizes = api.pixels.scale_sizes(config.image_size, config.num_scales)
@@ -101,7 +106,7 @@ def run(config, workdir):
   if transfer.halted_at is not None:
     raise UserError(f"loss became NaN or Inf at step {transfer.halted_at}; kept the last good image "
                     f"(step {transfer.halted_at - 1}) in {os.path.join(workdir, 'result.png')}")
-  return summary
+  return summary, result
 
 
 def _summary(config, rows, transfer, wall, vgg):

@@ -3,7 +3,7 @@
 It times the objective its config describes: Gatys (configs/bench_gatys.py)
 or Luan's, with masks and the matting-Laplacian term (configs/bench_luan.py).
 For every (size, dtype, optimiser) it times `methods.pixels.run_chunk` (the real
-jitted scan) with the targets the optimize job would build (`api.PixelTransfer.targets`,
+jitted scan of bench_steps steps; median of bench_repeats chunks after a warm-up one) with the targets the optimize job would build (`api.PixelTransfer.targets`,
 masks from `api.find_masks`) for the config's content and style, the content
 resized to the size (N: N×N; WxH: W×H). It reports ms/step, achieved TFLOP/s
 from the analytic VGG convolution count (forward + input gradient = 2x the
@@ -12,9 +12,6 @@ search a variable number of times, so no TFLOP/s is given for it) and peak
 device memory where the backend reports it.
 """
 
-import time
-
-import jax
 import jax.numpy as jnp
 
 from stylejax import api, settings
@@ -24,6 +21,7 @@ from stylejax.errors import UserError
 from stylejax.io import images, runlog
 from stylejax.jobs import optimize
 from stylejax.methods import pixels
+from stylejax.tools import timing
 
 
 def parse_sizes(value):
@@ -46,14 +44,17 @@ def _time_case(config, vgg, content, styles, masks, width, height, dtype, optimi
   targets = transfer.targets(image, max(width, height))
   tx, linesearch = pixels.optimizer(optimizer, config.learning_rate)
   x = jnp.asarray(image)[None]
-  state = pixels.init_state(tx, x)
+  carry = (x, pixels.init_state(tx, x))
   kwargs = dict(objective=transfer.objective, tx=tx, linesearch=linesearch, steps=config.bench_steps)
-  x, state, _ = pixels.run_chunk(vgg, targets, x, state, **kwargs)
-  jax.block_until_ready(x)  # compiled and warm
-  start = time.perf_counter()
-  x, state, _ = pixels.run_chunk(vgg, targets, x, state, **kwargs)
-  jax.block_until_ready(x)
-  seconds = (time.perf_counter() - start) / config.bench_steps
+
+  def chunk():  # x and the state are donated: each call continues from the last
+    nonlocal carry
+    x, state, _ = pixels.run_chunk(vgg, targets, *carry, **kwargs)
+    carry = (x, state)
+    return x
+
+  seconds = timing.median_seconds(chunk, config.bench_repeats) / config.bench_steps
+  x = carry[0]
   objective = transfer.objective
   flops = 2 * vgg_lib.conv_flops(vgg.arch, height, width, objective.content_layers + objective.style_layers)
   peak = runlog.peak_memory_bytes()
@@ -81,8 +82,8 @@ def run(config, workdir):
   dtypes = settings.as_list(config.bench_dtypes, name="bench_dtypes")
   optimizers = settings.as_list(config.bench_optimizers, name="bench_optimizers")
   unknown = [d for d in dtypes if d not in DTYPES] + [o for o in optimizers if o not in pixels.OPTIMIZERS]
-  if unknown or not sizes or min(min(size) for size in sizes) < api.MIN_SIDE or config.bench_steps < 1:
-    raise UserError(f"bad bench settings (unknown: {unknown}; sizes >= {api.MIN_SIDE}; bench_steps >= 1)")
+  if unknown or not sizes or min(min(size) for size in sizes) < api.MIN_SIDE or min(config.bench_steps, config.bench_repeats) < 1:
+    raise UserError(f"bad bench settings (unknown: {unknown}; sizes >= {api.MIN_SIDE}; bench_steps and bench_repeats >= 1)")
   content, styles, _, content_mask, style_mask = optimize.read_inputs(config)
   vgg = api.load_vgg(config)
   env = runlog.environment()
@@ -96,5 +97,6 @@ def run(config, workdir):
         bar.update(1)
   bar.close()
   runlog.write_table(workdir, markdown(rows, env, vgg.arch),
-                     {"rows": rows, "environment": env, "arch": vgg.arch, "steps_timed": config.bench_steps})
+                     {"rows": rows, "environment": env, "arch": vgg.arch, "steps_per_chunk": config.bench_steps,
+                      "chunks_timed": config.bench_repeats})
   return rows

@@ -8,7 +8,6 @@ from PIL import Image, ImageDraw
 
 from stylejax import settings
 from stylejax.io import images, runlog
-
 from stylejax.jobs import optimize
 
 TILE_HEIGHT = 256
@@ -49,7 +48,7 @@ def run(config, workdir):
   tiles += [captioned(content, "content"), captioned(style, "style")]
   for name, run_config in config.runs.items():
     run_dir = os.path.join(workdir, name)
-    summaries[name] = optimize.run(run_config, run_dir)
+    summaries[name], result = optimize.execute(run_config, run_dir)
     masks_png = os.path.join(run_dir, "masks_content.png")
     if os.path.isfile(masks_png):
       drawn = np.asarray(Image.open(masks_png).convert("RGB"), np.float32)
@@ -57,7 +56,7 @@ def run(config, workdir):
     realism = summaries[name]["photorealism"]
     caption = (f"{name}\naffine energy {realism['affine_energy']:.3g}\n"
                f"gradient SSIM {realism['gradient_ssim']:.3f}")
-    tiles.append(captioned(images.load_image(os.path.join(run_dir, "result.png")), caption))
+    tiles.append(captioned(result, caption))
   contact_sheet([tiles], os.path.join(workdir, "contact_sheet.png"))
   runlog.write_json(os.path.join(workdir, "compare.json"),
                     {name: {"photorealism": s["photorealism"], "final_losses": s["final_losses"]}

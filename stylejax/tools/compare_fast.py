@@ -58,8 +58,7 @@ def run(config, workdir):
     start = time.perf_counter()
     fast = jax.block_until_ready(nets.stylize(net, params, batch))
     fast_seconds = time.perf_counter() - start
-    summary = optimize.run(_gatys_config(config, train_config, photo), os.path.join(workdir, name))
-    gatys = images.load_image(os.path.join(workdir, name, "result.png"))
+    summary, gatys = optimize.execute(_gatys_config(config, train_config, photo), os.path.join(workdir, name))
     targets = objective.targets(vgg, batch, grams)
     scores = {key: {k: float(v) for k, v in pixels.evaluate(vgg, targets, jnp.asarray(image)[None],
                                                               objective=objective).items()}
