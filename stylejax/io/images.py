@@ -4,6 +4,7 @@ Images inside stylejax are float32 arrays of shape (H, W, 3) with values in
 0..255 (the thesis's pixel range), batched as NHWC where a network needs it.
 """
 
+import contextlib
 import os
 import warnings
 
@@ -44,12 +45,12 @@ def _to_rgb(img):
   return img.convert("RGB")
 
 
-def open_rgb(source, max_pixels=DEFAULT_MAX_PIXELS, name=None):
-  """Decodes an image file or file object to an 8-bit RGB PIL image.
+@contextlib.contextmanager
+def opened(source, max_pixels=DEFAULT_MAX_PIXELS, name=None):
+  """An open PIL image, its size checked against `max_pixels` before anything is decoded.
 
-  EXIF orientation is honoured; grayscale, palette, alpha, 16-bit and CMYK
-  images are converted. Raises UserError for unreadable, corrupt or oversized
-  images, naming `name` (default: the path).
+  Any failure in the `with` body (unreadable, corrupt or oversized file) is
+  raised as a UserError naming `name` (default: the path).
   """
   name = name or os.fspath(source)
   try:
@@ -61,8 +62,7 @@ def open_rgb(source, max_pixels=DEFAULT_MAX_PIXELS, name=None):
         if width * height > max_pixels:
           raise UserError(f"image too large: {name} has {width}x{height} pixels, "
                           f"more than the limit of {max_pixels} (config max_input_pixels)")
-        img.load()
-        return _to_rgb(ImageOps.exif_transpose(img))
+        yield img
   except UserError:
     raise
   except Image.DecompressionBombError as e:
@@ -71,6 +71,18 @@ def open_rgb(source, max_pixels=DEFAULT_MAX_PIXELS, name=None):
     raise UserError(f"not a readable image: {name}") from None
   except (OSError, SyntaxError, ValueError) as e:
     raise UserError(f"corrupt or unreadable image: {name}: {e}") from None
+
+
+def open_rgb(source, max_pixels=DEFAULT_MAX_PIXELS, name=None):
+  """Decodes an image file or file object to an 8-bit RGB PIL image.
+
+  EXIF orientation is honoured; grayscale, palette, alpha, 16-bit and CMYK
+  images are converted. Raises UserError for unreadable, corrupt or oversized
+  images (see `opened`).
+  """
+  with opened(source, max_pixels, name) as img:
+    img.load()
+    return _to_rgb(ImageOps.exif_transpose(img))
 
 
 def read_rgb(path, max_pixels=DEFAULT_MAX_PIXELS):

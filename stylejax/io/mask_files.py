@@ -4,8 +4,9 @@ Each is read into arrays at its image's size; the region maths is in
 stylejax.core.masks.
 """
 
+import os
+
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
 from stylejax.errors import UserError
 from stylejax.io import assets, images
@@ -28,18 +29,14 @@ def load_segmentation(path, max_pixels=images.DEFAULT_MAX_PIXELS):
   return images.load_image(path, None, max_pixels)
 
 
-def load_label_map(path):
+def load_label_map(path, max_pixels=images.DEFAULT_MAX_PIXELS):
   """An integer label map (8- or 16-bit grayscale or palette PNG) as (H, W) int64 (resize with `resize_nearest`)."""
-  try:
-    with Image.open(path) as img:
-      if img.mode not in ("L", "P", "I", "I;16", "I;16B", "I;16L"):
-        raise UserError(f"{path}: a label map must be a grayscale or palette image of class indices, not {img.mode}")
-      labels = np.asarray(img).astype(np.int64)
-  except FileNotFoundError:
-    raise UserError(f"label map not found: {path}") from None
-  except (UnidentifiedImageError, OSError) as e:
-    raise UserError(f"unreadable label map: {path}: {e}") from None
-  return labels
+  if not os.path.isfile(path):
+    raise UserError(f"label map not found: {path}")
+  with images.opened(path, max_pixels) as img:
+    if img.mode not in ("L", "P", "I", "I;16", "I;16B", "I;16L"):
+      raise UserError(f"{path}: a label map must be a grayscale or palette image of class indices, not {img.mode}")
+    return np.asarray(img).astype(np.int64)
 
 
 def read_groups(path=None):
@@ -50,11 +47,21 @@ def read_groups(path=None):
   """
   path = path or GROUPS_TABLE
   try:
-    with open(path) as f:
-      rows = [line.rstrip("\n").split("\t") for line in f if line.strip() and not line.startswith("#")]
-  except OSError as e:
+    with open(path, encoding="utf-8") as f:
+      lines = [(number, line.rstrip("\n")) for number, line in enumerate(f, 1)
+               if line.strip() and not line.startswith("#")]
+  except (OSError, UnicodeDecodeError) as e:
     raise UserError(f"cannot read the label grouping table {path}: {e}") from None
-  if not rows or rows[0] != ["label", "class", "group"]:
+  if not lines or lines[0][1].split("\t") != ["label", "class", "group"]:
     raise UserError(f"{path}: expected a header 'label<TAB>class<TAB>group'")
-  groups = {int(label): group for label, _, group in rows[1:]}
+  groups = {}
+  for number, line in lines[1:]:
+    fields = line.split("\t")
+    if len(fields) != 3 or not fields[0].strip().isdigit() or not fields[2].strip():
+      raise UserError(f"{path}, line {number}: expected 'label<TAB>class<TAB>group' with an integer label "
+                      f"and a group name, got {line!r}")
+    label = int(fields[0])
+    if label in groups:
+      raise UserError(f"{path}, line {number}: label {label} is listed twice")
+    groups[label] = fields[2].strip()
   return groups, list(dict.fromkeys([*groups.values(), "other"]))

@@ -32,9 +32,9 @@ def read_inputs(config):
   if source in ("files", "labels"):
     if not (config.masks.content and config.masks.style):
       raise UserError(f"masks.source={source} needs masks.content and masks.style files")
-    read = mask_files.load_label_map if source == "labels" else (
-        lambda path: mask_files.load_segmentation(path, config.max_input_pixels))
-    content_mask, style_mask = read(config.masks.content), read(config.masks.style)
+    read = mask_files.load_label_map if source == "labels" else mask_files.load_segmentation
+    content_mask, style_mask = (read(path, config.max_input_pixels)
+                                for path in (config.masks.content, config.masks.style))
   return content, styles, blend, content_mask, style_mask
 
 

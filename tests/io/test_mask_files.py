@@ -39,3 +39,32 @@ def test_label_maps_are_grouped_by_the_bundled_ade20k_table(tmp_path):
   with pytest.raises(UserError, match="grayscale or palette"):
     mask_files.load_label_map(str(tmp_path / "rgb.png"))
 
+
+
+@pytest.mark.parametrize("table, message", [
+    ("label\tclass\tgroup\n1\twall\n", "line 2: expected"),
+    ("label\tclass\tgroup\nsky\tsky\tsky\n", "line 2: expected .* integer label"),
+    ("label\tclass\tgroup\n1\twall\t\n", "line 2: expected"),
+    ("label\tclass\tgroup\n# comment\n1\twall\tbuilding\n1\tfloor\tfloor\n", "line 4: label 1 is listed twice"),
+    ("id,name\n1,wall\n", "expected a header"),
+    ("", "expected a header"),
+])
+def test_malformed_label_group_tables_are_user_errors(tmp_path, table, message):
+  path = tmp_path / "groups.tsv"
+  path.write_text(table)
+  with pytest.raises(UserError, match=message):
+    mask_files.read_groups(str(path))
+  path.write_bytes(b"\xff\xfe\x00binary")
+  with pytest.raises(UserError, match="cannot read the label grouping table"):
+    mask_files.read_groups(str(path))
+
+
+def test_oversized_and_broken_label_maps_are_refused_before_decoding(tmp_path):
+  Image.fromarray(np.zeros((300, 400), np.uint8)).save(tmp_path / "big.png")
+  with pytest.raises(UserError, match="image too large.*300 pixels, more than the limit of 1000"):
+    mask_files.load_label_map(str(tmp_path / "big.png"), max_pixels=1000)
+  (tmp_path / "broken.png").write_bytes((tmp_path / "big.png").read_bytes()[:60])
+  with pytest.raises(UserError, match="broken.png"):
+    mask_files.load_label_map(str(tmp_path / "broken.png"))
+  with pytest.raises(UserError, match="label map not found"):
+    mask_files.load_label_map(str(tmp_path / "missing.png"))
