@@ -10,7 +10,7 @@ from absl import app, flags, logging
 from ml_collections import config_flags
 
 from stylejax import launch
-from stylejax.errors import UserError
+from stylejax.errors import UserError, describe_os_error
 
 FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file("config", None, "Config file (configs/*.py[:arg]).", lock_config=True)
@@ -26,7 +26,11 @@ def fail(message, code=1):
 def describe(error):
   """One line for a flag or config error (config_flags embeds whole tracebacks in messages)."""
   if isinstance(error, (KeyError, AttributeError)):
-    return f"unknown config key {str(error).strip(chr(34))}; see the config file for the keys"
+    message = error
+    while isinstance(message, BaseException) and message.args:  # ml_collections nests the message
+      message = message.args[0]
+    key, *hint = str(message).splitlines()
+    return f"unknown config key {key.strip(chr(34))}: " + (" ".join(hint) or "see the config file for the keys")
   lines = [line.strip() for line in str(error).splitlines() if line.strip()]
   return lines[-1] if "Traceback" in str(error) else " ".join(lines)
 
@@ -51,6 +55,8 @@ def main(argv):
     launch.run(FLAGS.config, FLAGS.workdir)
   except UserError as e:
     fail(e)
+  except OSError as e:  # the disk or a path: full, read-only, too long, a file where a folder should be
+    fail(describe_os_error(e))
   except KeyboardInterrupt:
     fail("interrupted", code=130)
 

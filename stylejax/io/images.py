@@ -12,6 +12,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from stylejax.errors import UserError
+from stylejax.io import atomic
 
 # Larger inputs are refused before decoding (decompression bombs included).
 DEFAULT_MAX_PIXELS = 100_000_000
@@ -125,13 +126,12 @@ def to_uint8(image):
 
 def save_image(path, image, **options):
   """Writes a float 0..255 (H, W, 3) image; the format follows the extension,
-  `options` go to Pillow (e.g. quality). Written to a temporary file and renamed,
-  so a crash never leaves a half-written image."""
-  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  tmp = path + ".tmp"
+  `options` go to Pillow (e.g. quality). Atomic (stylejax.io.atomic): a crash
+  or a full disk never leaves a half-written image, and concurrent writers of
+  one path do not collide."""
   image_format = Image.registered_extensions()[os.path.splitext(path)[1].lower()]
-  Image.fromarray(to_uint8(image)).save(tmp, image_format, **options)
-  os.replace(tmp, path)
+  with atomic.writing(path) as f:
+    Image.fromarray(to_uint8(image)).save(f, image_format, **options)
 
 
 def resize(image, height, width):

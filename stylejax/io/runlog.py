@@ -4,23 +4,24 @@ import json
 import os
 import platform
 import sys
+import time
 
 import jax
 import numpy as np
 import tqdm
 from matplotlib.figure import Figure
-from tensorboardX import SummaryWriter
+from tensorboardX import summary
+from tensorboardX.event_file_writer import EventsWriter
+from tensorboardX.proto import event_pb2
 
-from stylejax.io import images
+from stylejax.io import atomic, images
 
 
 def write_json(path, obj):
   """Writes `obj` as indented JSON atomically (a crash never leaves half a file)."""
-  tmp = path + ".tmp"
-  with open(tmp, "w") as f:
+  with atomic.writing(path, "w") as f:
     json.dump(obj, f, indent=2, sort_keys=True, default=float)
     f.write("\n")
-  os.replace(tmp, path)
 
 
 def environment():
@@ -44,6 +45,8 @@ def progress(total, desc, unit="step", initial=0):
 class RunLog:
   """metrics.jsonl plus TensorBoard scalars and images, in one workdir.
 
+  Events are written synchronously (tensorboardX's EventsWriter, no background
+  thread), so a full or read-only disk is an error of the job, naming the file.
   `resume_step`: continue a run from its checkpoint at that step; logged rows
   after it (written before a crash) are dropped from metrics.jsonl and TensorBoard.
   """
@@ -51,38 +54,50 @@ class RunLog:
   def __init__(self, workdir, config, resume_step=None):
     os.makedirs(workdir, exist_ok=True)
     self.workdir = workdir
-    with open(os.path.join(workdir, "config.json"), "w") as f:
+    with atomic.writing(os.path.join(workdir, "config.json"), "w") as f:
       f.write(config.to_json_best_effort(indent=2, sort_keys=True) + "\n")
-    metrics_path = os.path.join(workdir, "metrics.jsonl")
+    self._metrics_path = os.path.join(workdir, "metrics.jsonl")
     self.rows = []
-    if resume_step is not None and os.path.exists(metrics_path):
-      with open(metrics_path) as f:
+    if resume_step is not None and os.path.exists(self._metrics_path):
+      with open(self._metrics_path) as f:
         self.rows = [row for row in map(json.loads, filter(str.strip, f)) if row["step"] <= resume_step]
-    self._metrics = open(metrics_path, "w")
-    self._metrics.writelines(json.dumps(row) + "\n" for row in self.rows)
-    purge = None if resume_step is None else resume_step + 1
-    self._writer = SummaryWriter(logdir=workdir, flush_secs=30, purge_step=purge)
+    self._metrics = open(self._metrics_path, "w")
+    with atomic.naming(self._metrics_path):
+      self._metrics.writelines(json.dumps(row) + "\n" for row in self.rows)
+    self._events = EventsWriter(os.path.join(workdir, "events"))
+    if resume_step is not None:  # TensorBoard drops the events after resume_step
+      self._write_event(event_pb2.Event(step=resume_step + 1, session_log=event_pb2.SessionLog(
+          status=event_pb2.SessionLog.START)))
+
+  def _write_event(self, event):
+    event.wall_time = time.time()
+    with atomic.naming(self._events._file_name):
+      self._events.write_event(event)
 
   def scalars(self, step, values):
     row = {"step": int(step), **{k: float(v) for k, v in values.items()}}
     self.rows.append(row)
-    self._metrics.write(json.dumps(row) + "\n")
-    self._metrics.flush()
+    with atomic.naming(self._metrics_path):
+      self._metrics.write(json.dumps(row) + "\n")
+      self._metrics.flush()
     for key, value in values.items():
-      self._writer.add_scalar(f"loss/{key}", float(value), int(step))
+      self._write_event(event_pb2.Event(step=int(step), summary=summary.scalar(f"loss/{key}", float(value))))
 
   def image(self, tag, image, step):
-    self._writer.add_image(tag, images.to_uint8(image), int(step), dataformats="HWC")
+    self._write_event(event_pb2.Event(step=int(step), summary=summary.image(tag, images.to_uint8(image),
+                                                                            dataformats="HWC")))
 
   def close(self):
-    self._metrics.close()
-    self._writer.close()
+    with atomic.naming(self._metrics_path):
+      self._metrics.close()
+    with atomic.naming(self._events._file_name):
+      self._events.close()
 
 
 def write_table(workdir, table, data):
   """A benchmark's results: bench.md (the markdown table, also printed) and bench.json."""
   os.makedirs(workdir, exist_ok=True)
-  with open(os.path.join(workdir, "bench.md"), "w") as f:
+  with atomic.writing(os.path.join(workdir, "bench.md"), "w") as f:
     f.write(table)
   write_json(os.path.join(workdir, "bench.json"), data)
   print(table)
@@ -108,4 +123,5 @@ def plot_losses(rows, path, boundaries=()):
     ax.set_xlabel("step")
     ax.grid(alpha=0.3)
   fig.tight_layout()
-  fig.savefig(path, dpi=100)
+  with atomic.writing(path) as f:
+    fig.savefig(f, format="png", dpi=100)

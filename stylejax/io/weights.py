@@ -30,6 +30,7 @@ import scipy.io
 
 from stylejax.core import vgg as vgg_lib
 from stylejax.errors import UserError
+from stylejax.io import atomic
 
 TORCHVISION_MEAN = 255.0 * np.array([0.485, 0.456, 0.406], np.float32)
 TORCHVISION_STD = 255.0 * np.array([0.229, 0.224, 0.225], np.float32)
@@ -252,13 +253,11 @@ def read_npz(path):
 
 def write_npz(path, params, mean, std):
   """Writes the cache format and `path.sha256`; returns the sha256."""
-  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
   arrays = {f"{n}/{k}": v for n, p in params.items() for k, v in p.items()}
-  tmp = path + ".tmp.npz"
-  np.savez(tmp, mean=mean, std=std, **arrays)
-  os.replace(tmp, path)
+  with atomic.writing(path) as f:
+    np.savez(f, mean=mean, std=std, **arrays)
   digest = sha256(path)
-  with open(path + ".sha256", "w") as f:
+  with atomic.writing(path + ".sha256", "w") as f:
     f.write(f"{digest}  {os.path.basename(path)}\n")
   return digest
 
@@ -310,10 +309,9 @@ def download(url, path, timeout_s=DOWNLOAD_TIMEOUT_S):
 
   def fetch():
     try:
-      with urllib.request.urlopen(url, timeout=timeout_s) as response, open(path + ".part", "wb") as f:
+      with urllib.request.urlopen(url, timeout=timeout_s) as response, atomic.writing(path) as f:
         for block in iter(lambda: response.read(1 << 20), b""):
           f.write(block)
-      os.replace(path + ".part", path)
       outcome["ok"] = True
     except Exception as e:  # reported below as one line
       outcome["error"] = e
