@@ -7,6 +7,7 @@ tuples in the configs; on the command line a comma string is accepted too
 `as_list`. Bad values raise UserError, reported by run.py as one line.
 """
 
+import math
 import os
 
 from stylejax.core import nets, objective as objective_lib
@@ -40,12 +41,21 @@ def with_values(config, **values):
   return config
 
 
+def number(value, name, minimum=0.0, above=False):
+  """`value` as a float, refused unless finite and >= minimum (> minimum with `above`)."""
+  value = float(value)
+  if not math.isfinite(value) or value < minimum or (above and value == minimum):
+    raise UserError(f"{name} must be a finite number {'>' if above else '>='} {minimum:g}, got {value}")
+  return value
+
+
 def objective(config):
   """The core Objective of a config's `loss` section (plus `masks.source` and `compute_dtype`)."""
   loss = config.loss
   content_layers = tuple(as_list(loss.content_layers, name="loss.content_layers"))
   style_layers = as_list(loss.style_layers, name="loss.style_layers")
-  layer_weights = as_list(loss.style_layer_weights, float, "loss.style_layer_weights")
+  layer_weights = [number(w, "loss.style_layer_weights")
+                   for w in as_list(loss.style_layer_weights, float, "loss.style_layer_weights")]
   layer_weights = layer_weights or [1.0 / len(style_layers)] * len(style_layers)
   if len(layer_weights) != len(style_layers):
     raise UserError(f"loss.style_layer_weights has {len(layer_weights)} values for {len(style_layers)} style layers")
@@ -54,9 +64,10 @@ def objective(config):
     raise UserError(f"unknown masks.source {source!r}; choose one of {', '.join(MASK_SOURCES)}")
   try:
     result = objective_lib.Objective(
-        content_layers, tuple(zip(style_layers, layer_weights)), float(loss.content_weight), float(loss.style_weight),
-        float(loss.tv_weight), loss.normalization, config.compute_dtype, source != "none", float(loss.affine_weight),
-        loss.affine_form, loss.laplacian_backend, float(loss.matting_eps), int(loss.matting_radius))
+        content_layers, tuple(zip(style_layers, layer_weights)), number(loss.content_weight, "loss.content_weight"),
+        number(loss.style_weight, "loss.style_weight"), number(loss.tv_weight, "loss.tv_weight"), loss.normalization,
+        config.compute_dtype, source != "none", number(loss.affine_weight, "loss.affine_weight"), loss.affine_form,
+        loss.laplacian_backend, number(loss.matting_eps, "loss.matting_eps", above=True), int(loss.matting_radius))
     result.check_layers(config.vgg.arch)
   except ValueError as e:
     raise UserError(str(e)) from None
@@ -84,8 +95,8 @@ def check_optimize(config):
     raise UserError(f"image_size must be in 1..{config.max_image_size} (max_image_size), got {config.image_size}")
   if config.num_scales < 1:
     raise UserError(f"num_scales must be at least 1, got {config.num_scales}")
-  if config.style_scale <= 0:
-    raise UserError(f"style_scale must be positive, got {config.style_scale}")
+  number(config.style_scale, "style_scale", above=True)
+  number(config.learning_rate, "learning_rate")
   if config.total_steps < 0 or config.log_every_steps < 1:
     raise UserError("total_steps must be >= 0 and log_every_steps >= 1")
   if config.optimizer not in ("adam", "lbfgs"):
@@ -106,7 +117,7 @@ def style_inputs(config):
   if not styles:
     raise UserError("set style: one image file, or several, comma-separated")
   blend = as_list(config.style_blend_weights, float, "style_blend_weights") or [1.0] * len(styles)
-  if len(blend) != len(styles) or min(blend) < 0 or sum(blend) <= 0:
+  if len(blend) != len(styles) or not all(math.isfinite(w) and w >= 0 for w in blend) or sum(blend) <= 0:
     raise UserError(f"style_blend_weights needs {len(styles)} non-negative values with a positive sum")
   return styles, blend
 
@@ -117,8 +128,7 @@ def check_train(config, device_count):
     raise UserError(f"batch_size must be >= 1 and image_size >= 16, got {config.batch_size}, {config.image_size}")
   if min(config.total_steps, config.log_every_steps, config.checkpoint_every_steps, config.keep_checkpoints) < 1:
     raise UserError("total_steps, log_every_steps, checkpoint_every_steps and keep_checkpoints must be >= 1")
-  if config.learning_rate <= 0:
-    raise UserError(f"learning_rate must be positive, got {config.learning_rate}")
+  number(config.learning_rate, "learning_rate", above=True)
   if config.batch_size % device_count:
     raise UserError(f"batch_size {config.batch_size} must be a multiple of the {device_count} devices it is split over")
   if config.loss.affine_weight and config.loss.laplacian_backend != "matrix_free":

@@ -3,8 +3,10 @@
 Reads every input once (content, styles, mask files), finds the masks, runs
 stylejax.api.PixelTransfer (the loop is stylejax.methods.pixels, the loss
 stylejax.core.objective) and writes result.png, masks_*.png, metrics.jsonl,
-TensorBoard events, losses.png and summary.json. Ctrl-C keeps the latest image
-and writes the summary of what ran.
+TensorBoard events, losses.png and summary.json. A run that does not finish
+(Ctrl-C, a NaN loss, an error) keeps its latest good image as partial.png, so
+it never replaces the result.png of an earlier finished run; summary.json says
+how far it got (`status`: finished, interrupted, halted; `image`).
 """
 
 import os
@@ -76,36 +78,39 @@ def execute(config, workdir):
       log.image("snapshot", transfer.image, step)
 
   start = time.perf_counter()
-  interrupted = False
+  status = "failed"  # until the loop returns: an error or Ctrl-C leaves the run unfinished
   try:
     transfer.run(on_chunk)
+    status = "halted" if transfer.halted_at is not None else "finished"
   except KeyboardInterrupt:
-    interrupted = True
-  finally:  # whatever happens, the latest good image is kept
+    status = "interrupted"
+  finally:  # whatever happens, the latest good image is kept; only a finished run replaces result.png
     bar.close()
     if transfer.image is not None:
       result = transfer.result()
-      images.save_image(os.path.join(workdir, "result.png"), result)
+      image_path = os.path.join(workdir, "result.png" if status == "finished" else "partial.png")
+      images.save_image(image_path, result)
       log.image("result", result, transfer.step)
     log.close()
   if transfer.image is None:  # stopped before the first phase began: nothing to report
-    raise KeyboardInterrupt if interrupted else UserError("the run produced no image")
+    raise KeyboardInterrupt if status == "interrupted" else UserError("the run produced no image")
+  if status == "finished" and os.path.exists(os.path.join(workdir, "partial.png")):
+    os.remove(os.path.join(workdir, "partial.png"))  # left by an earlier unfinished run
 
   runlog.plot_losses(log.rows, os.path.join(workdir, "losses.png"), transfer.boundaries[1:])
   summary = _summary(config, log.rows, transfer, time.perf_counter() - start, vgg)
-  summary["halted_at_step"] = transfer.halted_at
-  summary["interrupted"] = interrupted
-  summary["masks"] = masks[2] if masks is not None else []
+  summary.update(status=status, image=os.path.basename(image_path), halted_at_step=transfer.halted_at,
+                 masks=masks[2] if masks is not None else [])
   eps, radius = config.loss.matting_eps, config.loss.matting_radius
   final = images.to_uint8(result)
   summary["photorealism"] = {"affine_energy": metrics.affine_energy(final, transfer.content_at_scale, eps, radius),
                              "gradient_ssim": metrics.gradient_ssim(final, transfer.content_at_scale)}
   runlog.write_json(os.path.join(workdir, "summary.json"), summary)
-  if interrupted:
+  if status == "interrupted":
     raise KeyboardInterrupt
-  if transfer.halted_at is not None:
+  if status == "halted":
     raise UserError(f"loss became NaN or Inf at step {transfer.halted_at}; kept the last good image "
-                    f"(step {transfer.halted_at - 1}) in {os.path.join(workdir, 'result.png')}")
+                    f"(step {transfer.halted_at - 1}) in {image_path}")
   return summary, result
 
 

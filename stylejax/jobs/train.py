@@ -26,7 +26,6 @@ import numpy as np
 import optax
 from flax import traverse_util
 from jax.sharding import NamedSharding, PartitionSpec as P
-from PIL import Image
 
 from stylejax import settings
 from stylejax.core import nets
@@ -97,7 +96,7 @@ def run(config, workdir):
     _check_resumable(config, workdir)
     state, data_state = checkpoints.restore(manager, resume_step, state)
   log = runlog.RunLog(workdir, config, resume_step)
-  Image.fromarray(images.to_uint8(style)).save(os.path.join(workdir, "style.jpg"), quality=90)
+  images.save_image(os.path.join(workdir, "style.jpg"), style, quality=90)
   local_batch = config.batch_size // jax.process_count()
   batches = data.iterate(data.training_batches(source, config.image_size, local_batch, config.seed,
                                                jax.process_index(), jax.process_count()),
