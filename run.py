@@ -5,6 +5,7 @@ as one line on stderr with a non-zero exit; the job itself lives in stylejax.job
 """
 
 import sys
+import warnings
 
 from absl import app, flags, logging
 from ml_collections import config_flags
@@ -50,6 +51,7 @@ def parse_flags(argv):
 def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)
+  warnings.formatwarning = lambda message, *_: f"warning: {message}\n"  # one readable line each
   try:
     launch.start_process(FLAGS.config)
     launch.run(FLAGS.config, FLAGS.workdir)

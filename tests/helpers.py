@@ -5,9 +5,11 @@ import os
 import jax
 import jax.numpy as jnp
 import numpy as np
+import orbax.checkpoint as ocp
 
 from configs import johnson
 from stylejax.core import vgg as vgg_lib
+from stylejax.io import checkpoints
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = os.path.join(ROOT, "tests", "data")
@@ -57,6 +59,15 @@ def tiny_config(arg="tiny", **overrides):
   config.net.residual_blocks = 1
   config.update({**OVERRIDES, **overrides})
   return config
+
+
+def final_params(workdir, step=None):
+  """The parameters of a train workdir's checkpoint `step` (default: the newest) as numpy arrays."""
+  manager = checkpoints.manager(workdir)
+  step = step or manager.latest_step()
+  restored = manager.restore(step, args=ocp.args.Composite(params=ocp.args.StandardRestore()))
+  manager.close()
+  return jax.tree.map(np.asarray, restored.params)
 
 
 def assert_bitwise_equal(a, b):

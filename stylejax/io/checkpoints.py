@@ -2,17 +2,24 @@
 
 A `train` workdir holds config.json (the resolved config) and checkpoints/
 (per step: the network parameters, the optimiser state with step and NaN flag,
-and the data pipeline's state as JSON).
+and the data pipeline's state as JSON). Each finished step is sealed with a
+manifest of its files' sizes and sha256, checked before a restore; a step that
+fails the check or the restore is skipped for the newest older one that works.
 """
 
+import hashlib
 import json
 import os
+import sys
+import time
+import warnings
 
 import jax
 import ml_collections
 import orbax.checkpoint as ocp
 
 from stylejax.errors import UserError
+from stylejax.io import atomic
 
 
 def manager(workdir, keep=None):
@@ -21,8 +28,62 @@ def manager(workdir, keep=None):
   return ocp.CheckpointManager(os.path.abspath(os.path.join(workdir, "checkpoints")), options=options)
 
 
+MANIFEST = "stylejax_manifest.json"
+
+
+def _step_folder(checkpoints, step):
+  return os.path.join(str(checkpoints.directory), str(step))
+
+
+def _files(folder):
+  """{relative path: {bytes, sha256}} of every file of a step folder but the manifest."""
+  found = {}
+  for root, _, names in os.walk(folder):
+    for name in names:
+      path = os.path.join(root, name)
+      relative = os.path.relpath(path, folder)
+      if relative != MANIFEST:
+        with open(path, "rb") as f:
+          found[relative] = {"bytes": os.path.getsize(path), "sha256": hashlib.file_digest(f, "sha256").hexdigest()}
+  return found
+
+
+def seal_latest(checkpoints):
+  """Waits for the pending save, then writes the manifest of the newest step if it has none."""
+  checkpoints.wait_until_finished()
+  step = checkpoints.latest_step()
+  if step is not None and not os.path.exists(os.path.join(_step_folder(checkpoints, step), MANIFEST)):
+    folder = _step_folder(checkpoints, step)
+    files = _files(folder)
+    with atomic.writing(os.path.join(folder, MANIFEST), "w") as f:
+      json.dump(files, f, indent=1, sort_keys=True)
+
+
+def damage(checkpoints, step):
+  """None if a step's files match its manifest (or it has none: saved before a crash), else what differs."""
+  folder = _step_folder(checkpoints, step)
+  try:
+    with open(os.path.join(folder, MANIFEST)) as f:
+      expected = json.load(f)
+  except FileNotFoundError:
+    return None
+  except (OSError, ValueError) as e:
+    return f"unreadable manifest ({e})"
+  found = _files(folder)
+  for name in sorted(expected.keys() | found.keys()):
+    if name not in found:
+      return f"{name} is missing"
+    if name not in expected:
+      return f"{name} was not part of the checkpoint"
+    if found[name] != expected[name]:
+      return f"{name} has changed ({found[name]['bytes']} bytes, {expected[name]['bytes']} when saved)"
+  return None
+
+
 def save(checkpoints, step, state, data_state):
-  """Writes training `state` ({params, opt_state, step, bad}) and the data state at `step`."""
+  """Seals the previous step, then writes training `state` ({params, opt_state, step, bad}) and the
+  data state at `step` (asynchronously; `seal_latest` when the run ends)."""
+  seal_latest(checkpoints)
   checkpoints.save(step, args=ocp.args.Composite(
       params=ocp.args.StandardSave(state["params"]),
       train=ocp.args.StandardSave({k: v for k, v in state.items() if k != "params"}),
@@ -39,22 +100,98 @@ def restore(checkpoints, step, state):
   return {"params": restored.params, **restored.train}, restored.data
 
 
+def _reason(error):
+  """The root cause of a failed restore in one short line."""
+  while error.__cause__ is not None:
+    error = error.__cause__
+  lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+  return (lines[0] if lines else type(error).__name__)[:240]
+
+
+_DAMAGED = set()  # step folders whose failed restore may still report its leftover reads
+
+
+def _quiet_about(folder):
+  """Silences the 'Exception ignored' reports of a failed restore's other reads of `folder`.
+
+  Orbax leaves them as unawaited coroutines, reported when collected (often at
+  exit) with a page of TensorStore spec each; every other report goes through.
+  """
+  if not _DAMAGED:
+    report = sys.unraisablehook
+
+    def hook(unraisable):
+      message = str(unraisable.exc_value)
+      if message != "Event loop is closed" and not any(folder in message for folder in _DAMAGED):
+        report(unraisable)
+
+    sys.unraisablehook = hook
+  _DAMAGED.add(folder)
+
+
+def restore_newest(checkpoints, restore_step):
+  """(restore_step(step), step, {skipped step: reason}) for the newest step that restores.
+
+  A step that fails its manifest check or the restore (a truncated or missing
+  file, damaged metadata) is skipped with a warning; step is None when there
+  is no step or none restores.
+  """
+  skipped = {}
+  for step in sorted(checkpoints.all_steps(), reverse=True):
+    reason = damage(checkpoints, step)
+    if reason is None:
+      try:
+        return restore_step(step), step, skipped
+      except Exception as e:  # any failure means this step is unusable; older steps may still be whole
+        reason = _reason(e)
+        _quiet_about(os.path.join(_step_folder(checkpoints, step), ""))
+    skipped[step] = reason
+    warnings.warn(f"checkpoint step {step} in {checkpoints.directory} does not restore ({reason}); "
+                  "trying an older one")
+  return None, None, skipped
+
+
+def set_aside(checkpoints, workdir, steps):
+  """Moves damaged checkpoint steps to workdir/damaged_checkpoints/, so training can save those steps again."""
+  folder = os.path.join(workdir, "damaged_checkpoints")
+  os.makedirs(folder, exist_ok=True)
+  for step in steps:
+    os.replace(_step_folder(checkpoints, step), os.path.join(folder, f"{step}.{time.time_ns()}"))
+  checkpoints.reload()
+  return folder
+
+
 def read_config(model_dir):
-  """The saved config.json of a model directory as a ConfigDict."""
+  """The saved config.json of a `train` workdir as a ConfigDict; anything else is a clear error."""
   path = os.path.join(model_dir, "config.json")
+  if not os.path.isdir(model_dir):
+    raise UserError(f"model directory not found: {model_dir}")
   if not os.path.isfile(path):
     raise UserError(f"{model_dir} is not a trained model directory (no config.json); "
                     "give the --workdir of a configs/johnson.py run")
-  with open(path) as f:
-    return ml_collections.ConfigDict(json.load(f))
+  try:
+    with open(path) as f:
+      config = json.load(f)
+  except (json.JSONDecodeError, UnicodeDecodeError) as e:
+    raise UserError(f"{path} is damaged ({e}); it describes the network, so the model cannot be rebuilt") from None
+  if not isinstance(config, dict) or config.get("job") != "train":
+    job = config.get("job") if isinstance(config, dict) else None
+    raise UserError(f"{model_dir} is the workdir of a {job or 'non-training'} run, not of a `train` run; "
+                    "give the --workdir of a configs/johnson.py run")
+  return ml_collections.ConfigDict(config)
 
 
 def restore_params(model_dir, abstract_params):
-  """(parameters, step) of a model directory's latest checkpoint, laid out like `abstract_params`."""
+  """(parameters, step) of a model directory's newest checkpoint that restores, laid out like `abstract_params`."""
+  if not os.path.isdir(os.path.join(model_dir, "checkpoints")):
+    raise UserError(f"{model_dir} has no checkpoints/ folder: training has not saved a checkpoint yet")
   checkpoints = manager(model_dir)
-  step = checkpoints.latest_step()
+  try:
+    params, step, skipped = restore_newest(checkpoints, lambda step: checkpoints.restore(
+        step, args=ocp.args.Composite(params=ocp.args.StandardRestore(abstract_params))).params)
+  finally:
+    checkpoints.close()
   if step is None:
-    raise UserError(f"{model_dir} has no checkpoint yet (checkpoints/ is empty)")
-  restored = checkpoints.restore(step, args=ocp.args.Composite(params=ocp.args.StandardRestore(abstract_params)))
-  checkpoints.close()
-  return restored.params, step
+    found = "; ".join(f"step {k}: {reason}" for k, reason in skipped.items()) or "checkpoints/ is empty"
+    raise UserError(f"{model_dir} has no checkpoint that restores ({found})")
+  return params, step

@@ -19,6 +19,7 @@ metrics.jsonl, losses.png, samples/ and TensorBoard events.
 import json
 import os
 import time
+import warnings
 
 import jax
 import jax.numpy as jnp
@@ -91,10 +92,17 @@ def run(config, workdir):
   state = jax.device_put(training.init_state(net, tx, config.image_size, config.seed), replicated)
 
   manager = checkpoints.manager(workdir, config.keep_checkpoints)
-  resume_step, data_state = manager.latest_step(), None
-  if resume_step is not None:
+  resume_step, data_state = None, None
+  if manager.latest_step() is not None:
     _check_resumable(config, workdir)
-    state, data_state = checkpoints.restore(manager, resume_step, state)
+    restored, resume_step, skipped = checkpoints.restore_newest(
+        manager, lambda step: checkpoints.restore(manager, step, state))
+    if skipped:
+      folder = checkpoints.set_aside(manager, workdir, skipped)
+      warnings.warn(f"moved {len(skipped)} damaged checkpoint(s) to {folder}; "
+                    + (f"resuming from step {resume_step}" if resume_step is not None else "starting afresh"))
+    if resume_step is not None:
+      state, data_state = restored
   log = runlog.RunLog(workdir, config, resume_step)
   images.save_image(os.path.join(workdir, "style.jpg"), style, quality=90)
   local_batch = config.batch_size // jax.process_count()
@@ -131,7 +139,7 @@ def run(config, workdir):
       _save_samples(workdir, log, net, state["params"], previews, step)
   finally:
     bar.close()
-    manager.wait_until_finished()
+    checkpoints.seal_latest(manager)
     manager.close()
     log.close()
 

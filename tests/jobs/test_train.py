@@ -9,21 +9,11 @@ import time
 
 import jax
 import numpy as np
-import orbax.checkpoint as ocp
 import pytest
 
 from stylejax.errors import UserError
-from stylejax.io import checkpoints
 from stylejax.jobs import train
-from tests.helpers import OVERRIDES, ROOT, assert_bitwise_equal, tiny_config
-
-
-def final_params(workdir, step=None):
-  manager = checkpoints.manager(workdir)
-  step = step or manager.latest_step()
-  restored = manager.restore(step, args=ocp.args.Composite(params=ocp.args.StandardRestore()))
-  manager.close()
-  return jax.tree.map(np.asarray, restored.params)
+from tests.helpers import OVERRIDES, ROOT, assert_bitwise_equal, final_params, tiny_config
 
 
 @pytest.fixture(scope="module")
