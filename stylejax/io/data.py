@@ -16,7 +16,6 @@ an uninterrupted run reads. The iterator's state (grain's `get_state`, the
 next batch index) is saved in every checkpoint.
 """
 
-import glob
 import io
 import os
 import threading
@@ -45,14 +44,29 @@ def sample_paths():
 
 
 def image_files(root):
-  """Every file below `root` (recursively) with an image extension, sorted."""
+  """Every file below `root` (recursively) with an image extension, sorted.
+
+  Symbolic links are followed, but each real folder and each real file is
+  listed once: a link loop or a second link to the same photo adds nothing.
+  """
   if not os.path.isdir(root):
     raise UserError(f"data folder not found: {root}")
-  paths = sorted(p for p in glob.glob(os.path.join(glob.escape(root), "**", "*"), recursive=True)
-                 if p.lower().endswith(IMAGE_EXTENSIONS) and os.path.isfile(p))
+  folders, files, paths = set(), set(), []
+  for folder, subfolders, names in os.walk(root, followlinks=True):
+    identity = os.stat(folder)
+    if (identity.st_dev, identity.st_ino) in folders:
+      subfolders[:] = []  # reached again through a link: already listed
+      continue
+    folders.add((identity.st_dev, identity.st_ino))
+    subfolders.sort()
+    for name in sorted(names):
+      path = os.path.join(folder, name)
+      if name.lower().endswith(IMAGE_EXTENSIONS) and os.path.isfile(path) and os.path.realpath(path) not in files:
+        files.add(os.path.realpath(path))
+        paths.append(path)
   if not paths:
     raise UserError(f"no image files ({', '.join(IMAGE_EXTENSIONS)}) below {root}")
-  return paths
+  return sorted(paths)
 
 
 class FileSource:

@@ -30,12 +30,16 @@ FORMATS = {"png": ".png", "jpeg": ".jpg", "webp": ".webp"}  # output_format -> f
 
 
 def input_files(spec):
-  """[(path, path relative to the input root)] for a file, a folder or a glob pattern."""
+  """[(path, path relative to the input root)] for a file, a folder or a glob pattern; each real file once."""
   if os.path.isdir(spec):
     return [(p, os.path.relpath(p, spec)) for p in data.image_files(spec)]
   if os.path.isfile(spec):
     return [(spec, os.path.basename(spec))]
   matches = sorted(p for p in glob.glob(spec, recursive=True) if os.path.isfile(p))
+  unique = {}
+  for path in matches:  # the first name of each real file
+    unique.setdefault(os.path.realpath(path), path)
+  matches = list(unique.values())
   if not matches:
     raise UserError(f"no input images: {spec!r} is not a file, a folder or a glob pattern that matches files")
   root = os.path.commonpath([os.path.dirname(os.path.abspath(p)) for p in matches])
@@ -44,6 +48,35 @@ def input_files(spec):
 
 def output_path(output_dir, relative, output_format):
   return os.path.join(output_dir, os.path.splitext(relative)[0] + FORMATS[output_format])
+
+
+def plan(config):
+  """(todo [(input, output)], number of outputs that exist already) for a config's input and output.
+
+  Refuses an output folder that is or holds the input folder, and two inputs
+  that would write one output (cat.jpg and cat.png); inputs inside the output
+  folder (earlier outputs) are not read.
+  """
+  output_root = os.path.realpath(config.output)
+  if os.path.isdir(config.input):
+    input_root = os.path.realpath(config.input)
+    if input_root == output_root or input_root.startswith(os.path.join(output_root, "")):
+      raise UserError(f"the output folder {config.output} is or holds the input folder {config.input}; "
+                      "choose an output folder outside it")
+  todo, existing, writers = [], 0, {}
+  for path, relative in input_files(config.input):
+    if os.path.realpath(path).startswith(os.path.join(output_root, "")):
+      continue  # an output folder inside the input folder is not input
+    target = output_path(config.output, relative, config.output_format)
+    other = writers.setdefault(os.path.normcase(target).lower(), path)
+    if other != path:
+      raise UserError(f"{other} and {path} would both be written to {target}; rename one of them "
+                      "(an output keeps its input's name, not its extension)")
+    if os.path.exists(target) and not config.overwrite:
+      existing += 1
+    else:
+      todo.append((path, target))
+  return todo, existing
 
 
 def _validate(config):
@@ -91,18 +124,9 @@ def _prefetch(items, config):
 def run(config, workdir):
   """The `stylize` job; writes stylize.json (counts, failures, speed) in the workdir."""
   _validate(config)
+  todo, existing = plan(config)
   model = api.load_model(config.checkpoint, config.compute_dtype)
   net, params, step = model.net, model.params, model.step
-  todo, existing = [], 0
-  output_root = os.path.join(os.path.abspath(config.output), "")
-  for path, relative in input_files(config.input):
-    if os.path.abspath(path).startswith(output_root):
-      continue  # an output folder inside the input folder is not input
-    target = output_path(config.output, relative, config.output_format)
-    if os.path.exists(target) and not config.overwrite:
-      existing += 1
-    else:
-      todo.append((path, target))
   os.makedirs(workdir, exist_ok=True)
   save_options = {"quality": config.quality} if config.output_format in ("jpeg", "webp") else {}
   failures, counts = {}, collections.Counter()
