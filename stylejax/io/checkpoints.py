@@ -174,9 +174,9 @@ def read_config(model_dir):
       config = json.load(f)
   except (json.JSONDecodeError, UnicodeDecodeError) as e:
     raise UserError(f"{path} is damaged ({e}); it describes the network, so the model cannot be rebuilt") from None
-  if not isinstance(config, dict) or config.get("job") != "train":
+  if not isinstance(config, dict) or "net" not in config:  # e.g. an optimize run's workdir
     job = config.get("job") if isinstance(config, dict) else None
-    raise UserError(f"{model_dir} is the workdir of a {job or 'non-training'} run, not of a `train` run; "
+    raise UserError(f"{model_dir} is the workdir of a run of job {job!r}, which holds no trained network; "
                     "give the --workdir of a configs/johnson.py run")
   return ml_collections.ConfigDict(config)
 

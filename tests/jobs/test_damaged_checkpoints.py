@@ -72,7 +72,7 @@ def test_stylize_model_directories_damaged_or_wrong(model_dir, tmp_path):
   optimize_dir = tmp_path / "optimize_run"
   optimize_dir.mkdir()
   (optimize_dir / "config.json").write_text(json.dumps({"job": "optimize", "content": "x.jpg"}))
-  with pytest.raises(UserError, match="workdir of a optimize run, not of a `train` run"):
+  with pytest.raises(UserError, match="workdir of a run of job 'optimize', which holds no trained network"):
     api.load_model(str(optimize_dir))
   cut = tmp_path / "cut"
   shutil.copytree(model_dir, cut)
