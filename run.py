@@ -9,6 +9,7 @@ import warnings
 
 from absl import app, flags, logging
 from ml_collections import config_flags
+from ml_collections.config_flags import tuple_parser
 
 from stylejax import launch
 from stylejax.errors import UserError, describe_os_error
@@ -34,6 +35,22 @@ def describe(error):
     return f"unknown config key {key.strip(chr(34))}: " + (" ".join(hint) or "see the config file for the keys")
   lines = [line.strip() for line in str(error).splitlines() if line.strip()]
   return lines[-1] if "Traceback" in str(error) else " ".join(lines)
+
+
+def keep_comma_lists_as_strings():
+  """`--config.style=/a.jpg,/b.jpg`: ml_collections reads a tuple field's text as Python, which fails on
+  paths that start with '/' or '.'; such a list then stays one string, which settings.as_list splits."""
+  parse = tuple_parser.TupleParser.parse
+
+  def parse_or_keep(self, argument):
+    try:
+      return parse(self, argument)
+    except ValueError:
+      if not isinstance(argument, str):
+        raise
+      return (argument,)
+
+  tuple_parser.TupleParser.parse = parse_or_keep
 
 
 def parse_flags(argv):
@@ -64,4 +81,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  keep_comma_lists_as_strings()
   app.run(main, flags_parser=parse_flags)

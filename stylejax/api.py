@@ -14,6 +14,7 @@ are this API plus files: they read inputs once, call it, write outputs.
 """
 
 import dataclasses
+import functools
 import importlib
 
 import jax
@@ -22,7 +23,7 @@ import numpy as np
 from PIL import Image
 
 from stylejax import settings
-from stylejax.core import masks as masks_lib, nets, postprocess, tiling
+from stylejax.core import masks as masks_lib, nets, postprocess, scoring, tiling
 from stylejax.errors import UserError
 from stylejax.io import checkpoints, images, mask_files, weights
 from stylejax.methods import pixels
@@ -101,6 +102,35 @@ def find_masks(config, vgg, content, style, long_side, content_mask=None, style_
 def resize_masks(masks, height, width):
   """(H, W, K) region masks resized (linear) to (height, width, K)."""
   return np.asarray(jax.image.resize(jnp.asarray(masks), (height, width, masks.shape[-1]), "linear"))
+
+
+@functools.cache
+def _scoring_vgg():
+  return weights.load_vgg("vgg16")
+
+
+def score(output, content, style, content_mask=None, style_mask=None):
+  """The fixed scoring protocol (stylejax.core.scoring) of `output` against its content and style photos.
+
+  Images are arrays, PIL images or paths, at any size (the output with the
+  content's aspect ratio); content_mask, style_mask: Luan's colour-coded masks
+  of their images (or None: unmasked style distance). Returns a dict of floats.
+  """
+  content, output, style = (fit(as_image(image), scoring.SIZE) for image in (content, output, style))
+  height, width = content.shape[:2]
+  if abs(output.shape[0] / output.shape[1] - height / width) > 0.02:
+    raise UserError(f"the output is {output.shape[1]}x{output.shape[0]} at long side {scoring.SIZE} but its "
+                    f"content photo is {width}x{height}: a different aspect ratio")
+  if output.shape != content.shape:
+    output = images.resize(output, height, width)
+  content_masks = style_masks = None
+  if (content_mask is None) != (style_mask is None):
+    raise UserError("scoring with masks needs both the content's and the style's mask")
+  if content_mask is not None:
+    content_masks, style_masks, _ = masks_lib.color_masks(
+        mask_files.resize_nearest(np.asarray(content_mask, np.float32), height, width, "content mask"),
+        mask_files.resize_nearest(np.asarray(style_mask, np.float32), *style.shape[:2], "style mask"))
+  return scoring.score(_scoring_vgg(), output, content, style, content_masks, style_masks)
 
 
 @dataclasses.dataclass

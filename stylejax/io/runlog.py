@@ -94,12 +94,12 @@ class RunLog:
       self._events.close()
 
 
-def write_table(workdir, table, data):
-  """A benchmark's results: bench.md (the markdown table, also printed) and bench.json."""
+def write_table(workdir, table, data, name="bench"):
+  """A tool's results: NAME.md (the markdown table, also printed) and NAME.json."""
   os.makedirs(workdir, exist_ok=True)
-  with atomic.writing(os.path.join(workdir, "bench.md"), "w") as f:
+  with atomic.writing(os.path.join(workdir, f"{name}.md"), "w") as f:
     f.write(table)
-  write_json(os.path.join(workdir, "bench.json"), data)
+  write_json(os.path.join(workdir, f"{name}.json"), data)
   print(table)
 
 

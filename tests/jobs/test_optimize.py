@@ -134,3 +134,11 @@ def test_bad_settings_are_user_errors(tmp_path, overrides, message):
   with pytest.raises(UserError, match=message):
     launch.run(tiny(**overrides), str(tmp_path))
 
+
+
+def test_cli_comma_lists_of_absolute_and_relative_paths(tmp_path):
+  styles = f"{assets.path('the_scream.jpg')},../{os.path.basename(ROOT)}/stylejax/assets/starry_night.jpg"
+  result = run_cli(tmp_path / "w", f"--config.style={styles}", "--config.total_steps=1")
+  assert result.returncode == 0, result.stderr[-2000:]
+  summary = json.loads((tmp_path / "w" / "summary.json").read_text())
+  assert [os.path.basename(p) for p in summary["styles"]] == ["the_scream.jpg", "starry_night.jpg"]
