@@ -16,7 +16,7 @@ def bench_settings(config, arg, sizes):
   config.job = "bench_gatys"
   config.bench_sizes = sizes  # N (square) or WxH
   config.bench_dtypes = ("float32", "bfloat16")
-  config.bench_optimizers = ("adam", "lbfgs")
+  config.bench_optimizers = ("adam", "lbfgs", "lbfgs_linesearch")
   config.bench_steps = 10  # steps per timed chunk (one jitted scan)
   config.bench_repeats = 3  # timed chunks per case after a warm-up one; ms/step is their median / bench_steps
   if arg == "tiny":

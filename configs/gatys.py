@@ -40,9 +40,11 @@ def get_config(arg=None):
   config.smooth_eps = 1e-4
 
   # Optimiser.
-  config.optimizer = "adam"  # adam | lbfgs
-  config.learning_rate = 1.0  # Adam on 0..255 pixels (thesis); lbfgs: 0 = line search
-  config.total_steps = 500  # per scale
+  config.optimizer = "adam"  # adam | lbfgs (Torch's: fixed step, history 100) | lbfgs_linesearch (optax zoom)
+  config.learning_rate = 1.0  # Adam on 0..255 pixels (thesis); lbfgs: the fixed step (1 as Torch);
+  # lbfgs_linesearch: 0 lets the line search pick every step
+  config.total_steps = 500  # per scale (per stage with two_stage)
+  config.stop_tolerance = 0.0  # stop a phase once a chunk changes the loss by at most this fraction (0: never)
 
   # Outputs.
   config.log_every_steps = 10  # also the number of steps per jitted chunk

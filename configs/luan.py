@@ -35,9 +35,10 @@ def get_config(arg=None):
   config.masks.source = "auto"
   config.masks.regions = 3
   config.two_stage = False
-  config.optimizer = "lbfgs"  # Luan: 1000 L-BFGS iterations; adam: lr 1 on 0..255 pixels
-  config.learning_rate = 0.0
+  config.optimizer = "lbfgs"  # Luan: 1000 iterations of Torch's L-BFGS, fixed step 1, history 100
+  config.learning_rate = 1.0
   config.total_steps = 1000
+  config.stop_tolerance = 1e-5  # a phase ends once 10 steps change the loss by < 0.001 %
 
   if arg == "tiny":
     config.image_size = 64

@@ -150,6 +150,7 @@ class PixelTransfer:
   content_at_scale: np.ndarray = None
   step: int = 0
   halted_at: int = None
+  converged_at: list = dataclasses.field(default_factory=list)  # steps where a phase stopped early (stop_tolerance)
   boundaries: list = dataclasses.field(default_factory=list)
   scales: list = dataclasses.field(default_factory=list)
   timing: list = dataclasses.field(default_factory=list)  # per phase: [(steps, seconds) per chunk]
@@ -215,9 +216,12 @@ class PixelTransfer:
           on_chunk(self.step, x, terms, seconds)
 
       self.timing.append(phase_timing)
-      x, halted = pixels.optimize(x, self.vgg, stage_targets, stage, optimizer_name=config.optimizer,
-                                  learning_rate=config.learning_rate, steps=config.total_steps,
-                                  chunk=config.log_every_steps, on_chunk=chunk_done)
+      x, halted, converged = pixels.optimize(x, self.vgg, stage_targets, stage, optimizer_name=config.optimizer,
+                                             learning_rate=config.learning_rate, steps=config.total_steps,
+                                             chunk=config.log_every_steps, tolerance=config.stop_tolerance,
+                                             on_chunk=chunk_done)
+      if converged is not None:
+        self.converged_at.append(start + converged)
       if halted is not None:
         self.halted_at = start + halted
         return self

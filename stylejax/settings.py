@@ -13,6 +13,7 @@ import os
 from stylejax.core import nets, objective as objective_lib
 from stylejax.errors import UserError
 from stylejax.io import assets
+from stylejax.methods import pixels
 
 MASK_SOURCES = ("none", "files", "labels", "auto")
 
@@ -96,11 +97,12 @@ def check_optimize(config):
   if config.num_scales < 1:
     raise UserError(f"num_scales must be at least 1, got {config.num_scales}")
   number(config.style_scale, "style_scale", above=True)
-  number(config.learning_rate, "learning_rate")
   if config.total_steps < 0 or config.log_every_steps < 1:
     raise UserError("total_steps must be >= 0 and log_every_steps >= 1")
-  if config.optimizer not in ("adam", "lbfgs"):
-    raise UserError(f"unknown optimizer {config.optimizer!r}; choose one of adam, lbfgs")
+  if config.optimizer not in pixels.OPTIMIZERS:
+    raise UserError(f"unknown optimizer {config.optimizer!r}; choose one of {', '.join(pixels.OPTIMIZERS)}")
+  number(config.learning_rate, f"learning_rate of {config.optimizer}", above=config.optimizer != "lbfgs_linesearch")
+  number(config.stop_tolerance, "stop_tolerance")
   if config.snapshot_every_steps % config.log_every_steps:
     raise UserError("snapshot_every_steps must be a multiple of log_every_steps")
   if config.postprocess not in ("", "smooth_affine"):

@@ -100,6 +100,7 @@ def execute(config, workdir):
   runlog.plot_losses(log.rows, os.path.join(workdir, "losses.png"), transfer.boundaries[1:])
   summary = _summary(config, log.rows, transfer, time.perf_counter() - start, vgg)
   summary.update(status=status, image=os.path.basename(image_path), halted_at_step=transfer.halted_at,
+                 converged_at_steps=transfer.converged_at,
                  masks=masks[2] if masks is not None else [])
   eps, radius = config.loss.matting_eps, config.loss.matting_radius
   final = images.to_uint8(result)

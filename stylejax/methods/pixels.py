@@ -15,13 +15,19 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from stylejax.core import lbfgs
+
+# adam: lr 1 on 0..255 pixels (the thesis); lbfgs: Torch's fixed-step L-BFGS, history 100, as neural-style
+# and Luan's code (stylejax.core.lbfgs); lbfgs_linesearch: optax's L-BFGS with the zoom line search
+# (learning rate 0: the line search picks every step).
 OPTIMIZERS = {"adam": lambda lr: optax.adam(lr),
-              "lbfgs": lambda lr: optax.lbfgs(learning_rate=lr or None)}
+              "lbfgs": lambda lr: lbfgs.lbfgs(lr),
+              "lbfgs_linesearch": lambda lr: optax.lbfgs(learning_rate=lr or None)}
 
 
 def optimizer(name, learning_rate):
   """(optax transformation, uses a line search) for `name` in OPTIMIZERS."""
-  return optax.with_extra_args_support(OPTIMIZERS[name](learning_rate)), name == "lbfgs"
+  return optax.with_extra_args_support(OPTIMIZERS[name](learning_rate)), name == "lbfgs_linesearch"
 
 
 def _step(objective, tx, linesearch, vgg, targets, carry, index):
@@ -76,20 +82,22 @@ def evaluate(vgg, targets, x, *, objective):
 
 
 def optimize(x, vgg, targets, objective, *, optimizer_name="adam", learning_rate=1.0, steps=500, chunk=10,
-             on_chunk=None):
+             tolerance=0.0, on_chunk=None):
   """Minimises objective.total over the pixels of `x` (1, H, W, 3) from there.
 
   Runs `steps` steps in chunks of `chunk`; after each, on_chunk(done, x, terms,
   seconds) is called with the steps done so far, the image, its loss terms and
-  the chunk's wall time. Returns (x, halted_at): halted_at is None, or the
-  1-based step whose loss or update was NaN/Inf (x is then the image before it).
+  the chunk's wall time. Stops early once a chunk changes the total by at most
+  `tolerance` times its value (0: never). Returns (x, halted_at, converged_at):
+  halted_at is None, or the 1-based step whose loss or update was NaN/Inf (x is
+  then the image before it); converged_at is None or the step of the early stop.
   `x` itself is copied, not consumed; the x passed to on_chunk is donated to
   the next chunk, so keep a host copy (np.asarray) if it must outlive the call.
   """
   tx, linesearch = optimizer(optimizer_name, learning_rate)
   x = jnp.array(x, jnp.float32)
   opt_state = init_state(tx, x)
-  done = 0
+  done, previous = 0, None
   while done < steps:
     n = min(chunk, steps - done)
     tick = time.perf_counter()
@@ -97,11 +105,15 @@ def optimize(x, vgg, targets, objective, *, optimizer_name="adam", learning_rate
                                   steps=n)
     terms = jax.block_until_ready(evaluate(vgg, targets, x, objective=objective))
     if int(bad) >= 0:
-      return x, done + int(bad) + 1
+      return x, done + int(bad) + 1, None
     done += n
     if on_chunk is not None:
       on_chunk(done, x, terms, time.perf_counter() - tick)
-  return x, None
+    total = float(terms["total"])
+    if previous is not None and abs(previous - total) <= tolerance * abs(previous) and done < steps:
+      return x, None, done
+    previous = total
+  return x, None, None
 
 
 def phases(objective, sizes, two_stage):

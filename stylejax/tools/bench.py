@@ -7,8 +7,8 @@ jitted scan of bench_steps steps; median of bench_repeats chunks after a warm-up
 masks from `api.find_masks`) for the config's content and style, the content
 resized to the size (N: N×N; WxH: W×H). It reports ms/step, achieved TFLOP/s
 from the analytic VGG convolution count (forward + input gradient = 2x the
-forward FLOPs per loss evaluation; Adam evaluates once per step, L-BFGS's line
-search a variable number of times, so no TFLOP/s is given for it) and peak
+forward FLOPs per loss evaluation; Adam and the fixed-step L-BFGS evaluate once
+per step, the line search a variable number of times, so no TFLOP/s is given for it) and peak
 device memory where the backend reports it.
 """
 
@@ -61,7 +61,7 @@ def _time_case(config, vgg, content, styles, masks, width, height, dtype, optimi
   method = "luan" if objective.masked or objective.affine_weight else "gatys"
   return {"method": method, "size": f"{width}x{height}" if width != height else str(width), "dtype": dtype,
           "optimizer": optimizer, "ms_per_step": seconds * 1e3,
-          "tflops": flops / seconds / 1e12 if optimizer == "adam" else None,
+          "tflops": None if linesearch else flops / seconds / 1e12,
           "peak_memory_gib": peak / 2**30 if peak else None, "finite": bool(jnp.all(jnp.isfinite(x)))}
 
 

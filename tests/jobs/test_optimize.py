@@ -101,9 +101,16 @@ def test_bf16_multiscale_multistyle_original_colors_snapshots(tmp_path):
   assert Image.open(tmp_path / "result.png").size == (64, 43)
 
 
-def test_lbfgs_reduces_the_loss(tmp_path):
-  summary = launch.run(tiny(optimizer="lbfgs", learning_rate=0.0, total_steps=4, log_every_steps=4), str(tmp_path))
+@pytest.mark.parametrize("optimizer, learning_rate", [("lbfgs", 1.0), ("lbfgs_linesearch", 0.0)])
+def test_lbfgs_reduces_the_loss(tmp_path, optimizer, learning_rate):
+  summary = launch.run(tiny(optimizer=optimizer, learning_rate=learning_rate, total_steps=8, log_every_steps=4),
+                       str(tmp_path))
   assert summary["final_losses"]["total"] < 0.5 * summary["initial_losses"]["total"]
+
+
+def test_a_phase_stops_once_the_loss_stops_changing(tmp_path):
+  summary = launch.run(tiny(learning_rate=1e-9, total_steps=20, stop_tolerance=1e-4), str(tmp_path))
+  assert summary["converged_at_steps"] == [10] and summary["steps"] == 10 and summary["status"] == "finished"
 
 
 def test_init_from_file_and_noise(tmp_path):
@@ -126,7 +133,8 @@ def test_init_from_file_and_noise(tmp_path):
     (dict(loss__style_weight=-1.0), "loss.style_weight must be a finite number >= 0"),
     (dict(loss__tv_weight=float("inf")), "loss.tv_weight must be a finite number"),
     (dict(loss__style_layer_weights=(1.0, float("nan"), 1.0, 1.0, 1.0)), "loss.style_layer_weights must be"),
-    (dict(learning_rate=float("inf")), "learning_rate must be a finite number"),
+    (dict(learning_rate=float("inf")), "learning_rate of adam must be a finite number"),
+    (dict(optimizer="lbfgs", learning_rate=0.0), "learning_rate of lbfgs must be a finite number > 0"),
     (dict(style_scale=float("nan")), "style_scale must be a finite number > 0"),
     (dict(style_blend_weights=(float("nan"),)), "style_blend_weights needs 1 non-negative"),
 ])

@@ -17,14 +17,14 @@ def test_optimize_reports_every_chunk_lowers_the_loss_and_halts_on_nan(rng):
   targets = objective.targets(vgg, content, objective.blended_style_grams(vgg, [smooth_image(rng, 32, 32)]))
   start = content + 20.0
   calls = []
-  x, halted_at = pixels.optimize(start, vgg, targets, objective, learning_rate=2.0, steps=10, chunk=4,
+  x, halted_at, converged_at = pixels.optimize(start, vgg, targets, objective, learning_rate=2.0, steps=10, chunk=4,
                                  on_chunk=lambda done, x, terms, seconds: calls.append((done, float(terms["total"]))))
-  assert halted_at is None and [done for done, _ in calls] == [4, 8, 10]
+  assert halted_at is None and converged_at is None and [done for done, _ in calls] == [4, 8, 10]
   initial = float(pixels.evaluate(vgg, targets, start, objective=objective)["total"])
   assert calls[-1][1] < calls[0][1] < initial
   np.testing.assert_allclose(float(pixels.evaluate(vgg, targets, x, objective=objective)["total"]), calls[-1][1])
   poisoned = start.at[0, 3, 3, 0].set(jnp.nan)
-  x, halted_at = pixels.optimize(poisoned, vgg, targets, objective, steps=4, chunk=2)
+  x, halted_at, _ = pixels.optimize(poisoned, vgg, targets, objective, steps=4, chunk=2)
   assert halted_at == 1 and bool(jnp.isnan(x).any())  # the image before the bad step: the input itself
 
 
