@@ -27,7 +27,7 @@ def loss():
   section.style_weight = 20.0
   section.tv_weight = 1e-3
   # Photorealism (Luan et al. 2017): the matting-Laplacian term of the content image.
-  section.affine_weight = 0.0  # φ, on pixels in [0, 1] (Luan: 1e4 for his VGG19)
+  section.affine_weight = 0.0  # φ, on pixels in [0, 1] (Luan: 1e4, with normalization=luan)
   section.affine_form = "energy"  # energy: Luan's Σ_c V_cᵀ L V_c | difference: thesis §4, 1/N Σ_c ‖L V_c[O] − L V_c[C]‖²
   section.laplacian_backend = "banded"  # banded | matrix_free (training) | sparse (BCOO)
   section.matting_eps = 1e-7

@@ -24,13 +24,17 @@ def get_config(arg=None):
   config.image_size = 512
   config.init = "content"
 
-  # Luan's layers: pre-activation convolutions.
+  # Luan's layers (pre-activation convolutions) and published weights, in the normalisation of the
+  # neural-style code they belong to ("luan": features as if the network saw 0..255 inputs), so they
+  # keep their balance on the embedded VGG16 as on Luan's Caffe VGG19 (README, photorealistic section).
+  config.loss.normalization = "luan"
   config.loss.content_layers = ("conv4_2",)
   config.loss.style_layers = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
+  config.loss.style_layer_weights = (1.0, 1.0, 1.0, 1.0, 1.0)  # neural-style: each layer at full strength
   config.loss.content_weight = 5.0
   config.loss.style_weight = 100.0
   config.loss.tv_weight = 1e-3
-  config.loss.affine_weight = 1e2  # Luan: 1e4 for his VGG19; rebalanced for the embedded VGG16 (README)
+  config.loss.affine_weight = 1e4
 
   config.masks.source = "auto"
   config.masks.regions = 3

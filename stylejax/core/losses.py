@@ -1,6 +1,6 @@
 """Pure, jittable style-transfer losses on NHWC batches (float32).
 
-Two normalisations, chosen by name:
+Three normalisations, chosen by name:
 
 - "gatys" (Gatys, Ecker, Bethge 2016, "Image style transfer using CNNs", eqs. 1, 4, 5):
   content  1/2 · Σ (F[O] − F[C])²,
@@ -10,13 +10,22 @@ Two normalisations, chosen by name:
   content  1/(N H W) · ‖F[O] − F[C]‖²,
   style    ‖G[O]/(N H W) − G[S]/(N H W)‖²_F,
   TV       the same squared differences, averaged instead of summed.
+- "luan" (neural-style's Torch code, which Luan et al. 2017 build on; their
+  published weights belong to it):
+  content  1/(N H W) · ‖F[O] − F[C]‖²   (nn.MSECriterion),
+  style    1/N² · Σ_ij (G[O]/(N M) − G[S]/(N M))² = 1/N⁴ · Σ_ij (Ĝ[O] − Ĝ[S])²,
+  TV       1/2 · Σ (O[i+1,j] − O[i,j])² + (O[i,j+1] − O[i,j])²,
+  on features of 0..255 inputs: the Objective scales features of a network fed
+  normalised inputs by its input scale (stylejax.core.objective).
 
 Every loss returns the mean over the batch axis.
 """
 
 import jax.numpy as jnp
 
-NORMALIZATIONS = ("gatys", "johnson")
+NORMALIZATIONS = ("gatys", "johnson", "luan")
+STYLE_SCALE = {"gatys": lambda n: 0.25 / n**2, "johnson": lambda n: 1.0 / n**2, "luan": lambda n: 1.0 / n**4}
+TV_REDUCTION = {"gatys": jnp.sum, "johnson": jnp.mean, "luan": lambda x, axis: 0.5 * jnp.sum(x, axis)}
 
 
 def _check(normalization):
@@ -28,7 +37,7 @@ def content_loss(features, target, normalization="gatys"):
   """Content loss of one layer; features and target (B, H, W, N).
 
   gatys: 1/2 Σ (F − P)²   (Gatys et al. 2016, eq. 1)
-  johnson: 1/(N H W) ‖F − P‖²   (Johnson et al. 2016, eq. 2)
+  johnson, luan: 1/(N H W) ‖F − P‖²   (Johnson et al. 2016, eq. 2; neural-style's MSE)
   """
   _check(normalization)
   squared = jnp.square(features - target).reshape(features.shape[0], -1)
@@ -53,11 +62,10 @@ def style_layer_loss(gram, target_gram, normalization="gatys"):
 
   gatys: 1/(4 N² M²) Σ (G − A)² = 1/(4 N²) Σ (Ĝ − Â)²   (Gatys et al. 2016, eq. 4)
   johnson: ‖G/(N M) − A/(N M)‖²_F = 1/N² Σ (Ĝ − Â)²   (Johnson et al. 2016, eq. 3)
+  luan: 1/N² Σ (G/(N M) − A/(N M))² = 1/N⁴ Σ (Ĝ − Â)²   (neural-style's StyleLoss)
   """
   _check(normalization)
-  channels = gram.shape[-1]
-  scale = 0.25 if normalization == "gatys" else 1.0
-  per_image = scale / channels**2 * jnp.square(gram - target_gram).sum((-2, -1))
+  per_image = STYLE_SCALE[normalization](gram.shape[-1]) * jnp.square(gram - target_gram).sum((-2, -1))
   return per_image.mean()
 
 
@@ -75,12 +83,13 @@ def total_variation(images, normalization="gatys"):
   """Squared total variation of (B, H, W, C) images (Mahendran & Vedaldi 2015, β = 2; Johnson et al. 2016 §3.3).
 
   TV(O) = Σ_ij (O[i+1,j] − O[i,j])² + (O[i,j+1] − O[i,j])²; "johnson" averages
-  each of the two difference images over its elements instead of summing.
+  each of the two difference images over its elements instead of summing;
+  "luan" halves the sum (neural-style's TVLoss is the gradient of ½ TV).
   """
   _check(normalization)
   dy = jnp.square(images[:, 1:] - images[:, :-1]).reshape(images.shape[0], -1)
   dx = jnp.square(images[:, :, 1:] - images[:, :, :-1]).reshape(images.shape[0], -1)
-  reduce = jnp.sum if normalization == "gatys" else jnp.mean
+  reduce = TV_REDUCTION[normalization]
   return (reduce(dy, -1) + reduce(dx, -1)).mean()
 
 
@@ -110,9 +119,7 @@ def masked_style_layer_loss(grams, target_grams, content_masks, normalization="g
   per channel; with one all-ones channel this is the plain style loss.
   """
   _check(normalization)
-  channels = grams.shape[-1]
-  scale = 0.25 if normalization == "gatys" else 1.0
-  per_channel = scale / channels**2 * jnp.square(grams - target_grams).sum((-2, -1))  # (B, K)
+  per_channel = STYLE_SCALE[normalization](grams.shape[-1]) * jnp.square(grams - target_grams).sum((-2, -1))  # (B, K)
   weights = content_masks.reshape(content_masks.shape[0], -1, content_masks.shape[-1]).mean(1)
   return (weights * per_channel).sum(-1).mean()
 

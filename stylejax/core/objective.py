@@ -81,7 +81,14 @@ class Objective:
     vgg_lib.check_layers(arch, self.content_layers + self.style_layers)
 
   def features(self, vgg, image, layers):
-    return vgg.features(image, layers, DTYPES[self.dtype])
+    """VGG features of 0..255 `image`; for the "luan" normalisation as if the network saw 0..255 inputs
+    (features times the input scale mean(std), 1 for Caffe/MatConvNet weights, ≈57.6 for torchvision's),
+    so Luan's published weights keep their balance on any network."""
+    feats = vgg.features(image, layers, DTYPES[self.dtype])
+    if self.normalization == "luan":
+      scale = jnp.mean(vgg.std)
+      feats = {layer: f * scale for layer, f in feats.items()}
+    return feats
 
   def content_targets(self, vgg, content):
     return self.features(vgg, content, self.content_layers)

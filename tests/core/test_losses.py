@@ -27,14 +27,16 @@ def test_gram_matrix_is_position_averaged(rng):
   np.testing.assert_allclose(losses.gram_matrix(jnp.asarray(f)), expected, rtol=1e-5, atol=1e-6)
 
 
-def test_style_layer_loss_matches_gatys_and_johnson_formulas(rng):
+def test_style_layer_loss_matches_gatys_johnson_and_neural_style_formulas(rng):
   o, s = rng.normal(size=(1, 4, 5, 6)), rng.normal(size=(1, 4, 5, 6))
   n, m = 6, 20
   gatys = np.sum((np_gram(o[0]) - np_gram(s[0])) ** 2) / (4 * n**2 * m**2)  # Gatys eq. 4
   johnson = np.sum((np_gram(o[0]) / (n * m) - np_gram(s[0]) / (n * m)) ** 2)  # Johnson eq. 3
+  luan = np.mean((np_gram(o[0]) / (n * m) - np_gram(s[0]) / (n * m)) ** 2)  # neural-style: MSE of G / nElement
   go, gs = losses.gram_matrix(jnp.asarray(o)), losses.gram_matrix(jnp.asarray(s))
   np.testing.assert_allclose(losses.style_layer_loss(go, gs, "gatys"), gatys, rtol=1e-5)
   np.testing.assert_allclose(losses.style_layer_loss(go, gs, "johnson"), johnson, rtol=1e-5)
+  np.testing.assert_allclose(losses.style_layer_loss(go, gs, "luan"), luan, rtol=1e-5)
 
 
 def test_style_loss_sums_weighted_layers(rng):
@@ -56,6 +58,7 @@ def test_total_variation_matches_numpy(rng):
   johnson = np.mean([dy[b].mean() + dx[b].mean() for b in range(2)])
   np.testing.assert_allclose(losses.total_variation(jnp.asarray(x), "gatys"), gatys, rtol=1e-5)
   np.testing.assert_allclose(losses.total_variation(jnp.asarray(x), "johnson"), johnson, rtol=1e-5)
+  np.testing.assert_allclose(losses.total_variation(jnp.asarray(x), "luan"), gatys / 2, rtol=1e-5)
 
 
 def test_identical_images_give_zero_loss(rng):

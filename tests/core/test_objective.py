@@ -6,7 +6,7 @@ import pytest
 
 from configs import luan
 from stylejax import settings
-from stylejax.core import matting
+from stylejax.core import matting, objective as objective_lib
 from stylejax.io import weights
 
 
@@ -68,3 +68,19 @@ def test_the_thesis_difference_form_is_zero_at_the_content_and_matches_the_energ
   expected = np.mean([np.sum((lap[b] @ diff[b].reshape(-1, 3)) ** 2) / (24 * 24) for b in range(2)])
   np.testing.assert_allclose(float(objective.terms(image, vgg, targets)["affine"]), expected, rtol=5e-3)
 
+
+
+def test_the_luan_normalization_sees_features_as_of_0_255_inputs(rng):
+  """Luan's weights belong to Caffe features of 0..255 inputs: torchvision features are scaled by mean(std)."""
+  vgg = weights.load_vgg()
+  scale = float(np.mean(vgg.std))
+  make = lambda normalization: objective_lib.Objective(  # noqa: E731
+      ("conv4_2",), (("conv1_1", 1.0),), 1.0, 1.0, 0.0, normalization=normalization)
+  luan, johnson = make("luan"), make("johnson")
+  content = jnp.asarray(rng.uniform(0, 255, (1, 32, 32, 3)), jnp.float32)
+  style = rng.uniform(0, 255, (32, 32, 3)).astype(np.float32)
+  image = content + 10.0
+  terms = {name: o.terms(image, vgg, o.targets(vgg, content, o.blended_style_grams(vgg, [style])))
+           for name, o in (("luan", luan), ("johnson", johnson))}
+  np.testing.assert_allclose(terms["luan"]["content"], scale**2 * terms["johnson"]["content"], rtol=1e-4)
+  np.testing.assert_allclose(terms["luan"]["style"], scale**4 / 64**2 * terms["johnson"]["style"], rtol=1e-4)
