@@ -42,6 +42,12 @@ def progress(total, desc, unit="step", initial=0):
   return tqdm.tqdm(total=total, desc=desc, unit=unit, initial=initial, file=sys.stderr, dynamic_ncols=True, leave=True)
 
 
+def read_rows(workdir):
+  """The rows of a workdir's metrics.jsonl."""
+  with open(os.path.join(workdir, "metrics.jsonl")) as f:
+    return [json.loads(line) for line in f if line.strip()]
+
+
 class RunLog:
   """metrics.jsonl plus TensorBoard scalars and images, in one workdir.
 
@@ -59,8 +65,7 @@ class RunLog:
     self._metrics_path = os.path.join(workdir, "metrics.jsonl")
     self.rows = []
     if resume_step is not None and os.path.exists(self._metrics_path):
-      with open(self._metrics_path) as f:
-        self.rows = [row for row in map(json.loads, filter(str.strip, f)) if row["step"] <= resume_step]
+      self.rows = [row for row in read_rows(workdir) if row["step"] <= resume_step]
     self._metrics = open(self._metrics_path, "w")
     with atomic.naming(self._metrics_path):
       self._metrics.writelines(json.dumps(row) + "\n" for row in self.rows)
@@ -74,8 +79,11 @@ class RunLog:
     with atomic.naming(self._events._file_name):
       self._events.write_event(event)
 
-  def scalars(self, step, values):
+  def scalars(self, step, values, seconds=None):
+    """Logs loss `values` at `step`; `seconds` (wall time of the run so far) goes to metrics.jsonl only."""
     row = {"step": int(step), **{k: float(v) for k, v in values.items()}}
+    if seconds is not None:
+      row["seconds"] = round(float(seconds), 3)
     self.rows.append(row)
     with atomic.naming(self._metrics_path):
       self._metrics.write(json.dumps(row) + "\n")
@@ -108,7 +116,7 @@ def plot_losses(rows, path, boundaries=()):
 
   `boundaries` marks steps where a new scale of a multi-scale run begins.
   """
-  keys = sorted({k for r in rows for k in r} - {"step", "total"}) + ["total"]
+  keys = sorted({k for r in rows for k in r} - {"step", "total", "seconds"}) + ["total"]
   steps = np.array([r["step"] for r in rows])
   fig = Figure(figsize=(3.6 * len(keys), 3.2))  # no pyplot: no global figure state, no backend to choose
   axes = fig.subplots(1, len(keys), squeeze=False)
@@ -122,6 +130,25 @@ def plot_losses(rows, path, boundaries=()):
     ax.set_title(key)
     ax.set_xlabel("step")
     ax.grid(alpha=0.3)
+  _save(fig, path)
+
+
+def plot_loss_against_time(runs, path):
+  """The total loss of several runs ({name: metrics rows with `seconds`}) against wall time, log scale."""
+  fig = Figure(figsize=(6.4, 4.0))
+  ax = fig.subplots()
+  for name, rows in runs.items():
+    timed = [r for r in rows if "seconds" in r]
+    ax.plot([r["seconds"] for r in timed], [r["total"] for r in timed], marker=".", label=name)
+  ax.set_yscale("log")
+  ax.set_xlabel("wall time (s, compilation included)")
+  ax.set_ylabel("total loss")
+  ax.grid(alpha=0.3)
+  ax.legend()
+  _save(fig, path)
+
+
+def _save(fig, path):
   fig.tight_layout()
   with atomic.writing(path) as f:
     fig.savefig(f, format="png", dpi=100)

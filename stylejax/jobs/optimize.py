@@ -64,11 +64,12 @@ def execute(config, workdir):
   log = runlog.RunLog(workdir, config)
   if masks is not None:
     _save_masks(workdir, transfer)
+  start = time.perf_counter()
   plan_steps = config.total_steps * len(api.pixels.phases(transfer.objective, transfer.sizes, config.two_stage))
   bar = runlog.progress(plan_steps, "optimize")
 
   def on_chunk(step, x, terms, seconds):
-    log.scalars(step, terms)
+    log.scalars(step, terms, time.perf_counter() - start)
     if x is None:
       return
     bar.update(step - bar.n)
@@ -77,7 +78,6 @@ def execute(config, workdir):
       images.save_image(os.path.join(workdir, "snapshots", f"step_{step:06d}.png"), transfer.image)
       log.image("snapshot", transfer.image, step)
 
-  start = time.perf_counter()
   status = "failed"  # until the loop returns: an error or Ctrl-C leaves the run unfinished
   try:
     transfer.run(on_chunk)

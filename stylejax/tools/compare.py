@@ -1,5 +1,6 @@
 """The `compare` job: run several optimize configs on one pair and lay the results
-side by side in a contact sheet with their photorealism metrics under them."""
+side by side in a contact sheet with their photorealism metrics under them;
+loss_vs_time.png plots each run's total loss against its wall time."""
 
 import os
 
@@ -58,6 +59,8 @@ def run(config, workdir):
                f"gradient SSIM {realism['gradient_ssim']:.3f}")
     tiles.append(captioned(result, caption))
   contact_sheet([tiles], os.path.join(workdir, "contact_sheet.png"))
+  runlog.plot_loss_against_time({name: runlog.read_rows(os.path.join(workdir, name)) for name in summaries},
+                                os.path.join(workdir, "loss_vs_time.png"))
   runlog.write_json(os.path.join(workdir, "compare.json"),
                     {name: {"photorealism": s["photorealism"], "final_losses": s["final_losses"]}
                      for name, s in summaries.items()})

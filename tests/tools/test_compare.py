@@ -22,6 +22,7 @@ def test_compare_runs_gatys_and_luan_on_one_pair_and_lays_them_side_by_side(tmp_
     assert (tmp_path / name / "result.png").is_file()
     assert scores[name]["photorealism"] == summaries[name]["photorealism"]
     assert scores[name]["final_losses"]["total"] < summaries[name]["initial_losses"]["total"]
+  assert Image.open(tmp_path / "loss_vs_time.png").size == (640, 400)
   sheet = Image.open(tmp_path / "contact_sheet.png")  # content | style | masks | luan | gatys
   assert sheet.height == 256 + 44 and sheet.width > 4 * 256
 
