@@ -115,14 +115,16 @@ def _quiet_about(folder):
   """Silences the 'Exception ignored' reports of a failed restore's other reads of `folder`.
 
   Orbax leaves them as unawaited coroutines, reported when collected (often at
-  exit) with a page of TensorStore spec each; every other report goes through.
+  exit) with a page of TensorStore spec each, and their callbacks may find
+  orbax's event loop closed; once a restore has failed, those two kinds of
+  report are dropped and every other goes through.
   """
   if not _DAMAGED:
     report = sys.unraisablehook
 
     def hook(unraisable):
       message = str(unraisable.exc_value)
-      if message != "Event loop is closed" and not any(folder in message for folder in _DAMAGED):
+      if message != "Event loop is closed" and not any(damaged in message for damaged in _DAMAGED):
         report(unraisable)
 
     sys.unraisablehook = hook
