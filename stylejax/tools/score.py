@@ -33,9 +33,10 @@ def run(config, workdir):
   if config.content_mask:
     masks = [mask_files.load_segmentation(path, config.max_input_pixels)
              for path in (config.content_mask, config.style_mask)]
+  unique_names = len(set(map(os.path.basename, outputs))) == len(outputs)
   scores = {}
-  for path in outputs:
-    name = os.path.relpath(path) if len(set(map(os.path.basename, outputs))) < len(outputs) else os.path.basename(path)
+  for path in outputs:  # rows named by file name, or by relative path where two names clash
+    name = os.path.basename(path) if unique_names else os.path.relpath(path)
     scores[name] = api.score(images.read_rgb(path, config.max_input_pixels), content, style, *masks)
   runlog.write_table(workdir, markdown(scores), {"scores": scores, "masked": bool(config.content_mask),
                                                  "size": scoring.SIZE, "content": config.content,
