@@ -31,7 +31,6 @@ SIZE = 384
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 CONTENT_LAYER = "relu4_2"
 MATTING_EPS, MATTING_RADIUS = 1e-7, 1
-KEYS = ("style", "content", "color", "affine_energy", "gradient_ssim")
 
 
 def style_distance(vgg, output, style, output_masks=None, style_masks=None):

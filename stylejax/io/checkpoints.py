@@ -7,7 +7,6 @@ manifest of its files' sizes and sha256, checked before a restore; a step that
 fails the check or the restore is skipped for the newest older one that works.
 """
 
-import hashlib
 import json
 import os
 import sys
@@ -19,7 +18,7 @@ import ml_collections
 import orbax.checkpoint as ocp
 
 from stylejax.errors import UserError
-from stylejax.io import atomic
+from stylejax.io import atomic, weights
 
 
 def manager(workdir, keep=None):
@@ -43,8 +42,7 @@ def _files(folder):
       path = os.path.join(root, name)
       relative = os.path.relpath(path, folder)
       if relative != MANIFEST:
-        with open(path, "rb") as f:
-          found[relative] = {"bytes": os.path.getsize(path), "sha256": hashlib.file_digest(f, "sha256").hexdigest()}
+        found[relative] = {"bytes": os.path.getsize(path), "sha256": weights.sha256(path)}
   return found
 
 
@@ -52,10 +50,12 @@ def seal_latest(checkpoints):
   """Waits for the pending save, then writes the manifest of the newest step if it has none."""
   checkpoints.wait_until_finished()
   step = checkpoints.latest_step()
-  if step is not None and not os.path.exists(os.path.join(_step_folder(checkpoints, step), MANIFEST)):
-    folder = _step_folder(checkpoints, step)
-    files = _files(folder)
-    with atomic.writing(os.path.join(folder, MANIFEST), "w") as f:
+  if step is None:
+    return
+  manifest = os.path.join(_step_folder(checkpoints, step), MANIFEST)
+  if not os.path.exists(manifest):
+    files = _files(os.path.dirname(manifest))
+    with atomic.writing(manifest, "w") as f:
       json.dump(files, f, indent=1, sort_keys=True)
 
 

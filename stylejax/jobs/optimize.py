@@ -94,8 +94,9 @@ def execute(config, workdir):
     log.close()
   if transfer.image is None:  # stopped before the first phase began: nothing to report
     raise KeyboardInterrupt if status == "interrupted" else UserError("the run produced no image")
-  if status == "finished" and os.path.exists(os.path.join(workdir, "partial.png")):
-    os.remove(os.path.join(workdir, "partial.png"))  # left by an earlier unfinished run
+  stale = os.path.join(workdir, "partial.png")
+  if status == "finished" and os.path.exists(stale):
+    os.remove(stale)  # left by an earlier unfinished run
 
   runlog.plot_losses(log.rows, os.path.join(workdir, "losses.png"), transfer.boundaries[1:])
   summary = _summary(config, log.rows, transfer, time.perf_counter() - start, vgg)

@@ -58,14 +58,15 @@ def plan(config):
   folder (earlier outputs) are not read.
   """
   output_root = os.path.realpath(config.output)
+  inside_output = os.path.join(output_root, "")  # the prefix of every path below the output folder
   if os.path.isdir(config.input):
     input_root = os.path.realpath(config.input)
-    if input_root == output_root or input_root.startswith(os.path.join(output_root, "")):
+    if input_root == output_root or input_root.startswith(inside_output):
       raise UserError(f"the output folder {config.output} is or holds the input folder {config.input}; "
                       "choose an output folder outside it")
   todo, existing, writers = [], 0, {}
   for path, relative in input_files(config.input):
-    if os.path.realpath(path).startswith(os.path.join(output_root, "")):
+    if os.path.realpath(path).startswith(inside_output):
       continue  # an output folder inside the input folder is not input
     target = output_path(config.output, relative, config.output_format)
     other = writers.setdefault(os.path.normcase(target).lower(), path)
