@@ -24,6 +24,8 @@ def get_config(arg=None):
   config.image_size = 512  # long side of the output, pixels
   config.style_scale = 1.0  # style image long side = image_size * style_scale
   config.num_scales = 1  # >1: coarse to fine, image_size / 2^k first
+  config.upsample = "resize"  # to the next scale: resize (Lanczos) | guided (the coarse result's local
+  # affine colour transforms applied to the finer content: photorealistic, keeps the content's detail)
   config.init = "mix"  # content | noise | mix | path to an image
   config.noise_ratio = 0.6  # mix = noise_ratio * noise + (1 - noise_ratio) * content (thesis)
   config.original_colors = False  # keep the content's colours (luminance-only transfer)
@@ -44,6 +46,7 @@ def get_config(arg=None):
   config.learning_rate = 1.0  # Adam on 0..255 pixels (thesis); lbfgs: the fixed step (1 as Torch);
   # lbfgs_linesearch: 0 lets the line search pick every step
   config.total_steps = 500  # per scale (per stage with two_stage)
+  config.scale_steps = ()  # steps at each scale, coarse to fine, instead of total_steps at each
   config.stop_tolerance = 0.0  # stop a phase once a chunk changes the loss by at most this fraction (0: never)
 
   # Outputs.

@@ -158,6 +158,7 @@ class PixelTransfer:
   def __post_init__(self):
     self.objective = settings.objective(self.config)
     self.sizes = pixels.scale_sizes(self.config.image_size, self.config.num_scales)
+    self.plan = pixels.phases(self.objective, self.sizes, settings.scale_steps(self.config), self.config.two_stage)
 
   def style_size(self, long_side):
     return max(1, round(long_side * self.config.style_scale))
@@ -172,12 +173,18 @@ class PixelTransfer:
     grams = self.objective.blended_style_grams(self.vgg, styles, self.blend, style_masks)
     return self.objective.targets(self.vgg, jnp.asarray(content)[None], grams, content_masks)
 
-  def initial_image(self, content, rng):
-    """The starting pixels per config.init, or the previous phase's result resized."""
+  def initial_image(self, content, rng, previous_content=None):
+    """The starting pixels per config.init, or the previous phase's result, carried to a finer
+    scale per config.upsample: `resize` (Lanczos) or `guided` (its local affine colour
+    transforms of previous_content applied to the finer content: postprocess.guided_upsample)."""
     height, width = content.shape[:2]
     if self.image is not None:
       previous = self.image
-      return previous if previous.shape[:2] == (height, width) else images.resize(previous, height, width)
+      if previous.shape[:2] == (height, width):
+        return previous
+      if self.config.upsample == "guided":
+        return postprocess.guided_upsample(previous, previous_content, content)
+      return images.resize(previous, height, width)
     init = self.config.init
     if init == "content":
       return content
@@ -191,18 +198,18 @@ class PixelTransfer:
 
   def run(self, on_chunk=None):
     """Runs every phase; on_chunk(step, x or None, terms, seconds) after each chunk (x None: a phase's start)."""
-    config = self.config
-    plan = pixels.phases(self.objective, self.sizes, config.two_stage)
+    config, plan = self.config, self.plan
     rng = jax.random.key(config.seed)
-    targets = None
-    for k, (long_side, stage) in enumerate(plan):
+    targets = previous_content = None
+    for k, (long_side, stage, steps) in enumerate(plan):
       if k == 0 or long_side != plan[k - 1][0]:
-        self.content_at_scale = fit(self.content, long_side)
+        previous_content, self.content_at_scale = self.content_at_scale, fit(self.content, long_side)
         targets = self.targets(self.content_at_scale, long_side)
         self.scales.append({"long_side": long_side, "height": self.content_at_scale.shape[0],
                             "width": self.content_at_scale.shape[1]})
       stage_targets = {key: value for key, value in targets.items() if key in stage.needed_targets}
-      x = jnp.asarray(self.initial_image(self.content_at_scale, jax.random.fold_in(rng, k)), jnp.float32)[None]
+      x = jnp.asarray(self.initial_image(self.content_at_scale, jax.random.fold_in(rng, k), previous_content),
+                      jnp.float32)[None]
       self.image = np.asarray(x[0])
       self.boundaries.append(self.step)
       start, phase_timing = self.step, []
@@ -217,7 +224,7 @@ class PixelTransfer:
 
       self.timing.append(phase_timing)
       x, halted, converged = pixels.optimize(x, self.vgg, stage_targets, stage, optimizer_name=config.optimizer,
-                                             learning_rate=config.learning_rate, steps=config.total_steps,
+                                             learning_rate=config.learning_rate, steps=steps,
                                              chunk=config.log_every_steps, tolerance=config.stop_tolerance,
                                              on_chunk=chunk_done)
       if converged is not None:

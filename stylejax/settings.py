@@ -16,6 +16,7 @@ from stylejax.io import assets
 from stylejax.methods import pixels
 
 MASK_SOURCES = ("none", "files", "labels", "auto")
+UPSAMPLINGS = ("resize", "guided")  # from one scale to the next: stylejax.api.PixelTransfer.initial_image
 
 
 def as_list(value, kind=str, name="value"):
@@ -107,10 +108,21 @@ def check_optimize(config):
     raise UserError("snapshot_every_steps must be a multiple of log_every_steps")
   if config.postprocess not in ("", "smooth_affine"):
     raise UserError(f"unknown postprocess {config.postprocess!r}; choose '' or smooth_affine")
+  if config.upsample not in UPSAMPLINGS:
+    raise UserError(f"unknown upsample {config.upsample!r}; choose one of {', '.join(UPSAMPLINGS)}")
+  scale_steps(config)
   if not 0.0 <= config.noise_ratio <= 1.0:
     raise UserError(f"noise_ratio must be in [0, 1], got {config.noise_ratio}")
   if config.init not in ("content", "noise", "mix") and not os.path.isfile(assets.resolve(config.init)):
     raise UserError(f"init must be content, noise, mix or an image file; {config.init!r} is none of these")
+
+
+def scale_steps(config):
+  """Steps at each scale of an optimize config, coarse to fine: `scale_steps`, or total_steps at each."""
+  steps = as_list(config.scale_steps, int, "scale_steps") or [config.total_steps] * config.num_scales
+  if len(steps) != config.num_scales or min(steps) < 0:
+    raise UserError(f"scale_steps needs {config.num_scales} step counts >= 0 (one per scale), got {steps}")
+  return steps
 
 
 def style_inputs(config):

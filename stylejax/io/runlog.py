@@ -148,6 +148,25 @@ def plot_loss_against_time(runs, path):
   _save(fig, path)
 
 
+def plot_tradeoff(runs, references, path):
+  """Style distance against affine energy (stylejax.core.scoring, log-log) of runs ({name: scores}), each
+  point named, and of references (stars): the photorealism/style trade-off (Luan et al. 2017, fig. 6)."""
+  fig = Figure(figsize=(6.4, 4.8))
+  ax = fig.subplots()
+  for points, marker, size in ((runs, "o", 30), (references, "*", 160)):
+    for name, scores in points.items():
+      ax.scatter(scores["affine_energy"], scores["style"], marker=marker, s=size,
+                 color="tab:red" if marker == "*" else "tab:blue")
+      ax.annotate(name, (scores["affine_energy"], scores["style"]), fontsize=7, xytext=(4, 3),
+                  textcoords="offset points")
+  ax.set_xscale("log")
+  ax.set_yscale("log")
+  ax.set_xlabel("affine energy under the content's matting Laplacian (lower: more photorealistic)")
+  ax.set_ylabel("masked style distance (lower: more of the style)")
+  ax.grid(alpha=0.3, which="both")
+  _save(fig, path)
+
+
 def _save(fig, path):
   fig.tight_layout()
   with atomic.writing(path) as f:

@@ -65,8 +65,7 @@ def execute(config, workdir):
   if masks is not None:
     _save_masks(workdir, transfer)
   start = time.perf_counter()
-  plan_steps = config.total_steps * len(api.pixels.phases(transfer.objective, transfer.sizes, config.two_stage))
-  bar = runlog.progress(plan_steps, "optimize")
+  bar = runlog.progress(sum(steps for _, _, steps in transfer.plan), "optimize")
 
   def on_chunk(step, x, terms, seconds):
     log.scalars(step, terms, time.perf_counter() - start)

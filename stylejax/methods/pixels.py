@@ -116,13 +116,13 @@ def optimize(x, vgg, targets, objective, *, optimizer_name="adam", learning_rate
   return x, None, None
 
 
-def phases(objective, sizes, two_stage):
-  """(long side, objective) per phase: coarse to fine, and per scale Luan's two stages
-  (first without the photorealism term, then with it) when asked."""
+def phases(objective, sizes, steps, two_stage):
+  """(long side, objective, steps) per phase: coarse to fine, steps[k] at sizes[k], and per scale
+  Luan's two stages (first without the photorealism term, then with it) when asked."""
   stages = [objective]
   if two_stage and objective.affine_weight:
     stages = [objective.without_affine(), objective]
-  return [(size, stage) for size in sizes for stage in stages]
+  return [(size, stage, n) for size, n in zip(sizes, steps) for stage in stages]
 
 
 def scale_sizes(image_size, num_scales):

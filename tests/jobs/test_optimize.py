@@ -101,6 +101,13 @@ def test_bf16_multiscale_multistyle_original_colors_snapshots(tmp_path):
   assert Image.open(tmp_path / "result.png").size == (64, 43)
 
 
+def test_steps_per_scale_and_guided_upsampling(tmp_path):
+  summary = launch.run(tiny(num_scales=2, scale_steps=(4, 2), log_every_steps=2, upsample="guided"), str(tmp_path))
+  assert [s["long_side"] for s in summary["scales"]] == [32, 64] and summary["steps"] == 6
+  rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+  assert [r["step"] for r in rows] == [0, 2, 4, 4, 6]
+
+
 @pytest.mark.parametrize("optimizer, learning_rate", [("lbfgs", 1.0), ("lbfgs_linesearch", 0.0)])
 def test_lbfgs_reduces_the_loss(tmp_path, optimizer, learning_rate):
   summary = launch.run(tiny(optimizer=optimizer, learning_rate=learning_rate, total_steps=8, log_every_steps=4),
@@ -137,6 +144,9 @@ def test_init_from_file_and_noise(tmp_path):
     (dict(optimizer="lbfgs", learning_rate=0.0), "learning_rate of lbfgs must be a finite number > 0"),
     (dict(style_scale=float("nan")), "style_scale must be a finite number > 0"),
     (dict(style_blend_weights=(float("nan"),)), "style_blend_weights needs 1 non-negative"),
+    (dict(num_scales=2, scale_steps=(5,)), "scale_steps needs 2 step counts"),
+    (dict(scale_steps=("5", "x")), "cannot read scale_steps"),
+    (dict(upsample="bicubic"), "unknown upsample"),
 ])
 def test_bad_settings_are_user_errors(tmp_path, overrides, message):
   with pytest.raises(UserError, match=message):

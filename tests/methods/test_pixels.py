@@ -30,6 +30,7 @@ def test_optimize_reports_every_chunk_lowers_the_loss_and_halts_on_nan(rng):
 
 def test_phases_two_stage_and_multiscale():
   objective = objective_lib.Objective(("conv4_2",), (("conv1_1", 1.0),), 1.0, 1.0, 1.0, affine_weight=5.0)
-  plan = pixels.phases(objective, [32, 64], two_stage=True)
-  assert [(size, o.affine_weight) for size, o in plan] == [(32, 0.0), (32, 5.0), (64, 0.0), (64, 5.0)]
-  assert len(pixels.phases(objective, [64], two_stage=False)) == 1
+  plan = pixels.phases(objective, [32, 64], [30, 10], two_stage=True)
+  assert [(size, o.affine_weight, n) for size, o, n in plan] == [(32, 0.0, 30), (32, 5.0, 30), (64, 0.0, 10),
+                                                                  (64, 5.0, 10)]
+  assert len(pixels.phases(objective, [64], [10], two_stage=False)) == 1

@@ -2,9 +2,10 @@
 
 import json
 
+import pytest
 from PIL import Image
 
-from experiments import fast_vs_gatys, gatys_vs_luan
+from experiments import fast_vs_gatys, gatys_vs_luan, luan_tradeoff
 from stylejax import launch
 from stylejax.io import assets
 
@@ -22,9 +23,27 @@ def test_compare_runs_gatys_and_luan_on_one_pair_and_lays_them_side_by_side(tmp_
     assert (tmp_path / name / "result.png").is_file()
     assert scores[name]["photorealism"] == summaries[name]["photorealism"]
     assert scores[name]["final_losses"]["total"] < summaries[name]["initial_losses"]["total"]
+    assert set(scores[name]["scores"]) == {"style", "content", "color", "affine_energy", "gradient_ssim"}
   assert Image.open(tmp_path / "loss_vs_time.png").size == (640, 400)
   sheet = Image.open(tmp_path / "contact_sheet.png")  # content | style | masks | luan | gatys
   assert sheet.height == 256 + 44 and sheet.width > 4 * 256
+
+
+def test_tradeoff_points_are_scored_beside_a_reference_and_plotted(tmp_path):
+  config = luan_tradeoff.get_config("tiny")
+  assert len(config.runs) == 9  # 3 style weights × 3 affine weights
+  kept = list(config.runs)[:2]
+  for name in list(config.runs)[2:]:
+    del config.runs[name]
+  for run in config.runs.values():
+    run.total_steps, run.log_every_steps = 4, 2
+  config.references.photo = "bundled:astronaut.jpg"  # the unchanged content photo
+  launch.run(config, str(tmp_path))
+  table = json.loads((tmp_path / "score.json").read_text())
+  assert table["references"] == ["photo"] and set(table["scores"]) == {"photo", *kept}
+  assert table["scores"]["photo"]["gradient_ssim"] == pytest.approx(1.0)
+  assert f"| {kept[0]} |" in (tmp_path / "score.md").read_text()
+  assert Image.open(tmp_path / "tradeoff.png").size == (640, 480)
 
 
 def test_compare_fast_scores_both_methods_with_the_same_loss(model_dir, tmp_path):
