@@ -2,7 +2,7 @@
 with the fixed protocol (stylejax.core.scoring) beside optional reference images
 (e.g. Luan's published result), and lay them side by side.
 
-Writes contact_sheet.png (content | style | masks | each run, scored),
+Writes contact_sheet.png (content | style | masks | references | runs, scored; six per row),
 score.md/score.json (the scores table), tradeoff.png (style distance against
 affine energy, references marked), loss_vs_time.png (each run's total loss
 against its wall time) and compare.json.
@@ -20,6 +20,7 @@ from stylejax.tools import score as score_tool
 
 TILE_HEIGHT = 256
 CAPTION_HEIGHT = 44
+TILES_PER_ROW = 6
 
 
 def captioned(image, caption):
@@ -75,17 +76,19 @@ def run(config, workdir):
     reference = images.read_rgb(settings.paths(path, name)[0], first.max_input_pixels)
     scores[name] = api.score(reference, *pair)
     tiles.append(captioned(images.at_long_side(reference, first.image_size), caption(name, scores[name])))
-  references = list(scores)
+  references, masks_shown = list(scores), False
   for name, run_config in config.runs.items():
     run_dir = os.path.join(workdir, name)
     summaries[name], result = optimize.execute(run_config, run_dir)
     scores[name] = api.score(result, *scoring_inputs(run_config))
     masks_png = os.path.join(run_dir, "masks_content.png")
-    if os.path.isfile(masks_png):
+    if os.path.isfile(masks_png) and not masks_shown:
       drawn = np.asarray(Image.open(masks_png).convert("RGB"), np.float32)
       tiles.insert(2, captioned(drawn[:, drawn.shape[1] // 2:], f"masks ({name})"))
+      masks_shown = True
     tiles.append(captioned(result, caption(name, scores[name])))
-  contact_sheet([tiles], os.path.join(workdir, "contact_sheet.png"))
+  contact_sheet([tiles[k:k + TILES_PER_ROW] for k in range(0, len(tiles), TILES_PER_ROW)],
+                os.path.join(workdir, "contact_sheet.png"))
   runlog.write_table(workdir, score_tool.markdown(scores), {"scores": scores, "references": references}, name="score")
   runlog.plot_tradeoff({name: scores[name] for name in summaries}, {name: scores[name] for name in references},
                        os.path.join(workdir, "tradeoff.png"))
