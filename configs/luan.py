@@ -11,6 +11,11 @@ bundled NASA portrait of Eileen Collins takes the look of the bundled US Navy
 portrait of Grace Hopper (both public domain, both a person before a flag),
 auto masks.
 `configs/luan.py:tiny` is a 64 px smoke run.
+
+The output is 384 px (long side), the size the weights and schedule were chosen
+at. A larger output optimises at 384 and carries the result up as local affine
+colour transforms of the full-size photo (0 steps at the last scale):
+  --config.image_size=768 --config.num_scales=3 --config.scale_steps=300,30,0
 """
 
 from configs import gatys
@@ -21,7 +26,7 @@ def get_config(arg=None):
   config.content = "bundled:astronaut.jpg"
   config.style = ("bundled:grace_hopper.jpg",)
   config.seed = 612  # Luan's
-  config.image_size = 512
+  config.image_size = 384  # the size the weights were chosen at (README); larger: see num_scales below
   config.init = "content"
 
   # Luan's layers (pre-activation convolutions) and published weights, in the normalisation of the
@@ -32,15 +37,16 @@ def get_config(arg=None):
   config.loss.style_layers = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
   config.loss.style_layer_weights = (1.0, 1.0, 1.0, 1.0, 1.0)  # neural-style: each layer at full strength
   config.loss.content_weight = 5.0
-  config.loss.style_weight = 400.0  # Luan: 100 (the trade-off sweep in README)
+  config.loss.style_weight = 400.0  # Luan: 100; 400 and λ 3e4 chosen by the trade-off sweep (README)
   config.loss.tv_weight = 1e-3
-  config.loss.affine_weight = 1e4
+  config.loss.affine_weight = 3e4  # Luan: 1e4
 
   config.masks.source = "auto"
   config.masks.regions = 3
-  # Coarse to fine (README, photorealistic section: measured against Luan's one scale of 1000 steps and
-  # his two stages): the colours are found at half size, carried to full size as local affine colour
-  # transforms of the content (photorealistic by construction), and a few full-size steps add detail.
+  # Coarse to fine (README, photorealistic section: measured against Luan's one scale of 1000 steps, his
+  # two stages and his smooth-affine filter): the colours are found at half size, carried to full size as
+  # local affine colour transforms of the content (photorealistic by construction), and 30 full-size
+  # steps add the style's detail (more steps move the result away from the style photo's statistics).
   config.num_scales = 2
   config.upsample = "guided"
   config.scale_steps = (300, 30)

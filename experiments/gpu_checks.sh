@@ -26,4 +26,13 @@ bench 70 bench_gatys_700 configs/bench_gatys.py --config.bench_sizes=700x466 --c
     --config.bench_dtypes=float32
 # Matting Laplacian backends at 256 and 512.
 bench 50 bench_matting configs/bench_matting.py
+# The Luan preset end to end on the bundled pair at 700 px, and Luan's own schedule (1000 L-BFGS steps at one
+# scale; issue 11's target: <= 30 s without compilation): wall time and steps/s from each summary.json.
+bench 150 luan_preset_700 configs/luan.py --config.image_size=700 --config.num_scales=2 --config.scale_steps=300,30
+bench 150 luan_1000_700 configs/luan.py --config.image_size=700 --config.num_scales=1 --config.scale_steps= \
+    --config.total_steps=1000 --config.stop_tolerance=0
 cat "$out"/*/bench.md
+for run in luan_preset_700 luan_1000_700; do
+  "$py" -c "import json, sys; s = json.load(open(sys.argv[1])); print(sys.argv[2], 'steps', s['steps'], 'wall s',
+round(s['wall_time_s'], 1), 'steps/s after compile', s['steps_per_s_after_compile'])" "$out/$run/summary.json" "$run" || true
+done

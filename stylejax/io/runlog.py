@@ -161,8 +161,8 @@ def plot_tradeoff(runs, references, path):
                   textcoords="offset points")
   ax.set_xscale("log")
   ax.set_yscale("log")
-  ax.set_xlabel("affine energy under the content's matting Laplacian (lower: more photorealistic)")
-  ax.set_ylabel("masked style distance (lower: more of the style)")
+  ax.set_xlabel("affine energy (lower: more photorealistic)")
+  ax.set_ylabel("style distance (lower: more of the style)")
   ax.grid(alpha=0.3, which="both")
   _save(fig, path)
 

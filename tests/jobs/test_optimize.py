@@ -101,11 +101,16 @@ def test_bf16_multiscale_multistyle_original_colors_snapshots(tmp_path):
   assert Image.open(tmp_path / "result.png").size == (64, 43)
 
 
-def test_steps_per_scale_and_guided_upsampling(tmp_path):
-  summary = launch.run(tiny(num_scales=2, scale_steps=(4, 2), log_every_steps=2, upsample="guided"), str(tmp_path))
-  assert [s["long_side"] for s in summary["scales"]] == [32, 64] and summary["steps"] == 6
+@pytest.mark.parametrize("fine_steps, logged", [(2, [0, 2, 4, 4, 6]), (0, [0, 2, 4, 4])])
+def test_steps_per_scale_and_guided_upsampling(tmp_path, fine_steps, logged):
+  """0 steps at the last scale: the output is the coarse result carried to full size, unoptimised."""
+  summary = launch.run(tiny(num_scales=2, scale_steps=(4, fine_steps), log_every_steps=2, upsample="guided",
+                            init="content"), str(tmp_path))
+  assert [s["long_side"] for s in summary["scales"]] == [32, 64] and summary["steps"] == 4 + fine_steps
   rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
-  assert [r["step"] for r in rows] == [0, 2, 4, 4, 6]
+  assert [r["step"] for r in rows] == logged
+  assert Image.open(tmp_path / "result.png").size == (64, 43) and summary["status"] == "finished"
+  assert summary["photorealism"]["gradient_ssim"] > 0.5  # the full-size content's edges, not an upscaled blur
 
 
 @pytest.mark.parametrize("optimizer, learning_rate", [("lbfgs", 1.0), ("lbfgs_linesearch", 0.0)])
