@@ -26,7 +26,7 @@ def get_config(arg=None):
   config.content = "bundled:astronaut.jpg"
   config.style = ("bundled:grace_hopper.jpg",)
   config.seed = 612  # Luan's
-  config.image_size = 384  # the size the weights were chosen at (README); larger: see num_scales below
+  config.image_size = 384  # the size the weights were chosen at (README); larger outputs: see the docstring
   config.init = "content"
 
   # Luan's layers (pre-activation convolutions) and published weights, in the normalisation of the

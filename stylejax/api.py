@@ -157,8 +157,8 @@ class PixelTransfer:
 
   def __post_init__(self):
     self.objective = settings.objective(self.config)
-    self.sizes = pixels.scale_sizes(self.config.image_size, self.config.num_scales)
-    self.plan = pixels.phases(self.objective, self.sizes, settings.scale_steps(self.config), self.config.two_stage)
+    sizes = pixels.scale_sizes(self.config.image_size, self.config.num_scales)
+    self.plan = pixels.phases(self.objective, sizes, settings.scale_steps(self.config), self.config.two_stage)
 
   def style_size(self, long_side):
     return max(1, round(long_side * self.config.style_scale))
