@@ -6,14 +6,17 @@
 Then stylise any photos with configs/stylize.py --config.checkpoint=runs/starry.
 Running the same command again resumes from the last checkpoint. Arguments
 (comma-separated): `tiny` (64 px, 12 steps on the samples: tests and CPUs),
-`johnson_layers` (Johnson's VGG16 layers instead of the thesis's), `matting` (adds the
-thesis's §4 matting-Laplacian term 1/N Σ_c ‖L V_c[O] − L V_c[C]‖², matrix-free per batch).
+`johnson_layers` (Johnson's VGG16 layers instead of the thesis's). The thesis's
+photorealistic variant of this network is configs/fast_photo_thesis.py.
 """
 
 import ml_collections
 
 from configs import common
 
+# `tiny`: 64 px, 12 steps on the samples (tests and CPUs); shared by the fast photorealistic presets.
+TINY = {"image_size": 64, "batch_size": 2, "style_size": 128, "total_steps": 12, "log_every_steps": 2,
+        "sample_every_steps": 6, "checkpoint_every_steps": 4, "preview_size": 64}
 
 def get_config(arg=None):
   config = ml_collections.ConfigDict()
@@ -32,6 +35,7 @@ def get_config(arg=None):
 
   # Network (stylejax.core.nets: Johnson et al. 2016, supplementary table).
   config.net = ml_collections.ConfigDict()
+  config.net.kind = "johnson"  # johnson | bilateral (configs/fast_photo.py)
   config.net.upsample = "transpose"  # transpose (thesis) | resize (nearest + conv: no checkerboard)
   config.net.padding = "zeros"  # zeros | reflect
   config.net.residual_blocks = 5
@@ -39,7 +43,7 @@ def get_config(arg=None):
 
   # Loss network and loss (the thesis's layers; see johnson_layers).
   config.vgg = common.vgg()
-  config.loss = common.loss()  # loss.affine_weight > 0 (with laplacian_backend=matrix_free) adds the matting term
+  config.loss = common.loss()  # affine_weight > 0 (laplacian_backend=matrix_free): the matting term
 
   config.learning_rate = 1e-3
   config.total_steps = 40_000
@@ -55,21 +59,10 @@ def get_config(arg=None):
 
   for item in filter(None, (arg or "").split(",")):
     if item == "tiny":
-      config.image_size = 64
-      config.batch_size = 2
-      config.style_size = 128
-      config.total_steps = 12
-      config.log_every_steps = 2
-      config.sample_every_steps = 6
-      config.checkpoint_every_steps = 4
-      config.preview_size = 64
+      config.update(TINY)
     elif item == "johnson_layers":  # Johnson et al. 2016 with VGG16
       config.loss.content_layers = ("relu2_2",)
       config.loss.style_layers = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
-    elif item == "matting":  # the thesis's §4 photorealistic term on each batch (weights not yet calibrated)
-      config.loss.affine_weight = 1e4
-      config.loss.affine_form = "difference"
-      config.loss.laplacian_backend = "matrix_free"
     else:
-      raise ValueError(f"unknown config argument {item!r}; use tiny, johnson_layers, matting, comma-separated")
+      raise ValueError(f"unknown config argument {item!r}; use tiny, johnson_layers, comma-separated")
   return config

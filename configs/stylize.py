@@ -1,4 +1,4 @@
-"""Stylise photos with a network trained by configs/johnson.py.
+"""Stylise photos with a network trained by configs/johnson.py, fast_photo.py or fast_photo_thesis.py.
 
   python run.py --config configs/stylize.py --workdir runs/stylize \
       --config.checkpoint=runs/starry --config.input='photos/*.jpg' --config.output=styled/
@@ -12,7 +12,7 @@ def get_config(arg=None):
     raise ValueError(f"unknown config argument {arg!r}; configs/stylize.py takes none")
   config = ml_collections.ConfigDict()
   config.job = "stylize"
-  config.checkpoint = ""  # a configs/johnson.py workdir (latest checkpoint)
+  config.checkpoint = ""  # a train workdir: configs/johnson.py, fast_photo.py, fast_photo_thesis.py
   config.input = ""  # an image file, a folder (recursive) or a glob pattern
   config.output = ""  # folder; the input's folder tree is mirrored
   config.output_format = "jpeg"  # jpeg | png | webp
@@ -22,9 +22,9 @@ def get_config(arg=None):
   config.max_input_pixels = 100_000_000
   config.batch_size = 8  # same-size images per forward pass
   config.num_threads = 4  # image decoding threads
-  config.tile_pixels = 4096 * 4096  # larger images are stylised in exact tiles
+  config.tile_pixels = 4096 * 4096  # larger images are stylised in exact tiles (Johnson networks)
   config.tile_size = 1024  # side of each tile's kept core (multiple of 4)
-  config.strength = 1.0  # 1: stylised only; 0: the content
+  config.strength = 1.0  # 1: stylised only; 0: the content (bilateral networks: transforms blended with the identity)
   config.original_colors = False  # keep each photo's colours (luminance-only transfer)
   config.compute_dtype = ""  # "": as trained | float32 | bfloat16
   return config

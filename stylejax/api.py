@@ -268,18 +268,26 @@ def transfer(content, style, method="gatys", *, vgg=None, content_mask=None, sty
 
 @dataclasses.dataclass
 class Model:
-  """A trained feed-forward network: `stylize(image)` -> (H, W, 3) float32 in 0..255."""
-  net: nets.TransformNet
+  """A trained feed-forward network (either kind of stylejax.core.nets): `stylize(image)` -> (H, W, 3)
+  float32 in 0..255."""
+  net: object  # a network of nets.KINDS
   params: dict
   step: int
   config: object
 
-  def stylize(self, image, tile_pixels=4096 * 4096, tile_size=1024):
-    """One image (array, PIL image or path) at its own size; larger than tile_pixels: exact tiles."""
+  @property
+  def tiles(self):
+    """Whether large images go through exact tiled inference (a TransformNet; a BilateralNet slices
+    any size in one pass)."""
+    return isinstance(self.net, nets.TransformNet)
+
+  def stylize(self, image, strength=1.0, tile_pixels=4096 * 4096, tile_size=1024):
+    """One image (array, PIL image or path) at its own size; a TransformNet's larger than tile_pixels:
+    exact tiles. strength: see nets.stylize."""
     array = images.at_long_side(as_image(image))
-    if array.shape[0] * array.shape[1] > tile_pixels:
-      return tiling.stylize_tiled(self.net, self.params, array, tile_size)
-    return np.asarray(nets.stylize(self.net, self.params, jnp.asarray(array)[None])[0])
+    if self.tiles and array.shape[0] * array.shape[1] > tile_pixels:
+      return nets.blend(tiling.stylize_tiled(self.net, self.params, array, tile_size), array, strength)
+    return np.asarray(nets.stylize(self.net, self.params, jnp.asarray(array)[None], strength)[0])
 
 
 def load_model(model_dir, compute_dtype=""):

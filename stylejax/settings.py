@@ -10,6 +10,9 @@ tuples in the configs; on the command line a comma string is accepted too
 import math
 import os
 
+import jax
+import jax.numpy as jnp
+
 from stylejax.core import nets, objective as objective_lib
 from stylejax.errors import UserError
 from stylejax.io import assets
@@ -77,18 +80,41 @@ def objective(config):
 
 
 def network(config):
-  """The TransformNet of a config's `net` section and `compute_dtype`."""
-  if config.net.upsample not in nets.UPSAMPLINGS:
-    raise UserError(f"unknown net.upsample {config.net.upsample!r}; choose one of {', '.join(nets.UPSAMPLINGS)}")
-  if config.net.padding not in nets.PADDINGS:
-    raise UserError(f"unknown net.padding {config.net.padding!r}; choose one of {', '.join(nets.PADDINGS)}")
-  if config.net.residual_blocks < 0:
-    raise UserError(f"net.residual_blocks must be >= 0, got {config.net.residual_blocks}")
+  """The network of a config's `net` section (`kind`: johnson, the default, or bilateral) and `compute_dtype`."""
+  net = config.net
+  kind = net.get("kind", "johnson")  # model directories from before the bilateral network have no kind
+  if kind not in nets.KINDS:
+    raise UserError(f"unknown net.kind {kind!r}; choose one of {', '.join(nets.KINDS)}")
   if config.compute_dtype not in objective_lib.DTYPES:
     raise UserError(f"unknown compute_dtype {config.compute_dtype!r}; choose one of "
                     f"{', '.join(objective_lib.DTYPES)}")
-  return nets.TransformNet(config.net.upsample, config.net.padding, config.net.residual_blocks,
-                           objective_lib.DTYPES[config.compute_dtype])
+  dtype = objective_lib.DTYPES[config.compute_dtype]
+  if kind == "bilateral":
+    result = nets.BilateralNet(net.low_res, net.grid_size, net.grid_depth, net.width, dtype)
+    try:
+      jax.eval_shape(result.init, jax.random.key(0), jax.ShapeDtypeStruct((1, 16, 16, 3), jnp.float32))
+    except ValueError as e:
+      raise UserError(f"net: {e}") from None
+    return result
+  if net.upsample not in nets.UPSAMPLINGS:
+    raise UserError(f"unknown net.upsample {net.upsample!r}; choose one of {', '.join(nets.UPSAMPLINGS)}")
+  if net.padding not in nets.PADDINGS:
+    raise UserError(f"unknown net.padding {net.padding!r}; choose one of {', '.join(nets.PADDINGS)}")
+  if net.residual_blocks < 0:
+    raise UserError(f"net.residual_blocks must be >= 0, got {net.residual_blocks}")
+  return nets.TransformNet(net.upsample, net.padding, net.residual_blocks, dtype)
+
+
+def training_terms(config):
+  """The train step's extra settings: {regularization: ((network term, weight), ...), input_blend}."""
+  regularization = ()
+  if config.net.get("kind", "johnson") == "bilateral":
+    regularization = (("grid_smoothness", number(config.loss.grid_smoothness_weight,
+                                                 "loss.grid_smoothness_weight")),)
+  blend = number(config.get("input_blend", 0.0), "input_blend")
+  if blend >= 1.0:
+    raise UserError(f"input_blend must be below 1 (the share of the input in the trained output), got {blend}")
+  return {"regularization": regularization, "input_blend": blend}
 
 
 def check_optimize(config):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from stylejax.jobs import train
-from tests.helpers import tiny_config
+from tests.helpers import tiny_config, tiny_photo_config
 
 
 @pytest.fixture
@@ -19,3 +19,11 @@ def model_dir(tmp_path_factory):
   train.run(tiny_config(total_steps=2, sample_every_steps=0), workdir)
   return workdir
 
+
+
+@pytest.fixture(scope="session")
+def photo_model_dir(tmp_path_factory):
+  """A 2-step tiny bilateral-grid model directory (configs/fast_photo.py:tiny)."""
+  workdir = str(tmp_path_factory.mktemp("photo_model"))
+  train.run(tiny_photo_config(total_steps=2, sample_every_steps=0), workdir)
+  return workdir

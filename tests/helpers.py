@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
 
-from configs import johnson
+from configs import fast_photo, johnson
 from stylejax.core import vgg as vgg_lib
 from stylejax.io import checkpoints
 
@@ -57,6 +57,15 @@ OVERRIDES = {"image_size": 32, "style_size": 64, "preview_size": 32, "total_step
 def tiny_config(arg="tiny", **overrides):
   config = johnson.get_config(arg)
   config.net.residual_blocks = 1
+  config.update({**OVERRIDES, **overrides})
+  return config
+
+
+def tiny_photo_config(preset=fast_photo, arg="tiny", **overrides):
+  """configs/fast_photo.py:tiny (or fast_photo_thesis.py:tiny) at the sizes of OVERRIDES."""
+  config = preset.get_config(arg)
+  if config.net.kind == "johnson":
+    config.net.residual_blocks = 1
   config.update({**OVERRIDES, **overrides})
   return config
 

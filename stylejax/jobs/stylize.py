@@ -3,11 +3,14 @@
   python run.py --config configs/stylize.py --workdir runs/stylize \
       --config.checkpoint=runs/starry --config.input=photos/ --config.output=styled/
 
-`checkpoint` is a `train` workdir (its config.json describes the network, its
-latest checkpoint holds the parameters). `input` is a file, a folder (searched
+`checkpoint` is a `train` workdir of any network kind (its config.json
+describes the network: a Johnson network, artistic or the thesis's
+photorealistic one, or a bilateral-grid network; its latest checkpoint holds
+the parameters). `input` is a file, a folder (searched
 recursively; the tree is mirrored below `output`) or a glob pattern. Every image
 is stylised at its own size (or `max_side`), same-size images in batches;
-images above `tile_pixels` go through exact tiled inference (stylejax.tiling).
+images above `tile_pixels` go through a Johnson network in exact tiles
+(stylejax.tiling); a bilateral network stylises any size in one pass.
 Existing outputs are skipped, so a rerun resumes; unreadable images are
 reported and skipped, and the job exits non-zero at the end if any failed.
 """
@@ -99,9 +102,8 @@ def _read(path, config):
 
 
 def _finish(content, stylised, config):
-  """Strength blend with the content, then optionally the content's colours (YIQ)."""
-  result = config.strength * stylised + (1.0 - config.strength) * content
-  return images.original_colors(result, content) if config.original_colors else result
+  """Optionally the content's colours (YIQ)."""
+  return images.original_colors(stylised, content) if config.original_colors else stylised
 
 
 def _prefetch(items, config):
@@ -142,7 +144,7 @@ def run(config, workdir):
 
   def flush(size):
     batch = pending.pop(size)
-    stylised = np.asarray(nets.stylize(net, params, jnp.asarray(np.stack([c for c, _ in batch]))))
+    stylised = np.asarray(nets.stylize(net, params, jnp.asarray(np.stack([c for c, _ in batch])), config.strength))
     for (content, target), out in zip(batch, stylised):
       write(content, out, target)
 
@@ -153,8 +155,9 @@ def run(config, workdir):
       if isinstance(content, UserError):
         failures[path] = str(content)
         bar.update(1)
-      elif content.shape[0] * content.shape[1] > config.tile_pixels:
-        write(content, tiling.stylize_tiled(net, params, content, config.tile_size), target)
+      elif model.tiles and content.shape[0] * content.shape[1] > config.tile_pixels:
+        write(content, nets.blend(tiling.stylize_tiled(net, params, content, config.tile_size), content,
+                                  config.strength), target)
         counts["tiled"] += 1
       else:
         pending[content.shape[:2]].append((content, target))

@@ -85,6 +85,7 @@ def run(config, workdir):
   previews = _preview_images(config)
   source = data.make_source(config.data, config.data_dir, config.max_input_pixels)
   tx = optax.adam(config.learning_rate)
+  extras = settings.training_terms(config)
 
   mesh = jax.make_mesh((jax.device_count(),), ("data",), axis_types=(jax.sharding.AxisType.Auto,))
   replicated, split = NamedSharding(mesh, P()), NamedSharding(mesh, P("data"))
@@ -116,7 +117,7 @@ def run(config, workdir):
   try:
     while step < config.total_steps:
       batch = jax.make_array_from_process_local_data(split, next(batches))
-      state, metrics = training.train_step(state, batch, vgg, grams, objective=objective, net=net, tx=tx)
+      state, metrics = training.train_step(state, batch, vgg, grams, objective=objective, net=net, tx=tx, **extras)
       step += 1
       if step % config.log_every_steps == 0 or step == config.total_steps:
         metrics = {k: float(v) for k, v in jax.device_get(metrics).items()}

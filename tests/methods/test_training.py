@@ -1,4 +1,4 @@
-"""The training step: NaN guard, data-parallel equality across devices."""
+"""The training step: NaN guard, data-parallel equality across devices, network terms, input blend."""
 
 import os
 import subprocess
@@ -10,11 +10,12 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from configs import fast_photo
 from stylejax import settings
 from stylejax.io import weights
 from stylejax.jobs import train
 from stylejax.methods import training
-from tests.helpers import ROOT, assert_bitwise_equal, tiny_config
+from tests.helpers import OVERRIDES, ROOT, assert_bitwise_equal, tiny_config
 
 
 def test_nan_guard_freezes_parameters_and_records_the_step():
@@ -82,3 +83,30 @@ def test_data_parallel_step_on_4_devices_matches_1_device():
   assert result.returncode == 0, result.stderr[-3000:]
   assert result.stdout.startswith("ok")
 
+
+
+def test_network_terms_enter_the_total_with_their_weight_and_input_blend_mixes_in_the_content():
+  config = fast_photo.get_config("tiny")
+  config.update(OVERRIDES)
+  objective, net, tx = settings.objective(config), settings.network(config), optax.sgd(0.0)
+  extras = settings.training_terms(config)
+  assert extras == {"regularization": (("grid_smoothness", config.loss.grid_smoothness_weight),), "input_blend": 0.0}
+  vgg = weights.load_vgg("vgg16")
+  grams, _ = train.style_grams(objective, vgg, config)
+  state = training.init_state(net, tx, 32, seed=0)
+  last = [name for name in state["params"] if name.startswith("Conv_")][-1]
+  state["params"][last]["kernel"] = jax.random.normal(jax.random.key(1), state["params"][last]["kernel"].shape) * 0.1
+  batch = np.random.default_rng(0).integers(0, 256, (2, 32, 32, 3), dtype=np.uint8)
+  params = jax.tree.map(jnp.copy, state["params"])  # the step donates the state's buffers
+  terms = training.loss_terms(objective, net, params, vgg, grams, jnp.asarray(batch, jnp.float32))
+  assert float(terms["grid_smoothness"]) > 0
+  _, metrics = training.train_step(state, batch, vgg, grams, objective=objective, net=net, tx=tx, **extras)
+  expected = objective.total(terms) + config.loss.grid_smoothness_weight * terms["grid_smoothness"]
+  np.testing.assert_allclose(float(metrics["total"]), float(expected), rtol=1e-5)
+
+  content = jnp.asarray(batch, jnp.float32)
+  blended = training.loss_terms(objective, net, params, vgg, grams, content, input_blend=0.15)
+  by_hand = objective.terms(0.85 * net.apply({"params": params}, content) + 0.15 * content, vgg,
+                            objective.targets(vgg, content, grams))
+  for name, value in by_hand.items():
+    np.testing.assert_allclose(float(blended[name]), float(value), rtol=1e-5)
