@@ -38,6 +38,7 @@ def get_config(arg=None):
   config.net.grid_size = 16  # grid cells per side
   config.net.grid_depth = 8  # grid cells over the guide's range
   config.net.width = 8  # channels of the first convolution, doubling with each stride
+  config.net.padding = "reflect"  # reflect | zeros (zeros: the network learns bright frames at the borders)
 
   # Luan's layers, normalisation and weights (configs/luan.py), without TV: the output keeps the photo's
   # own edges, and the grid's smoothness takes TV's place.
@@ -49,7 +50,7 @@ def get_config(arg=None):
   loss.content_weight = 5.0
   loss.style_weight = 400.0
   loss.tv_weight = 0.0
-  loss.grid_smoothness_weight = 1e6  # Σ over the grid's axes of the mean squared neighbour difference
+  loss.grid_smoothness_weight = 1e7  # Σ over the grid's axes of the mean squared neighbour difference
 
   for item in items:
     if item == "cpu":

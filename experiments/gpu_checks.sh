@@ -17,6 +17,10 @@ bench() {  # bench SECONDS NAME CONFIG [OVERRIDES...]
 }
 # Fast transfer: train step 256 px batch 4 and stylisation 256..2048, fp32 and bf16, stylize job images/s.
 bench 150 bench_johnson configs/bench_johnson.py --config.bench_steps=50
+# Fast photorealistic: the bilateral network's train step (256 px, batch 8) and stylisation at 1024² and
+# 3840x2160 (targets <= 1 ms and <= 5 ms), and the thesis's network beside it.
+bench 60 bench_fast_photo configs/bench_fast_photo.py --config.bench_steps=50
+bench 60 bench_fast_photo_thesis configs/bench_fast_photo.py:thesis --config.bench_steps=20
 # Gatys: Adam and L-BFGS steps at 512 and 1024 (VGG16: VGG19 weights cannot be fetched on the device).
 bench 130 bench_gatys configs/bench_gatys.py --config.bench_sizes=512,1024 --config.bench_steps=10
 # Luan vs Gatys step at 700x466, float32 (target: Luan <= 1.3x Gatys); L-BFGS steps for the 1000-step budget.

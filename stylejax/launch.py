@@ -20,6 +20,7 @@ JOBS = {
     "stylize": "stylejax.jobs.stylize",
     "bench_johnson": "stylejax.tools.bench_johnson",
     "compare_fast": "stylejax.tools.compare_fast",
+    "compare_photo": "stylejax.tools.compare_photo",
     "score": "stylejax.tools.score",
 }
 

@@ -90,7 +90,7 @@ def network(config):
                     f"{', '.join(objective_lib.DTYPES)}")
   dtype = objective_lib.DTYPES[config.compute_dtype]
   if kind == "bilateral":
-    result = nets.BilateralNet(net.low_res, net.grid_size, net.grid_depth, net.width, dtype)
+    result = nets.BilateralNet(net.low_res, net.grid_size, net.grid_depth, net.width, net.padding, dtype)
     try:
       jax.eval_shape(result.init, jax.random.key(0), jax.ShapeDtypeStruct((1, 16, 16, 3), jnp.float32))
     except ValueError as e:

@@ -197,24 +197,34 @@ class BilateralNet(nn.Module):
   and each pixel's transform is applied to its own colour: the output is
   locally affine in the photo by construction and keeps all its detail. The
   last layer starts at zero weights and identity-transform biases, so the
-  untrained network returns the photo. `strength` (0..1) blends the predicted
-  transforms with the identity. The grid's neighbour differences
+  untrained network returns the photo. The 3×3 convolutions pad by reflection
+  (`padding="reflect"`; with zeros the network can tell the border from the
+  inside, and it learned bright frames there: README, fast photorealistic
+  section). `strength` (0..1) blends the predicted transforms with the identity. The grid's neighbour differences
   (`bilateral.smoothness`) are sown as `losses/grid_smoothness`.
   """
   low_res: int = 256
   grid_size: int = 16
   grid_depth: int = 8
   width: int = 8
+  padding: str = "reflect"
   dtype: jnp.dtype = jnp.float32
 
   @nn.compact
   def __call__(self, images, strength=1.0):
     downsamplings = int(round(math.log2(self.low_res / self.grid_size)))
+    if self.padding not in PADDINGS:
+      raise ValueError(f"padding must be one of {PADDINGS}")
     if self.grid_size < 4 or self.grid_depth < 2 or self.low_res != self.grid_size * 2**downsamplings:
       raise ValueError(f"low_res ({self.low_res}) must be grid_size ({self.grid_size}, at least 4) times a power "
                        f"of 2, and grid_depth ({self.grid_depth}) at least 2")
     photo = images.astype(jnp.float32) / 255.0
-    conv = lambda f, s=1: nn.Conv(f, (3, 3), (s, s), dtype=self.dtype)  # noqa: E731
+    reflect = self.padding == "reflect"
+
+    def conv(features, stride=1):  # 3×3, padded by reflection or with zeros
+      layer = nn.Conv(features, (3, 3), (stride, stride), "VALID" if reflect else "SAME", dtype=self.dtype)
+      return lambda x: layer(jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), "reflect") if reflect else x)
+
     x = low_resolution(photo, self.low_res).astype(self.dtype)
     for k in range(downsamplings):
       x = nn.relu(conv(self.width * 2**k, 2)(x))

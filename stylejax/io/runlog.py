@@ -69,6 +69,7 @@ class RunLog:
     self._metrics = open(self._metrics_path, "w")
     with atomic.naming(self._metrics_path):
       self._metrics.writelines(json.dumps(row) + "\n" for row in self.rows)
+      self._metrics.flush()
     self._events = EventsWriter(os.path.join(workdir, "events"))
     if resume_step is not None:  # TensorBoard drops the events after resume_step
       self._write_event(event_pb2.Event(step=resume_step + 1, session_log=event_pb2.SessionLog(

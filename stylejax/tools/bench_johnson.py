@@ -1,10 +1,11 @@
-"""The `bench_johnson` job: fast-transfer speed after compilation.
+"""The `bench_johnson` job: fast-transfer speed after compilation, for either network kind
+(configs/bench_johnson.py, configs/bench_fast_photo.py).
 
 Three measurements, each on the real jitted code:
 - the training step (`train.train_step`) at the config's image_size and batch_size,
   per compute dtype: ms/step and images/s;
-- one stylisation (`nets.stylize`, batch 1) at each bench size, per dtype: ms/image
-  and megapixels/s;
+- one stylisation (`nets.stylize`, batch 1) at each bench size (N: N×N, WxH), per
+  dtype: ms/image and megapixels/s;
 - the `stylize` job (settings in `config.stylize`) over a folder of
   `bench_folder_images` photos (the samples at long side `bench_folder_side`),
   with a network trained for one step: images/s including decoding and writing,
@@ -25,12 +26,13 @@ from stylejax.errors import UserError
 from stylejax.io import assets, data, images, runlog, weights
 from stylejax.jobs import stylize, train
 from stylejax.methods import training
-from stylejax.tools import timing
+from stylejax.tools import bench, timing
 
 
 def _train_step_case(config, vgg, dtype):
   config = settings.with_values(config, compute_dtype=dtype)
   objective, net, tx = settings.objective(config), settings.network(config), optax.adam(1e-3)
+  extras = settings.training_terms(config)
   grams, _ = train.style_grams(objective, vgg, config)
   source = data.make_source("samples")
   batch = jnp.asarray(data.training_batches(source, config.image_size, config.batch_size, config.seed)[0])
@@ -38,7 +40,7 @@ def _train_step_case(config, vgg, dtype):
 
   def step():
     nonlocal state
-    state, metrics = training.train_step(state, batch, vgg, grams, objective=objective, net=net, tx=tx)
+    state, metrics = training.train_step(state, batch, vgg, grams, objective=objective, net=net, tx=tx, **extras)
     return metrics["total"]
 
   seconds = timing.median_seconds(step, config.bench_steps)
@@ -46,13 +48,13 @@ def _train_step_case(config, vgg, dtype):
           "ms": seconds * 1e3, "images_per_s": config.batch_size / seconds}
 
 
-def _stylize_case(config, size, dtype):
+def _stylize_case(config, width, height, dtype):
   net = settings.network(settings.with_values(config, compute_dtype=dtype))
   params = net.init(jax.random.key(0), jnp.zeros((1, 32, 32, 3)))["params"]
-  image = jnp.asarray(images.resize(images.load_image(assets.path("chelsea.jpg")), size, size))[None]
+  image = jnp.asarray(images.resize(images.load_image(assets.path("chelsea.jpg")), height, width))[None]
   seconds = timing.median_seconds(lambda: nets.stylize(net, params, image), config.bench_steps)
-  return {"what": "stylise", "size": size, "batch": 1, "dtype": dtype, "ms": seconds * 1e3,
-          "megapixels_per_s": size * size / 1e6 / seconds}
+  return {"what": "stylise", "size": f"{width}x{height}" if width != height else width, "batch": 1, "dtype": dtype,
+          "ms": seconds * 1e3, "megapixels_per_s": width * height / 1e6 / seconds}
 
 
 def _folder_case(config, workdir):
@@ -71,8 +73,8 @@ def _folder_case(config, workdir):
           "dtype": job["compute_dtype"], "ms": 1e3 / job["images_per_s"], "images_per_s": job["images_per_s"]}
 
 
-def markdown(rows, env):
-  lines = [f"Fast transfer, {env['device_kind']} ({env['platform']}), jax {env['jax_version']}", "",
+def markdown(rows, env, kind):
+  lines = [f"Fast transfer ({kind} network), {env['device_kind']} ({env['platform']}), jax {env['jax_version']}", "",
            "| what | size (px) | batch | dtype | ms | images/s | megapixels/s |", "|---|---|---|---|---|---|---|"]
   for r in rows:
     ips = f"{r['images_per_s']:.2f}" if "images_per_s" in r else ""
@@ -82,13 +84,13 @@ def markdown(rows, env):
 
 
 def run(config, workdir):
-  sizes = settings.as_list(config.bench_sizes, int, "bench_sizes")
+  sizes = bench.parse_sizes(config.bench_sizes)
   dtypes = settings.as_list(config.bench_dtypes, name="bench_dtypes")
-  if [d for d in dtypes if d not in DTYPES] or not sizes or min(sizes) < 16 or config.bench_steps < 1:
+  if [d for d in dtypes if d not in DTYPES] or not sizes or min(map(min, sizes)) < 16 or config.bench_steps < 1:
     raise UserError(f"bad bench settings: dtypes from {', '.join(DTYPES)}, sizes >= 16, bench_steps >= 1")
   vgg = weights.load_vgg(config.vgg.arch, config.vgg.weights, config.vgg.pooling)
   cases = [lambda d=d: _train_step_case(config, vgg, d) for d in dtypes]
-  cases += [lambda s=s, d=d: _stylize_case(config, s, d) for s in sizes for d in dtypes]
+  cases += [lambda s=s, d=d: _stylize_case(config, *s, d) for s in sizes for d in dtypes]
   if config.bench_folder_images:
     cases.append(lambda: _folder_case(config, workdir))
   bar = runlog.progress(len(cases), "bench")
@@ -98,5 +100,6 @@ def run(config, workdir):
     bar.update(1)
   bar.close()
   env = runlog.environment()
-  runlog.write_table(workdir, markdown(rows, env), {"rows": rows, "environment": env, "steps_timed": config.bench_steps})
+  runlog.write_table(workdir, markdown(rows, env, config.net.kind),
+                     {"rows": rows, "environment": env, "steps_timed": config.bench_steps})
   return rows

@@ -13,11 +13,15 @@ from stylejax.io import images, mask_files, runlog
 
 
 def markdown(scores):
+  """The scores table; with a seconds column where the scores carry `seconds` (time per image)."""
+  timed = any("seconds" in s for s in scores.values())
   lines = [f"Scores (stylejax.core.scoring: VGG16, long side {scoring.SIZE} px)", "",
-           "| output | style | content | color | affine energy | gradient SSIM |", "|---|---|---|---|---|---|"]
+           "| output | style | content | color | affine energy | gradient SSIM |" + " s/image |" * timed,
+           "|---|---|---|---|---|---|" + "---|" * timed]
   for name, s in scores.items():
+    seconds = f" {s['seconds']:.3g} |" if "seconds" in s else " |" * timed
     lines.append(f"| {name} | {s['style']:.3g} | {s['content']:.3g} | {s['color']:.4f} | {s['affine_energy']:.3g} "
-                 f"| {s['gradient_ssim']:.3f} |")
+                 f"| {s['gradient_ssim']:.3f} |" + seconds)
   return "\n".join(lines) + "\n"
 
 

@@ -9,9 +9,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+import pytest
 
 from configs import fast_photo
 from stylejax import settings
+from stylejax.errors import UserError
 from stylejax.io import weights
 from stylejax.jobs import train
 from stylejax.methods import training
@@ -110,3 +112,16 @@ def test_network_terms_enter_the_total_with_their_weight_and_input_blend_mixes_i
                             objective.targets(vgg, content, grams))
   for name, value in by_hand.items():
     np.testing.assert_allclose(float(blended[name]), float(value), rtol=1e-5)
+
+
+def test_bad_network_settings_are_refused_in_one_line():
+  config = fast_photo.get_config("tiny")
+  for key, value, message in (("kind", "unet", "unknown net.kind"), ("grid_size", 6, "power of 2"),
+                              ("padding", "mirror", "padding must be one of")):
+    bad = fast_photo.get_config("tiny")
+    bad.net[key] = value
+    with pytest.raises(UserError, match=message):
+      settings.network(bad)
+  config.input_blend = 1.0
+  with pytest.raises(UserError, match="input_blend must be below 1"):
+    settings.training_terms(config)

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from configs import bench_gatys, bench_johnson, bench_luan, bench_matting
+from configs import bench_fast_photo, bench_gatys, bench_johnson, bench_luan, bench_matting
 from stylejax import launch
 from stylejax.errors import UserError
 
@@ -55,3 +55,10 @@ def test_bench_johnson_job_writes_tables(tmp_path):
   assert all(r["ms"] > 0 for r in rows)
   assert "| stylise | 64 | 1 | float32 |" in (tmp_path / "bench.md").read_text()
 
+
+
+def test_bench_fast_photo_times_the_bilateral_network_at_any_shape(tmp_path):
+  rows = launch.run(bench_fast_photo.get_config("tiny"), str(tmp_path))
+  assert [(r["what"], r["size"]) for r in rows] == [("train step", 32), ("stylise", 64), ("stylise", "96x48")]
+  assert all(r["ms"] > 0 for r in rows)
+  assert "Fast transfer (bilateral network)" in (tmp_path / "bench.md").read_text()
