@@ -18,6 +18,7 @@ from configs import common
 TINY = {"image_size": 64, "batch_size": 2, "style_size": 128, "total_steps": 12, "log_every_steps": 2,
         "sample_every_steps": 6, "checkpoint_every_steps": 4, "preview_size": 64}
 
+
 def get_config(arg=None):
   config = ml_collections.ConfigDict()
   config.job = "train"

@@ -286,7 +286,7 @@ class Model:
     exact tiles. strength: see nets.stylize."""
     array = images.at_long_side(as_image(image))
     if self.tiles and array.shape[0] * array.shape[1] > tile_pixels:
-      return nets.blend(tiling.stylize_tiled(self.net, self.params, array, tile_size), array, strength)
+      return tiling.stylize_tiled(self.net, self.params, array, tile_size, strength)
     return np.asarray(nets.stylize(self.net, self.params, jnp.asarray(array)[None], strength)[0])
 
 

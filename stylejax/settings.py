@@ -79,10 +79,15 @@ def objective(config):
   return result
 
 
+def network_kind(config):
+  """A config's `net.kind`; model directories from before the bilateral network have none: johnson."""
+  return config.net.get("kind", "johnson")
+
+
 def network(config):
   """The network of a config's `net` section (`kind`: johnson, the default, or bilateral) and `compute_dtype`."""
   net = config.net
-  kind = net.get("kind", "johnson")  # model directories from before the bilateral network have no kind
+  kind = network_kind(config)
   if kind not in nets.KINDS:
     raise UserError(f"unknown net.kind {kind!r}; choose one of {', '.join(nets.KINDS)}")
   if config.compute_dtype not in objective_lib.DTYPES:
@@ -108,7 +113,7 @@ def network(config):
 def training_terms(config):
   """The train step's extra settings: {regularization: ((network term, weight), ...), input_blend}."""
   regularization = ()
-  if config.net.get("kind", "johnson") == "bilateral":
+  if network_kind(config) == "bilateral":
     regularization = (("grid_smoothness", number(config.loss.grid_smoothness_weight,
                                                  "loss.grid_smoothness_weight")),)
   blend = number(config.get("input_blend", 0.0), "input_blend")

@@ -200,8 +200,9 @@ class BilateralNet(nn.Module):
   untrained network returns the photo. The 3×3 convolutions pad by reflection
   (`padding="reflect"`; with zeros the network can tell the border from the
   inside, and it learned bright frames there: README, fast photorealistic
-  section). `strength` (0..1) blends the predicted transforms with the identity. The grid's neighbour differences
-  (`bilateral.smoothness`) are sown as `losses/grid_smoothness`.
+  section). `strength` (0..1) blends the predicted transforms with the
+  identity. The grid's neighbour differences (`bilateral.smoothness`) are
+  sown as `losses/grid_smoothness`.
   """
   low_res: int = 256
   grid_size: int = 16
@@ -241,7 +242,7 @@ class BilateralNet(nn.Module):
                            bias_init=lambda *_: identity, dtype=self.dtype)(fused)
     grid = coefficients.astype(jnp.float32).reshape(*coefficients.shape[:3], self.grid_depth, 3, 4)
     self.sow("losses", "grid_smoothness", bilateral.smoothness(grid))
-    grid = strength * grid + (1.0 - strength) * jnp.eye(3, 4)
+    grid = blend(grid, bilateral.identity_grid(*grid.shape[:4]), strength)
     out = bilateral.apply(grid, Guide()(photo), photo)
     return jnp.clip(out, 0.0, 1.0) * 255.0
 

@@ -22,6 +22,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax import traverse_util
 
+from stylejax.core import nets
+
 ALIGN = 4  # two stride-2 stages
 
 
@@ -69,8 +71,9 @@ def _merge(a, b):
   return n, ma + delta * nb / n, sa + sb + delta**2 * na * nb / n
 
 
-def stylize_tiled(net, params, image, core=1024):
-  """The network's output for one (H, W, 3) image (0..255), computed tile by tile.
+def stylize_tiled(net, params, image, core=1024, strength=1.0):
+  """The network's output for one (H, W, 3) image (0..255), computed tile by tile, blended with the
+  image by `strength` as `nets.stylize` does.
 
   `core` (a multiple of 4) is the side of the part of each tile that is kept;
   tiles add `margin(net)` pixels of context on each side.
@@ -112,4 +115,4 @@ def stylize_tiled(net, params, image, core=1024):
   for (ty0, tx0), box, (out, _) in run(stats):
     y0, y1, x0, x1 = box
     result[ty0 + y0:ty0 + y1, tx0 + x0:tx0 + x1] = np.asarray(out)[y0:y1, x0:x1]
-  return result
+  return nets.blend(result, image, strength)

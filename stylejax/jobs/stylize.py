@@ -156,8 +156,7 @@ def run(config, workdir):
         failures[path] = str(content)
         bar.update(1)
       elif model.tiles and content.shape[0] * content.shape[1] > config.tile_pixels:
-        write(content, nets.blend(tiling.stylize_tiled(net, params, content, config.tile_size), content,
-                                  config.strength), target)
+        write(content, tiling.stylize_tiled(net, params, content, config.tile_size, config.strength), target)
         counts["tiled"] += 1
       else:
         pending[content.shape[:2]].append((content, target))

@@ -19,13 +19,15 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from stylejax.core import nets
+
 
 def loss_terms(objective, net, params, vgg, style_grams, content, input_blend=0.0):
   """Unweighted loss terms of T_θ on a content batch (B, H, W, 3) in 0..255: the objective's and the
   network's own (its `losses` collection)."""
   stylized, sown = net.apply({"params": params}, content, mutable=["losses"])
   if input_blend:
-    stylized = (1.0 - input_blend) * stylized + input_blend * content
+    stylized = nets.blend(stylized, content, 1.0 - input_blend)
   targets = jax.lax.stop_gradient(objective.targets(vgg, content, style_grams))
   own = {name: values[0] for name, values in sown.get("losses", {}).items()}
   return {**objective.terms(stylized, vgg, targets), **own}

@@ -14,6 +14,7 @@ earlier call with the same config is read back, not run again, so adding a
 model to the comparison costs only that model's passes.
 """
 
+import collections
 import json
 import os
 import time
@@ -63,7 +64,7 @@ def run(config, workdir):
     raise UserError(f"the models were trained for different styles: {styles}")
   style_path = next(iter(styles.values()))
   style = images.read_rgb(style_path, config.max_input_pixels)
-  scores, rows = {}, []
+  scores, rows, per_method = {}, [], collections.defaultdict(list)
   for photo in photos:
     name = os.path.splitext(os.path.basename(photo))[0]
     content = images.read_rgb(photo, config.max_input_pixels)
@@ -78,12 +79,12 @@ def run(config, workdir):
       results[method], seconds = _network_result(model, fitted)
       images.save_image(os.path.join(workdir, name, f"{method}.png"), results[method])
       scores[f"{name} {method}"] = {**api.score(results[method], content, style), "seconds": seconds}
-    row += [compare.captioned(results[method], compare.caption(method, scores[f"{name} {method}"]))
-            for method in results]
+    for method in results:
+      per_method[method].append(scores[f"{name} {method}"])
+      row.append(compare.captioned(results[method], compare.caption(method, scores[f"{name} {method}"])))
     rows.append(row)
-  methods = [*config.slow, *models]
-  means = {f"mean {method}": {key: float(np.mean([scores[f"{os.path.splitext(os.path.basename(p))[0]} {method}"][key]
-                                                  for p in photos])) for key in KEYS} for method in methods}
+  means = {f"mean {method}": {key: float(np.mean([s[key] for s in method_scores])) for key in KEYS}
+           for method, method_scores in per_method.items()}
   compare.contact_sheet(rows, os.path.join(workdir, "contact_sheet.png"))
   runlog.write_table(workdir, score_tool.markdown({**scores, **means}),
                      {"scores": scores, "means": means, "style": style_path, "image_size": config.image_size,
