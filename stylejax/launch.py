@@ -22,6 +22,8 @@ JOBS = {
     "compare_fast": "stylejax.tools.compare_fast",
     "compare_photo": "stylejax.tools.compare_photo",
     "score": "stylejax.tools.score",
+    "export": "stylejax.jobs.export",
+    "web": "stylejax.web.site",
 }
 
 

@@ -107,7 +107,10 @@ def network(config):
     raise UserError(f"unknown net.padding {net.padding!r}; choose one of {', '.join(nets.PADDINGS)}")
   if net.residual_blocks < 0:
     raise UserError(f"net.residual_blocks must be >= 0, got {net.residual_blocks}")
-  return nets.TransformNet(net.upsample, net.padding, net.residual_blocks, dtype)
+  width = net.get("width", 32)  # model directories from before net.width: Johnson's 32
+  if width < 1:
+    raise UserError(f"net.width must be >= 1, got {width}")
+  return nets.TransformNet(net.upsample, net.padding, net.residual_blocks, dtype, width)
 
 
 def training_terms(config):

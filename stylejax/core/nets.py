@@ -123,6 +123,7 @@ class TransformNet(nn.Module):
   padding: str = "zeros"
   residual_blocks: int = 5
   dtype: jnp.dtype = jnp.float32
+  width: int = 32  # channels at full resolution (Johnson's 32); 2x and 4x that at 1/2 and 1/4
 
   @nn.compact
   def __call__(self, images):
@@ -130,13 +131,13 @@ class TransformNet(nn.Module):
       raise ValueError(f"upsample must be one of {UPSAMPLINGS} and padding one of {PADDINGS}")
     conv = lambda f, k, s=1: ConvNormAct(f, k, s, self.padding, dtype=self.dtype)  # noqa: E731
     x = images.astype(self.dtype) / 127.5 - 1.0
-    full = conv(32, 9)(x)
-    half = conv(64, 3, 2)(full)
-    x = conv(128, 3, 2)(half)
+    full = conv(self.width, 9)(x)
+    half = conv(2 * self.width, 3, 2)(full)
+    x = conv(4 * self.width, 3, 2)(half)
     for _ in range(self.residual_blocks):
       x = ResidualBlock(self.padding, self.dtype)(x)
-    x = Upsample(64, self.upsample, self.padding, self.dtype)(x, half.shape[1:3])
-    x = Upsample(32, self.upsample, self.padding, self.dtype)(x, full.shape[1:3])
+    x = Upsample(2 * self.width, self.upsample, self.padding, self.dtype)(x, half.shape[1:3])
+    x = Upsample(self.width, self.upsample, self.padding, self.dtype)(x, full.shape[1:3])
     x = ConvNormAct(3, 9, padding=self.padding, relu=False, norm=False, dtype=self.dtype)(x)
     return ((jnp.tanh(x.astype(jnp.float32)) + 1.0) * 127.5)
 

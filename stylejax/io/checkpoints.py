@@ -5,6 +5,8 @@ A `train` workdir holds config.json (the resolved config) and checkpoints/
 and the data pipeline's state as JSON). Each finished step is sealed with a
 manifest of its files' sizes and sha256, checked before a restore; a step that
 fails the check or the restore is skipped for the newest older one that works.
+An exported model directory (the `export` job) holds config.json and
+params.npz: the parameters alone, a few MB, for shipping.
 """
 
 import json
@@ -12,10 +14,13 @@ import os
 import sys
 import time
 import warnings
+import zipfile
 
 import jax
 import ml_collections
+import numpy as np
 import orbax.checkpoint as ocp
+from flax import traverse_util
 
 from stylejax.errors import UserError
 from stylejax.io import atomic, weights
@@ -183,8 +188,37 @@ def read_config(model_dir):
   return ml_collections.ConfigDict(config)
 
 
+EXPORTED = "params.npz"  # an exported model's parameters (the `export` job): no optimiser state, no orbax
+
+
+def export_params(path, params, step, dtype=np.float32):
+  """Writes `params` to one .npz (keys: module paths joined by '/', plus `step`), atomically."""
+  flat = {"/".join(key): np.asarray(value, dtype) for key, value in traverse_util.flatten_dict(params).items()}
+  with atomic.writing(path) as f:
+    np.savez(f, step=np.int64(step), **flat)
+
+
+def _read_exported(path, abstract_params):
+  """(parameters, step) from an exported .npz, checked against the network's layout."""
+  expected = {"/".join(key): leaf for key, leaf in traverse_util.flatten_dict(abstract_params).items()}
+  try:
+    with np.load(path, allow_pickle=False) as data:
+      stored = {key: data[key] for key in data.files}
+  except (OSError, ValueError, zipfile.BadZipFile) as e:
+    raise UserError(f"{path} is damaged ({e})") from None
+  step = int(stored.pop("step", 0))
+  if stored.keys() != expected.keys() or any(stored[k].shape != expected[k].shape for k in expected):
+    raise UserError(f"{path} does not match the network its config.json describes")
+  flat = {tuple(key.split("/")): jax.numpy.asarray(value, expected[key].dtype) for key, value in stored.items()}
+  return traverse_util.unflatten_dict(flat), step
+
+
 def restore_params(model_dir, abstract_params):
-  """(parameters, step) of a model directory's newest checkpoint that restores, laid out like `abstract_params`."""
+  """(parameters, step) of a model directory's newest checkpoint that restores, laid out like `abstract_params`;
+  an exported model directory (params.npz, no checkpoints/) is read from its .npz."""
+  exported = os.path.join(model_dir, EXPORTED)
+  if not os.path.isdir(os.path.join(model_dir, "checkpoints")) and os.path.isfile(exported):
+    return _read_exported(exported, abstract_params)
   if not os.path.isdir(os.path.join(model_dir, "checkpoints")):
     raise UserError(f"{model_dir} has no checkpoints/ folder: training has not saved a checkpoint yet")
   checkpoints = manager(model_dir)

@@ -105,6 +105,14 @@ def at_long_side(img, long_side=None):
   return np.asarray(img, np.float32)
 
 
+def at_most(img, max_side):
+  """A PIL image scaled down (Lanczos) so that its long side is at most `max_side`; smaller ones are kept."""
+  if max(img.size) <= max_side:
+    return img
+  height, width = fit_long_side(img.height, img.width, max_side)
+  return img.resize((width, height), Image.Resampling.LANCZOS)
+
+
 def from_array(image):
   """An (H, W, 3) 0..255 array as an 8-bit RGB PIL image (rounded)."""
   return Image.fromarray(to_uint8(image)).convert("RGB")

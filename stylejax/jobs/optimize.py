@@ -54,10 +54,12 @@ def run(config, workdir):
   return execute(config, workdir)[0]
 
 
-def execute(config, workdir):
-  """`run`, returning (summary, result image (H, W, 3) float 0..255) for tools that score the result."""
+def execute(config, workdir, on_progress=None, vgg=None):
+  """`run`, returning (summary, result image (H, W, 3) float 0..255) for tools that score the result.
+  on_progress(step, total) after each chunk (the website's progress bar); what it raises stops the run.
+  vgg: the config's VGG, already loaded (a long-lived process keeps it)."""
   content, styles, blend, content_mask, style_mask = read_inputs(config)
-  vgg = api.load_vgg(config)
+  vgg = vgg or api.load_vgg(config)
   sizes = api.pixels.scale_sizes(config.image_size, config.num_scales)
   masks = api.find_masks(config, vgg, content, styles[0], sizes[-1], content_mask, style_mask)
   transfer = api.PixelTransfer(config, content, styles, blend, vgg, masks)
@@ -65,7 +67,8 @@ def execute(config, workdir):
   if masks is not None:
     _save_masks(workdir, transfer)
   start = time.perf_counter()
-  bar = runlog.progress(sum(steps for _, _, steps in transfer.plan), "optimize")
+  total_steps = sum(steps for _, _, steps in transfer.plan)
+  bar = runlog.progress(total_steps, "optimize")
 
   def on_chunk(step, x, terms, seconds):
     log.scalars(step, terms, time.perf_counter() - start)
@@ -73,6 +76,8 @@ def execute(config, workdir):
       return
     bar.update(step - bar.n)
     bar.set_postfix(total=f"{float(terms['total']):.4g}")
+    if on_progress:
+      on_progress(step, total_steps)
     if config.snapshot_every_steps and step % config.snapshot_every_steps == 0:
       images.save_image(os.path.join(workdir, "snapshots", f"step_{step:06d}.png"), transfer.image)
       log.image("snapshot", transfer.image, step)

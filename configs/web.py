@@ -1,0 +1,63 @@
+"""The website: online stylisation with the fast models, queued custom jobs (Gatys, Luan) with e-mail, a gallery.
+
+  python run.py --config configs/web.py --workdir runs/site [--config.port=8000]
+
+Serves http://127.0.0.1:8000 and starts the worker process that runs the jobs;
+Ctrl-C stops both. Everything the site keeps lives in --workdir (site.db, jobs/,
+gallery/, worker.log), so starting it again continues the queued and running
+jobs. Models: the bundled ones plus every model directory in models_dir (a
+configs/johnson.py or configs/fast_photo.py workdir, or an export of one).
+Argument `tiny`: 64 px custom jobs of a few steps (tests, demos).
+"""
+
+import ml_collections
+
+
+def get_config(arg=None):
+  config = ml_collections.ConfigDict()
+  config.job = "web"
+  config.seed = 0
+  config.host = "127.0.0.1"  # 0.0.0.0 to serve other machines (put TLS in front: a reverse proxy)
+  config.port = 8000
+  config.base_url = ""  # the address people reach the site at, for links in mail ("": http://host:port)
+  config.models_dir = ""  # more model directories ("": WORKDIR/models); the bundled models are always offered
+
+  config.online = ml_collections.ConfigDict()
+  config.online.max_side = 1280  # photos are stylised at their own size up to this long side
+  config.online.max_pending = 4  # online requests waiting or running; more get 503 + Retry-After
+
+  config.custom = ml_collections.ConfigDict()
+  config.custom.gatys = "gatys"  # the preset (configs/NAME.py[:arg]) of the artistic method
+  config.custom.luan = "luan"  # ... of the photorealistic method (automatic masks)
+  config.custom.sizes = (256, 384, 512)  # long sides offered; the first is the default
+  config.custom.log_every_steps = 10  # progress updates (and online requests served in between)
+
+  config.limits = ml_collections.ConfigDict()
+  config.limits.max_upload_bytes = 15_000_000  # per file
+  config.limits.max_upload_pixels = 40_000_000  # per image, checked from its header before decoding
+  config.limits.submissions_per_minute = 20  # per client address (online, custom, gallery); more get 429
+  config.limits.max_queue = 20  # custom jobs waiting or running; more get 503 + Retry-After
+  config.limits.gallery_page_size = 12
+
+  # Mail (smtplib); no host: no mail, the job page is the only delivery. Password also from $STYLEJAX_SMTP_PASSWORD.
+  config.smtp = ml_collections.ConfigDict()
+  config.smtp.host = ""
+  config.smtp.port = 587
+  config.smtp.security = "starttls"  # starttls | ssl | none
+  config.smtp.user = ""
+  config.smtp.password = ""
+  config.smtp.sender = "stylejax@localhost"
+
+  config.worker = ml_collections.ConfigDict()
+  config.worker.lease_seconds = 60.0  # a dead worker's job is run again after this (at once when seen dying)
+  config.worker.max_attempts = 3  # a job that stops its worker this often fails
+  config.worker.poll_seconds = 0.05
+
+  if arg == "tiny":
+    config.custom.gatys, config.custom.luan = "gatys:tiny", "luan:tiny"
+    config.custom.sizes = (64,)
+    config.custom.log_every_steps = 2
+    config.worker.lease_seconds = 5.0
+  elif arg:
+    raise ValueError(f"unknown config argument {arg!r}; configs/web.py takes tiny")
+  return config

@@ -1,0 +1,305 @@
+"""The website's HTTP side (FastAPI): pages, uploads, the job pages' status, the gallery.
+
+    app = create_app(config, workdir)      # the `web` job serves it with uvicorn
+
+It never runs a model: requests become jobs in the queue (stylejax.web.queue)
+and the worker process runs them. Every refusal is a page (or, for JSON
+clients, a JSON object) with a 4xx status and a readable message:
+413 for oversized uploads, 415 for files that do not decode as images, 429
+when a client submits too often and 503 when the queue is full (both with
+Retry-After), 403 for a missing CSRF token or a wrong delete token, 404 for
+unknown jobs, items and files. Pages carry a CSRF token (a cookie repeated in
+each form) and strict security headers (Content-Security-Policy without
+inline scripts, nosniff, no framing).
+"""
+
+import collections
+import hmac
+import logging
+import os
+import secrets
+import threading
+import time
+
+import numpy as np
+from fastapi import FastAPI, Form, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException
+
+from stylejax.errors import UserError
+from stylejax.io import images
+from stylejax.web import catalog, gallery as gallery_lib, mail, queue as queue_lib, site_files, uploads
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CSRF_COOKIE = "stylejax_csrf"
+HEADERS = {
+    "Content-Security-Policy": ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+                                "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"),
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
+log = logging.getLogger("stylejax.web")
+
+
+class Refusal(Exception):
+  """A request the site turns down: HTTP `status`, a message for people, optional Retry-After seconds."""
+
+  def __init__(self, status, message, retry_after=None):
+    super().__init__(message)
+    self.status, self.message, self.retry_after = status, message, retry_after
+
+
+class RateLimit:
+  """At most `limit` submissions per client address in any `window` seconds (a sliding window, in memory)."""
+
+  def __init__(self, limit, window=60.0):
+    self.limit, self.window = limit, window
+    self.times = collections.defaultdict(collections.deque)
+    self.lock = threading.Lock()
+
+  def check(self, client):
+    now = time.monotonic()
+    with self.lock:
+      times = self.times[client]
+      while times and times[0] <= now - self.window:
+        times.popleft()
+      if len(times) >= self.limit:
+        wait = int(times[0] + self.window - now) + 1
+        raise Refusal(429, f"too many submissions from your address; try again in {wait} s", wait)
+      times.append(now)
+
+
+def create_app(config, workdir):
+  """The site's FastAPI app over `workdir` (site.db, jobs/, gallery/)."""
+  limits = config.limits
+  jobs = queue_lib.JobQueue(site_files.database(workdir), config.worker.max_attempts)
+  album = gallery_lib.Gallery(site_files.database(workdir), site_files.gallery_dir(workdir))
+  rate = RateLimit(limits.submissions_per_minute)
+  templates = Jinja2Templates(directory=os.path.join(HERE, "templates"))
+  app = FastAPI(title="stylejax", docs_url=None, redoc_url=None, openapi_url=None)
+  app.mount("/static", StaticFiles(directory=os.path.join(HERE, "static")), name="static")
+
+  def models():
+    return catalog.models(site_files.model_dirs(config, workdir))
+
+  def render(request, name, status=200, **context):
+    """A rendered template with the client's CSRF token (a new one is set as a cookie)."""
+    token = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
+    response = templates.TemplateResponse(request, name, {"csrf": token, **context}, status_code=status)
+    if CSRF_COOKIE not in request.cookies:
+      response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="strict")
+    return response
+
+  def check_form(request, csrf):
+    """CSRF: the form's token must equal the cookie's."""
+    cookie = request.cookies.get(CSRF_COOKIE, "")
+    if not cookie or not hmac.compare_digest(cookie.encode(), csrf.encode()):
+      raise Refusal(403, "this form has expired or did not come from this site; reload the page and try again")
+
+  def client(request):
+    return request.client.host if request.client else "unknown"
+
+  async def read_image(upload, what):
+    """A decoded upload, or a 413 / 415 refusal."""
+    data = await upload.read(limits.max_upload_bytes + 1)
+    try:
+      return uploads.decode(data, limits.max_upload_bytes, limits.max_upload_pixels, what)
+    except UserError as e:
+      status = 413 if len(data) > limits.max_upload_bytes or "too large" in str(e) else 415
+      raise Refusal(status, str(e)) from None
+
+  def find_job(token):
+    job = jobs.get(token) if len(token) <= 64 else None
+    if job is None:
+      raise Refusal(404, "there is no such job (the link may be mistyped)")
+    return job
+
+  def job_status(job):
+    status = {"state": job.state, "kind": job.kind, "step": job.step, "total": job.total,
+              "position": jobs.position(job.token), "message": job.message}
+    if job.state == queue_lib.DONE:
+      folder = site_files.job_dir(workdir, job.token)
+      status["files"] = {name: f"/jobs/{job.token}/files/{name}" for name in site_files.PUBLIC
+                         if os.path.isfile(os.path.join(folder, name))}
+      status["seconds"] = job.result.get("seconds")
+    return status
+
+  @app.middleware("http")
+  async def guard(request, call_next):
+    """Security headers on every response; request bodies larger than two uploads are refused unread."""
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > 2 * limits.max_upload_bytes + 100_000:
+      response = refusal_response(request, Refusal(413, f"the upload is too large (limit "
+                                                        f"{limits.max_upload_bytes / 1e6:.0f} MB per file)"))
+    else:
+      response = await call_next(request)
+    response.headers.update(HEADERS)
+    return response
+
+  def refusal_response(request, refusal):
+    headers = {"Retry-After": str(refusal.retry_after)} if refusal.retry_after else None
+    if "text/html" not in request.headers.get("accept", ""):
+      return JSONResponse({"error": refusal.message}, refusal.status, headers=headers)
+    response = render(request, "error.html", refusal.status, message=refusal.message)
+    response.headers.update(headers or {})
+    return response
+
+  @app.exception_handler(Refusal)
+  async def refused(request, refusal):
+    return refusal_response(request, refusal)
+
+  @app.exception_handler(HTTPException)
+  async def http_error(request, error):
+    messages = {404: "there is no such page", 405: "this address does not take that kind of request"}
+    return refusal_response(request, Refusal(error.status_code, messages.get(error.status_code, str(error.detail))))
+
+  @app.exception_handler(RequestValidationError)
+  async def invalid_form(request, error):
+    fields = sorted({str(e["loc"][-1]) for e in error.errors()})
+    return refusal_response(request, Refusal(422, f"the form is missing or has a bad value for: {', '.join(fields)}"))
+
+  @app.exception_handler(Exception)
+  async def internal_error(request, error):
+    log.exception("internal error on %s", request.url.path)
+    return refusal_response(request, Refusal(500, "something went wrong on the site; please try again later"))
+
+  @app.get("/")
+  def home(request: Request):
+    return render(request, "home.html")
+
+  @app.get("/stylize")
+  def stylize_form(request: Request):
+    groups = collections.defaultdict(list)
+    for model in models().values():
+      groups[model.group].append(model)
+    return render(request, "stylize.html", groups=groups, max_side=config.online.max_side)
+
+  @app.post("/stylize")
+  async def stylize(request: Request, photo: UploadFile, model: str = Form(), csrf: str = Form(""),
+                    strength: float = Form(1.0)):
+    check_form(request, csrf)
+    if model not in models():
+      raise Refusal(422, "choose one of the models in the menu")
+    if not 0.0 <= strength <= 1.0:
+      raise Refusal(422, "the strength must be between 0 and 1")
+    rate.check(client(request))
+    if jobs.pending("online") >= config.online.max_pending:
+      raise Refusal(503, "the site is busy stylising other photos; try again in a few seconds", 2)
+    img = images.at_most(await read_image(photo, "the photo"), config.online.max_side)
+    token = jobs.new_token()
+    images.save_image(os.path.join(site_files.job_dir(workdir, token), site_files.INPUT), np.asarray(img),
+                      compress_level=1)
+    jobs.submit(token, "online", {"model": model, "strength": strength}, client(request), total=1)
+    return RedirectResponse(f"/jobs/{token}", 303)
+
+  @app.get("/custom")
+  def custom_form(request: Request):
+    return render(request, "custom.html", sizes=config.custom.sizes, mail=mail.enabled(config.smtp))
+
+  @app.post("/custom")
+  async def custom(request: Request, content: UploadFile, style: UploadFile, method: str = Form(),
+                   size: int = Form(), email: str = Form(""), csrf: str = Form("")):
+    check_form(request, csrf)
+    if method not in ("gatys", "luan"):
+      raise Refusal(422, "choose the artistic or the photorealistic method")
+    if size not in config.custom.sizes:
+      raise Refusal(422, f"choose a size of {', '.join(map(str, config.custom.sizes))} px")
+    try:
+      email = mail.check_address(email) if mail.enabled(config.smtp) else ""
+    except UserError as e:
+      raise Refusal(422, str(e)) from None
+    rate.check(client(request))
+    if jobs.pending("custom") >= limits.max_queue:
+      raise Refusal(503, f"the queue is full ({limits.max_queue} jobs); try again later", 60)
+    pictures = {site_files.CONTENT: await read_image(content, "the content image"),
+                site_files.STYLE: await read_image(style, "the style image")}
+    token = jobs.new_token()
+    for name, img in pictures.items():
+      images.save_image(os.path.join(site_files.job_dir(workdir, token), name), np.asarray(img))
+    jobs.submit(token, "custom", {"method": method, "size": size}, client(request), email)
+    return RedirectResponse(f"/jobs/{token}", 303)
+
+  @app.get("/jobs/{token}")
+  def job_page(request: Request, token: str):
+    job = find_job(token)
+    return render(request, "job.html", job=job, status=job_status(job))
+
+  @app.get("/jobs/{token}/status")
+  def job_state(token: str):
+    return job_status(find_job(token))
+
+  @app.get("/jobs/{token}/files/{name}")
+  def job_file(token: str, name: str, download: bool = False):
+    job = find_job(token)
+    path = os.path.join(site_files.job_dir(workdir, job.token), name)
+    if name not in site_files.PUBLIC or not os.path.isfile(path):
+      raise Refusal(404, "this job has no such file")
+    filename = f"stylejax-{job.token[:8]}-{name}" if download else None
+    return FileResponse(path, media_type="image/png", filename=filename)
+
+  @app.post("/jobs/{token}/share")
+  def share(request: Request, token: str, csrf: str = Form("")):
+    check_form(request, csrf)
+    job = find_job(token)
+    if job.state != queue_lib.DONE:
+      raise Refusal(409, "only a finished job's result can be added to the gallery")
+    rate.check(client(request))
+    result = images.read_rgb(os.path.join(site_files.job_dir(workdir, job.token), site_files.RESULT))
+    title = job.params.get("model") or f"{job.params['method']} stylisation"
+    item_id, owner = album.add(result, title)
+    return render(request, "shared.html", item=album.get(item_id), owner=owner)
+
+  @app.get("/gallery")
+  def gallery_page(request: Request, page: int = 1):
+    items, pages = album.page(max(1, page), limits.gallery_page_size)
+    return render(request, "gallery.html", items=items, page=max(1, page), pages=pages)
+
+  @app.post("/gallery")
+  async def gallery_upload(request: Request, image: UploadFile, title: str = Form(""), csrf: str = Form("")):
+    check_form(request, csrf)
+    title = " ".join(title.split())[:80] or "untitled"
+    rate.check(client(request))
+    item_id, owner = album.add(await read_image(image, "the image"), title)
+    return render(request, "shared.html", item=album.get(item_id), owner=owner)
+
+  def find_item(item_id):
+    item = album.get(item_id) if len(item_id) <= 32 else None
+    if item is None:
+      raise Refusal(404, "there is no such picture in the gallery")
+    return item
+
+  @app.get("/gallery/{item_id}/image")
+  def gallery_image(item_id: str, download: bool = False):
+    item = find_item(item_id)
+    return FileResponse(album.image_path(item.id), media_type="image/png",
+                        filename=f"stylejax-gallery-{item.id}.png" if download else None)
+
+  @app.get("/gallery/{item_id}/thumb")
+  def gallery_thumb(item_id: str):
+    return FileResponse(album.thumb_path(find_item(item_id).id), media_type="image/jpeg")
+
+  @app.post("/gallery/{item_id}/delete")
+  def gallery_delete(request: Request, item_id: str, token: str = Form(""), csrf: str = Form("")):
+    check_form(request, csrf)
+    item = find_item(item_id)
+    if not album.delete(item.id, token.strip()):
+      raise Refusal(403, "that is not this picture's delete token")
+    return RedirectResponse("/gallery", 303)
+
+  @app.get("/models/{name}/style.jpg")
+  def model_style(name: str):
+    model = models().get(name)
+    if model is None or not model.style:
+      raise Refusal(404, "this model has no style image")
+    return FileResponse(model.style, media_type="image/jpeg")
+
+  @app.get("/health")
+  def health():
+    return {"online_pending": jobs.pending("online"), "custom_pending": jobs.pending("custom"),
+            "models": len(models())}
+
+  return app

@@ -1,0 +1,68 @@
+"""The fast models the site offers: every model directory (trained or exported) in the bundled
+stylejax/assets/models and in the configured models_dir, grouped by network kind.
+
+Folders are scanned on every call, so a model directory copied into models_dir
+appears in the menu at the next page load. Reading a model's config.json needs
+no accelerator: the server lists models, the worker loads them.
+"""
+
+import dataclasses
+import json
+import os
+import re
+
+from stylejax.io import assets, checkpoints
+
+GROUPS = {"johnson": "Painting styles", "bilateral": "Photo styles"}  # net.kind -> menu group
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Model:
+  name: str  # the folder's name: the menu's value and the URL of its style image
+  path: str
+  kind: str
+  style: str  # path of style.jpg, or ''
+
+  @property
+  def group(self):
+    return GROUPS[self.kind]
+
+  @property
+  def title(self):
+    return self.name.replace("_", " ").replace("-", " ").capitalize()
+
+
+def bundled_dir():
+  """The models shipped with the package."""
+  return assets.path("models")
+
+
+def _read(folder):
+  """The Model of a folder, or None if it holds no usable model directory."""
+  has_weights = (os.path.isdir(os.path.join(folder, "checkpoints"))
+                 or os.path.isfile(os.path.join(folder, checkpoints.EXPORTED)))
+  try:
+    with open(os.path.join(folder, "config.json")) as f:
+      net = json.load(f)["net"]
+  except (OSError, ValueError, KeyError, TypeError):
+    return None
+  kind = net.get("kind", "johnson") if isinstance(net, dict) else None
+  if not has_weights or kind not in GROUPS:
+    return None
+  style = os.path.join(folder, "style.jpg")
+  return Model(os.path.basename(folder), folder, kind, style if os.path.isfile(style) else "")
+
+
+def models(folders):
+  """{name: Model} of every model directory directly inside `folders` (missing folders are skipped; a name in a
+  later folder replaces the same name in an earlier one), ordered by group, then name."""
+  found = {}
+  for folder in folders:
+    if not os.path.isdir(folder):
+      continue
+    for name in sorted(os.listdir(folder)):
+      model = _read(os.path.join(folder, name)) if _NAME.fullmatch(name) else None
+      if model is not None:
+        found[name] = model
+  return dict(sorted(found.items(), key=lambda item: (list(GROUPS).index(item[1].kind), item[0])))

@@ -1,0 +1,227 @@
+"""The website's persistent job queue: one SQLite table (WAL mode) behind a narrow interface.
+
+    queue = JobQueue("runs/site/site.db")
+    token = queue.new_token()                                # write the job's files, then
+    queue.submit(token, "custom", params, client="10.0.0.7")
+    job = queue.claim("worker-1", lease_seconds=30)        # atomic: one worker gets each job
+    queue.progress(job.token, "worker-1", step, total, lease)  # False once the worker lost the job
+    queue.finish(job.token, "worker-1", result)  /  queue.fail(job.token, "worker-1", message)
+
+A job's token is its unguessable public name (the job page's URL). A claimed
+job holds a lease that its worker renews (`renew`); a job whose worker died
+(kill -9, power loss) is given back to the queue when its lease runs out
+(`requeue_expired`, called by every claim) or at once when the supervisor saw
+the worker die (`requeue_worker`), so nothing is lost and nothing runs twice at
+the same time: a worker whose lease ran out can no longer report progress or
+finish. After `max_attempts` claims a job fails instead of killing workers
+forever. Mail delivery is an outbox: `finish` marks a job with an address as
+unmailed, `mailed` marks it sent, `unmailed` lists what a restarted worker must
+still send.
+
+Everything else in the site uses only these methods, so a server database
+can replace SQLite behind the same interface.
+"""
+
+import contextlib
+import dataclasses
+import json
+import secrets
+import socket
+import sqlite3
+import time
+
+QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
+PRIORITY = {"online": 1, "custom": 0}  # online requests go first (and between chunks of a custom job)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  token TEXT UNIQUE NOT NULL,
+  kind TEXT NOT NULL,
+  priority INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  params TEXT NOT NULL,
+  client TEXT NOT NULL,
+  email TEXT NOT NULL DEFAULT '',
+  created REAL NOT NULL,
+  started REAL,
+  finished REAL,
+  worker TEXT,
+  lease_until REAL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  step INTEGER NOT NULL DEFAULT 0,
+  total INTEGER NOT NULL DEFAULT 0,
+  message TEXT NOT NULL DEFAULT '',
+  result TEXT NOT NULL DEFAULT '{}',
+  mailed INTEGER NOT NULL DEFAULT 1
+);
+CREATE INDEX IF NOT EXISTS jobs_waiting ON jobs (state, priority DESC, seq);
+"""
+
+
+def worker_name(pid):
+  """The name a worker process claims jobs under (the supervisor gives back a dead worker's jobs by it)."""
+  return f"{socket.gethostname()}-{pid}"
+
+
+def connect(path):
+  """A connection to the site's SQLite file in autocommit mode (BEGIN IMMEDIATE where a change spans
+  statements), closed by its `with` block."""
+  db = sqlite3.connect(path, timeout=30, isolation_level=None)
+  db.row_factory = sqlite3.Row
+  return contextlib.closing(db)
+
+
+@dataclasses.dataclass(frozen=True)
+class Job:
+  token: str
+  kind: str
+  state: str
+  params: dict
+  client: str
+  email: str
+  created: float
+  started: float
+  finished: float
+  worker: str
+  attempts: int
+  step: int
+  total: int
+  message: str
+  result: dict
+
+  @classmethod
+  def from_row(cls, row):
+    values = dict(row)
+    values["params"], values["result"] = json.loads(values["params"]), json.loads(values["result"])
+    return cls(**{field.name: values[field.name] for field in dataclasses.fields(cls)})
+
+
+class JobQueue:
+  """The jobs table of one SQLite file; safe to use from several processes and threads (one connection each)."""
+
+  def __init__(self, path, max_attempts=3):
+    self.path, self.max_attempts = path, max_attempts
+    with self._connect() as db:
+      db.execute("PRAGMA journal_mode=WAL")
+      db.executescript(_SCHEMA)
+
+  def _connect(self):
+    return connect(self.path)
+
+  @staticmethod
+  def new_token():
+    """A job's public name: 22 url-safe characters, 128 random bits (its files are written before `submit`)."""
+    return secrets.token_urlsafe(16)
+
+  def submit(self, token, kind, params, client, email="", total=0):
+    """Queues a job under `token` (from new_token)."""
+    with self._connect() as db:
+      db.execute("INSERT INTO jobs (token, kind, priority, state, params, client, email, created, total, mailed) "
+                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 (token, kind, PRIORITY[kind], QUEUED, json.dumps(params), client, email, time.time(), total,
+                  int(not email)))
+
+  def get(self, token):
+    """The job of `token`, or None."""
+    with self._connect() as db:
+      row = db.execute("SELECT * FROM jobs WHERE token = ?", (token,)).fetchone()
+    return Job.from_row(row) if row else None
+
+  def position(self, token):
+    """How many jobs run or wait before this queued job (0: it is next), or None if it is not queued."""
+    with self._connect() as db:
+      row = db.execute("SELECT priority, seq FROM jobs WHERE token = ? AND state = ?", (token, QUEUED)).fetchone()
+      if row is None:
+        return None
+      return db.execute("SELECT COUNT(*) FROM jobs WHERE state = ? OR (state = ? AND "
+                        "(priority > ? OR (priority = ? AND seq < ?)))",
+                        (RUNNING, QUEUED, row["priority"], row["priority"], row["seq"])).fetchone()[0]
+
+  def pending(self, kind):
+    """How many jobs of `kind` are queued or running."""
+    with self._connect() as db:
+      return db.execute("SELECT COUNT(*) FROM jobs WHERE kind = ? AND state IN (?, ?)",
+                        (kind, QUEUED, RUNNING)).fetchone()[0]
+
+  def claim(self, worker, lease_seconds, kinds=tuple(PRIORITY)):
+    """Atomically takes the first waiting job of `kinds` (online first, then oldest) for `worker`, or None."""
+    self.requeue_expired()
+    marks = ", ".join("?" * len(kinds))
+    now = time.time()
+    with self._connect() as db:
+      row = db.execute(
+          f"UPDATE jobs SET state = ?, worker = ?, lease_until = ?, started = ?, attempts = attempts + 1 "
+          f"WHERE seq = (SELECT seq FROM jobs WHERE state = ? AND kind IN ({marks}) ORDER BY priority DESC, seq "
+          f"LIMIT 1) AND state = ? RETURNING *",
+          (RUNNING, worker, now + lease_seconds, now, QUEUED, *kinds, QUEUED)).fetchone()
+    return Job.from_row(row) if row else None
+
+  def renew(self, worker, lease_seconds):
+    """Extends the leases of every job `worker` runs (its heartbeat)."""
+    with self._connect() as db:
+      db.execute("UPDATE jobs SET lease_until = ? WHERE worker = ? AND state = ?",
+                 (time.time() + lease_seconds, worker, RUNNING))
+
+  def progress(self, token, worker, step, total, lease_seconds):
+    """Records `step` of `total` of a running job and renews its lease; False if `worker` no longer holds it."""
+    with self._connect() as db:
+      changed = db.execute("UPDATE jobs SET step = ?, total = ?, lease_until = ? "
+                           "WHERE token = ? AND worker = ? AND state = ?",
+                           (step, total, time.time() + lease_seconds, token, worker, RUNNING)).rowcount
+    return changed == 1
+
+  def finish(self, token, worker, result):
+    """Marks a job done with `result` (a JSON-able dict); False if `worker` no longer holds it."""
+    return self._end(token, worker, DONE, "", result)
+
+  def fail(self, token, worker, message):
+    """Marks a job failed with a message for its page; False if `worker` no longer holds it."""
+    return self._end(token, worker, FAILED, message, {})
+
+  def _end(self, token, worker, state, message, result):
+    with self._connect() as db:
+      changed = db.execute("UPDATE jobs SET state = ?, message = ?, result = ?, finished = ?, step = total, "
+                           "lease_until = NULL WHERE token = ? AND worker = ? AND state = ?",
+                           (state, message, json.dumps(result), time.time(), token, worker, RUNNING)).rowcount
+    return changed == 1
+
+  def release(self, token, worker):
+    """Gives back a job its worker stopped cleanly (Ctrl-C, shutdown); this does not count as an attempt."""
+    with self._connect() as db:
+      db.execute("UPDATE jobs SET state = ?, worker = NULL, lease_until = NULL, step = 0, attempts = attempts - 1 "
+                 "WHERE token = ? AND worker = ? AND state = ?", (QUEUED, token, worker, RUNNING))
+
+  def requeue_worker(self, worker):
+    """Gives back the running jobs of a worker known to be dead (its supervisor saw it exit)."""
+    return self._requeue("worker = ?", (worker,))
+
+  def requeue_expired(self):
+    """Gives back the running jobs whose lease ran out (their worker died or hung)."""
+    return self._requeue("lease_until < ?", (time.time(),))
+
+  def _requeue(self, condition, values):
+    """Running jobs matching `condition` go back to the queue, or fail after max_attempts; returns their count."""
+    with self._connect() as db:
+      db.execute("BEGIN IMMEDIATE")
+      failed = db.execute(f"UPDATE jobs SET state = ?, message = ?, finished = ?, worker = NULL, lease_until = NULL "
+                          f"WHERE state = ? AND attempts >= ? AND {condition}",
+                          (FAILED, f"the worker stopped {self.max_attempts} times while running this job",
+                           time.time(), RUNNING, self.max_attempts, *values)).rowcount
+      requeued = db.execute(f"UPDATE jobs SET state = ?, worker = NULL, lease_until = NULL, step = 0 "
+                            f"WHERE state = ? AND {condition}", (QUEUED, RUNNING, *values)).rowcount
+      db.execute("COMMIT")
+    return failed + requeued
+
+  def unmailed(self):
+    """Finished jobs with an e-mail address whose mail has not been sent (the outbox)."""
+    with self._connect() as db:
+      rows = db.execute("SELECT * FROM jobs WHERE mailed = 0 AND state IN (?, ?) ORDER BY seq",
+                        (DONE, FAILED)).fetchall()
+    return [Job.from_row(row) for row in rows]
+
+  def mailed(self, token):
+    """Marks a job's mail as sent."""
+    with self._connect() as db:
+      db.execute("UPDATE jobs SET mailed = 1 WHERE token = ?", (token,))
+

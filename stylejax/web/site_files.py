@@ -1,0 +1,31 @@
+"""Where the site keeps things inside its workdir; names are generated, never taken from a request."""
+
+import os
+
+from stylejax.web import catalog
+
+DATABASE = "site.db"
+INPUT, RESULT = "input.png", "result.png"  # online jobs
+CONTENT, STYLE = "content.png", "style.png"  # custom jobs (their runs add result.png, losses.png, ...)
+PUBLIC = (INPUT, RESULT, CONTENT, STYLE, "losses.png")  # the files a job page may serve
+
+
+def database(workdir):
+  return os.path.join(workdir, DATABASE)
+
+
+def job_dir(workdir, token):
+  return os.path.join(workdir, "jobs", token)
+
+
+def gallery_dir(workdir):
+  return os.path.join(workdir, "gallery")
+
+
+def model_dirs(config, workdir):
+  """The bundled models first, then config.models_dir (default WORKDIR/models), whose names win."""
+  return [catalog.bundled_dir(), config.models_dir or os.path.join(workdir, "models")]
+
+
+def base_url(config):
+  return (config.base_url or f"http://{config.host}:{config.port}").rstrip("/")
