@@ -1,6 +1,7 @@
 """Test helpers: paths, tiny presets, synthetic VGG weights, a numpy reference VGG, test images."""
 
 import os
+import socket
 
 import jax
 import jax.numpy as jnp
@@ -107,3 +108,10 @@ def segmentation(h, w, top, bottom, split=0.5):
   seg[int(h * split):] = bottom
   return seg
 
+
+
+def free_port():
+  """A TCP port on loopback that nothing listens on now."""
+  with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    return s.getsockname()[1]

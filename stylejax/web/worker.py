@@ -111,6 +111,13 @@ class Worker:
       self.queue.finish(job.token, self.id, result)
     self.send_mail()
 
+  def run_next(self):
+    """Claims and runs the next job (online first); False if none was waiting."""
+    job = self.queue.claim(self.id, self.lease)
+    if job is not None:
+      self.run_job(job)
+    return job is not None
+
   def serve_online(self):
     """Runs every waiting online request (between chunks of a custom job too)."""
     self.check_parent()
@@ -158,11 +165,8 @@ class Worker:
       self.send_mail()
       while True:
         self.check_parent()
-        job = self.queue.claim(self.id, self.lease)
-        if job is None:
+        if not self.run_next():
           time.sleep(self.config.worker.poll_seconds)
-        else:
-          self.run_job(job)
     except (KeyboardInterrupt, Stopped):
       log.info("worker %s stopped", self.id)
     finally:

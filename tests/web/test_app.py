@@ -1,0 +1,271 @@
+"""The website's routes through FastAPI's TestClient, with the worker run in this process (Worker.run_next)."""
+
+import io
+import os
+import types
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from configs import web
+from stylejax.web import app as app_lib, queue as queue_lib, site_files, worker as worker_lib
+
+HTML = {"Accept": "text/html"}
+
+
+def png(width=48, height=32, exif=None):
+  buffer = io.BytesIO()
+  pixels = np.random.default_rng(width).integers(0, 255, (height, width, 3), np.uint8)
+  Image.fromarray(pixels).save(buffer, "JPEG" if exif else "PNG", **({"exif": exif} if exif else {}))
+  return buffer.getvalue()
+
+
+@pytest.fixture
+def site(tmp_path, inbox, model_dir, photo_model_dir):
+  config = web.get_config("tiny")
+  config.smtp.update(host="127.0.0.1", port=inbox.port, security="none")
+  config.models_dir = str(tmp_path / "models")
+  os.makedirs(config.models_dir)
+  os.symlink(model_dir, os.path.join(config.models_dir, "painting"))
+  os.symlink(photo_model_dir, os.path.join(config.models_dir, "photo"))
+  workdir = str(tmp_path / "site")
+  os.makedirs(workdir)
+  client = TestClient(app_lib.create_app(config, workdir))
+  client.get("/")  # the CSRF cookie
+  return types.SimpleNamespace(config=config, workdir=workdir, client=client, inbox=inbox,
+                               worker=worker_lib.Worker(config, workdir), csrf=client.cookies[app_lib.CSRF_COOKIE])
+
+
+def stylize(site, data=None, model="painting", **fields):
+  return site.client.post("/stylize", files={"photo": ("photo.png", data or png())}, headers=HTML,
+                          data={"csrf": site.csrf, "model": model, **fields}, follow_redirects=False)
+
+
+def custom(site, method="gatys", address="user@example.org", **fields):
+  return site.client.post("/custom", files={"content": ("c.png", png(40, 30)), "style": ("s.png", png(30, 30))},
+                          data={"csrf": site.csrf, "method": method, "size": 64, "email": address, **fields},
+                          headers=HTML, follow_redirects=False)
+
+
+def token_of(response):
+  assert response.status_code == 303, response.text
+  return response.headers["location"].rsplit("/", 1)[1]
+
+
+def status(site, token):
+  return site.client.get(f"/jobs/{token}/status").json()
+
+
+def test_pages_render_with_security_headers_and_the_model_menu(site):
+  for path in ("/", "/stylize", "/custom", "/gallery"):
+    response = site.client.get(path)
+    assert response.status_code == 200 and "<h1>" in response.text
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    assert response.headers["x-content-type-options"] == "nosniff"
+  menu = site.client.get("/stylize").text
+  assert "Painting styles" in menu and "Photo styles" in menu and 'value="painting"' in menu
+  assert site.client.get("/models/painting/style.jpg").headers["content-type"] == "image/jpeg"
+  assert site.client.get("/static/style.css").status_code == 200
+  assert site.client.get("/static/").status_code == 404  # no directory listing
+  assert 'type="email"' in site.client.get("/custom").text  # mail is configured
+
+
+def test_bundled_models_are_offered_and_stylise(site):
+  bundled = {name for name, model in web_models(site).items() if model.path.startswith(site_files.catalog.bundled_dir())}
+  assert {"starry_night", "grace_hopper"} <= bundled
+  for name in sorted(bundled):
+    token = token_of(stylize(site, model=name))
+    assert site.worker.run_next()
+    result = Image.open(io.BytesIO(site.client.get(f"/jobs/{token}/files/result.png").content))
+    assert result.size == (48, 32), name
+
+
+def web_models(site):
+  return site_files.catalog.models(site_files.model_dirs(site.config, site.workdir))
+
+
+def test_online_stylisation_at_the_photos_own_size_without_metadata(site):
+  exif = Image.Exif()
+  exif[0x0112] = 6  # rotated: the stored photo is upright
+  exif[0x010F] = "SecretCam"
+  token = token_of(stylize(site, png(40, 24, exif=exif), model="photo", strength="0.5"))
+  assert status(site, token)["state"] == "queued" and status(site, token)["position"] == 0
+  assert "Waiting in the queue" in site.client.get(f"/jobs/{token}").text
+  assert site.worker.run_next()
+  done = status(site, token)
+  assert done["state"] == "done" and set(done["files"]) == {"input.png", "result.png"} and done["seconds"] > 0
+  response = site.client.get(done["files"]["result.png"])
+  result = Image.open(io.BytesIO(response.content))
+  assert result.size == (24, 40) and not result.info.get("exif") and b"SecretCam" not in response.content
+  download = site.client.get(done["files"]["result.png"] + "?download=1")
+  assert download.headers["content-disposition"].startswith("attachment")
+  assert 'id="result-image"' in site.client.get(f"/jobs/{token}").text
+
+
+def test_large_photos_are_stylised_at_the_configured_maximum(site):
+  site.config.online.max_side = 32
+  site.client = TestClient(app_lib.create_app(site.config, site.workdir), cookies=site.client.cookies)
+  token = token_of(stylize(site, png(96, 64)))
+  site.worker.run_next()
+  assert Image.open(io.BytesIO(site.client.get(f"/jobs/{token}/files/result.png").content)).size == (32, 21)
+
+
+def test_custom_job_reports_progress_delivers_the_result_and_mails_it_once(site):
+  token = token_of(custom(site))
+  assert "Waiting in the queue" in site.client.get(f"/jobs/{token}").text
+  seen = []
+  progress = site.worker.queue.progress
+
+  def record(*args):
+    seen.append(args[2:4])
+    return progress(*args)
+
+  site.worker.queue.progress = record
+  assert site.worker.run_next() and not site.worker.run_next()
+  assert seen[-1] == (20, 20) and len(seen) >= 5  # gatys:tiny: 20 steps, reported every 2
+  done = status(site, token)
+  assert done["state"] == "done" and {"result.png", "losses.png", "content.png"} <= set(done["files"])
+  (message,) = site.inbox.mails()
+  assert message["To"] == "user@example.org" and f"/jobs/{token}" in message.get_body().get_content()
+  assert site.inbox.attachment(message) == site.client.get(done["files"]["result.png"]).content
+  site.worker.send_mail()
+  assert len(site.inbox.messages) == 1 and site.worker.queue.unmailed() == []
+
+
+def test_online_requests_are_served_between_the_chunks_of_a_custom_job(site):
+  slow = token_of(custom(site, address=""))
+  online = []
+  progress = site.worker.queue.progress
+
+  def request_arrives(*args):
+    if not online:
+      online.append(token_of(stylize(site)))
+    return progress(*args)
+
+  site.worker.queue.progress = request_arrives
+  assert site.worker.run_next()
+  quick, slow = site.worker.queue.get(online[0]), site.worker.queue.get(slow)
+  assert quick.state == slow.state == queue_lib.DONE and quick.finished < slow.finished
+
+
+def test_luan_custom_job_with_automatic_masks(site):
+  token = token_of(custom(site, method="luan", address=""))
+  site.worker.run_next()
+  assert status(site, token)["state"] == "done" and site.inbox.messages == []
+
+
+def test_a_job_that_fails_says_why(site):
+  token = token_of(custom(site, address=""))
+  os.remove(os.path.join(site_files.job_dir(site.workdir, token), site_files.STYLE))
+  site.worker.run_next()
+  failed = status(site, token)
+  assert failed["state"] == "failed" and "image not found" in failed["message"]
+  assert "Failed: image not found" in site.client.get(f"/jobs/{token}").text
+
+
+@pytest.mark.parametrize("change, code, message", [
+    ({"csrf": ""}, 403, "did not come from this site"),
+    ({"csrf": "forged"}, 403, "did not come from this site"),
+    ({"model": "../../etc"}, 422, "choose one of the models"),
+    ({"strength": "2"}, 422, "between 0 and 1"),
+    ({"strength": "strong"}, 422, "strength"),
+    ({"data": b"GIF89a but not really"}, 415, "not a readable image"),
+    ({"data": b""}, 415, "no file was sent"),
+])
+def test_online_refusals_are_readable_pages(site, change, code, message):
+  fields = {"csrf": site.csrf, "model": "painting", **change}
+  data = fields.pop("data", None)
+  response = site.client.post("/stylize", files={"photo": ("p.png", png() if data is None else data)}, data=fields,
+                              headers=HTML)
+  assert response.status_code == code and message in response.text
+  assert "Traceback" not in response.text and 'id="refusal"' in response.text
+  assert site.worker.queue.pending("online") == 0
+
+
+def test_size_limits_answer_413(site):
+  site.config.limits.update(max_upload_bytes=2000, max_upload_pixels=1000)
+  site.client = TestClient(app_lib.create_app(site.config, site.workdir), cookies=site.client.cookies)
+  assert stylize(site, png(40, 30)).status_code == 413  # 1200 px but more than 2000 bytes
+  assert stylize(site, b"\0" * 10**6).status_code == 413  # the whole body, refused before parsing
+  site.config.limits.update(max_upload_bytes=10**6)
+  site.client = TestClient(app_lib.create_app(site.config, site.workdir), cookies=site.client.cookies)
+  response = stylize(site, png(40, 30))
+  assert response.status_code == 413 and "too large" in response.text
+
+
+@pytest.mark.parametrize("change, code, message", [
+    ({"method": "picasso"}, 422, "artistic or the photorealistic"),
+    ({"size": "4096"}, 422, "choose a size of 64 px"),
+    ({"email": "victim@example.org\r\nBcc: all@example.org"}, 422, "not valid"),
+    ({"email": "nobody"}, 422, "not valid"),
+])
+def test_custom_refusals(site, change, code, message):
+  response = custom(site, **change)
+  assert response.status_code == code and message in response.text
+  assert site.worker.queue.pending("custom") == 0
+
+
+def test_missing_fields_are_named(site):
+  response = site.client.post("/custom", data={"csrf": site.csrf}, headers=HTML)
+  assert response.status_code == 422 and "content" in response.text and "method" in response.text
+
+
+def test_rate_limit_and_full_queues_answer_with_retry_after(site):
+  site.config.limits.update(submissions_per_minute=4, max_queue=1)  # refused submissions count too
+  site.config.online.max_pending = 1
+  site.client = TestClient(app_lib.create_app(site.config, site.workdir), cookies=site.client.cookies)
+  token_of(stylize(site))
+  busy = stylize(site)
+  assert busy.status_code == 503 and busy.headers["retry-after"] == "2" and "busy" in busy.text
+  token_of(custom(site, address=""))
+  full = custom(site, address="")
+  assert full.status_code == 503 and int(full.headers["retry-after"]) > 0 and "queue is full" in full.text
+  limited = custom(site, address="")
+  assert limited.status_code == 429 and int(limited.headers["retry-after"]) > 0
+  assert site.client.get("/health").json() == {"online_pending": 1, "custom_pending": 1, "models": len(web_models(site))}
+
+
+def test_json_clients_get_json_refusals(site):
+  response = site.client.get("/jobs/unknown/status")
+  assert response.status_code == 404 and response.json() == {"error": "there is no such job (the link may be mistyped)"}
+
+
+def test_unknown_jobs_files_and_pages_are_404(site):
+  token = token_of(stylize(site))
+  for path in ("/jobs/nope", f"/jobs/{token}/files/config.json", f"/jobs/{token}/files/..%2F..%2Fsite.db",
+               f"/jobs/{token}/files/result.png", "/gallery/nope/image", "/models/nope/style.jpg", "/nothing"):
+    response = site.client.get(path, headers=HTML)
+    assert response.status_code == 404 and "Traceback" not in response.text, path
+  assert site.client.delete("/").status_code == 405
+
+
+def test_gallery_upload_pages_download_share_and_owner_only_delete(site):
+  site.config.limits.gallery_page_size = 2
+  site.client = TestClient(app_lib.create_app(site.config, site.workdir), cookies=site.client.cookies)
+  owners = []
+  for title in ("first", "<script>alert(1)</script>", "third"):
+    response = site.client.post("/gallery", files={"image": ("x.png", png())}, data={"csrf": site.csrf,
+                                                                                      "title": title})
+    assert response.status_code == 200 and 'id="owner-token"' in response.text
+    owners.append(response.text.split('id="owner-token">')[1].split("<")[0])
+  first_page, second_page = (site.client.get(f"/gallery?page={n}").text for n in (1, 2))
+  assert "third" in first_page and "&lt;script&gt;alert(1)&lt;/script&gt;" in first_page
+  assert "<script>alert" not in first_page and "page 1 of 2" in first_page and "first" in second_page
+  item = second_page.split('href="/gallery/')[1].split("/")[0]
+  assert site.client.get(f"/gallery/{item}/image?download=1").headers["content-disposition"].startswith("attachment")
+  assert site.client.get(f"/gallery/{item}/thumb").headers["content-type"] == "image/jpeg"
+  wrong = site.client.post(f"/gallery/{item}/delete", data={"csrf": site.csrf, "token": owners[1]}, headers=HTML)
+  assert wrong.status_code == 403 and "delete token" in wrong.text
+  deleted = site.client.post(f"/gallery/{item}/delete", data={"csrf": site.csrf, "token": owners[0]},
+                             follow_redirects=False)
+  assert deleted.status_code == 303 and site.client.get(f"/gallery/{item}/image").status_code == 404
+  assert "page 1 of 1" in site.client.get("/gallery").text
+
+  token = token_of(stylize(site))
+  early = site.client.post(f"/jobs/{token}/share", data={"csrf": site.csrf}, headers=HTML)
+  assert early.status_code == 409
+  site.worker.run_next()
+  shared = site.client.post(f"/jobs/{token}/share", data={"csrf": site.csrf})
+  assert shared.status_code == 200 and "Painting" not in shared.text and "painting" in shared.text
