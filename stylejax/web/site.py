@@ -89,7 +89,7 @@ def run(config, workdir):
   check(config)
   os.makedirs(workdir, exist_ok=True)
   runlog.write_json(os.path.join(workdir, "config.json"), config.to_dict())
-  logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+  logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", force=True)
   queue = queue_lib.JobQueue(site_files.database(workdir), config.worker.max_attempts)
   server = uvicorn.Server(uvicorn.Config(app_lib.create_app(config, workdir), host=config.host, port=config.port,
                                          log_level="warning", server_header=False))

@@ -1,0 +1,197 @@
+"""The whole site as users get it: `run.py --config configs/web.py` in its own process, driven by a headless
+Chromium (Playwright with Debian's `chromium`), mail caught by aiosmtpd, and the processes killed with -9.
+
+Set STYLEJAX_SCREENSHOTS=DIR to keep the browser's screenshots (README's come from
+experiments/results/web).
+"""
+
+import io
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import httpx2 as httpx
+import pytest
+from PIL import Image
+from playwright.sync_api import expect, sync_playwright
+
+from stylejax.web import app as app_lib, queue as queue_lib, site_files
+from tests.helpers import ROOT, free_port
+
+PHOTO = os.path.join(ROOT, "stylejax", "assets", "chelsea.jpg")
+STYLE = os.path.join(ROOT, "stylejax", "assets", "starry_night.jpg")
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
+                  "--disable-background-networking", "--disable-component-update"]
+
+
+class Site:
+  """`python run.py --config configs/web.py:tiny` on a free port, mail to `inbox`."""
+
+  def __init__(self, workdir, inbox, *overrides):
+    self.workdir, self.port = workdir, free_port()
+    self.url = f"http://127.0.0.1:{self.port}"
+    self.command = [sys.executable, "run.py", "--config", "configs/web.py:tiny", "--workdir", workdir,
+                    f"--config.port={self.port}", "--config.smtp.host=127.0.0.1", f"--config.smtp.port={inbox.port}",
+                    "--config.smtp.security=none", *overrides]
+    self.process = None
+
+  def start(self):
+    log = open(os.path.join(self.workdir + ".log"), "a")
+    self.process = subprocess.Popen(self.command, cwd=ROOT, stdout=log, stderr=log)
+    wait_for(lambda: self.health() is not None, 120, "the site to answer")
+    return self
+
+  def health(self):
+    try:
+      return httpx.get(f"{self.url}/health", timeout=2).json()
+    except httpx.HTTPError:
+      return None
+
+  def worker_pid(self):
+    """The pid of the server's worker child process (or None)."""
+    children = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+      try:
+        with open(f"/proc/{pid}/stat") as f:
+          fields = f.read().rsplit(")", 1)[1].split()
+      except OSError:
+        continue
+      if int(fields[1]) == self.process.pid and fields[0] != "Z":
+        children.append(int(pid))
+    return children[0] if children else None
+
+  def stop(self):
+    if self.process.poll() is None:
+      self.process.send_signal(signal.SIGINT)  # Ctrl-C
+      self.process.wait(60)
+    return self.process.returncode
+
+
+def wait_for(condition, seconds, what):
+  deadline = time.monotonic() + seconds
+  while time.monotonic() < deadline:
+    value = condition()
+    if value:
+      return value
+    time.sleep(0.02)
+  raise AssertionError(f"timed out after {seconds} s waiting for {what}")
+
+
+def alive(pid):
+  try:
+    with open(f"/proc/{pid}/stat") as f:
+      return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+  except OSError:
+    return False
+
+
+def submit_custom(site, client, address):
+  client.get(site.url + "/custom")
+  with open(PHOTO, "rb") as content, open(STYLE, "rb") as style:
+    response = client.post(site.url + "/custom", files={"content": content, "style": style},
+                           data={"csrf": client.cookies[app_lib.CSRF_COOKIE], "method": "gatys", "size": 256,
+                                 "email": address})
+  assert response.status_code == 303, response.text
+  return response.headers["location"].rsplit("/", 1)[1]
+
+
+def test_killed_worker_and_killed_server_lose_no_job_and_mail_once(tmp_path, inbox):
+  workdir = str(tmp_path / "site")
+  site = Site(workdir, inbox, "--config.custom.sizes=(256,)").start()
+  jobs = queue_lib.JobQueue(site_files.database(workdir))
+  try:
+    with httpx.Client() as client:
+      first = submit_custom(site, client, "first@example.org")
+      wait_for(lambda: jobs.get(first).step >= 2, 120, "the first job's progress")
+      worker = site.worker_pid()
+      os.kill(worker, signal.SIGKILL)  # in the middle of the job
+      assert jobs.get(first).state == queue_lib.RUNNING
+      wait_for(lambda: jobs.get(first).state == queue_lib.DONE, 180, "the first job to finish after the kill")
+      assert jobs.get(first).attempts == 2 and site.worker_pid() not in (None, worker)
+
+      second = submit_custom(site, client, "second@example.org")
+      wait_for(lambda: jobs.get(second).step >= 2, 120, "the second job's progress")
+      worker = site.worker_pid()
+      site.process.kill()  # the server dies; its worker gives the job back and ends
+      site.process.wait()
+      wait_for(lambda: not alive(worker), 30, "the orphaned worker to end")
+      assert jobs.get(second).state == queue_lib.QUEUED
+    site.start()
+    wait_for(lambda: jobs.get(second).state == queue_lib.DONE, 180, "the second job after the restart")
+    wait_for(lambda: len(inbox.messages) >= 2, 30, "two mails")
+    time.sleep(1.0)  # a duplicate would arrive now
+    assert sorted(mail["To"] for mail in inbox.mails()) == ["first@example.org", "second@example.org"]
+    worker = site.worker_pid()
+  finally:
+    code = site.stop()
+  assert code == 130 and not alive(worker)  # Ctrl-C stops the server and its worker
+
+
+def test_in_a_real_browser_stylise_custom_job_mail_gallery_download(tmp_path, inbox):
+  chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+  assert chromium, "Debian's chromium is needed for this test: apt-get install chromium (.ci/run installs it)"
+  shots = os.environ.get("STYLEJAX_SCREENSHOTS") or str(tmp_path / "screenshots")
+  os.makedirs(shots, exist_ok=True)
+  site = Site(str(tmp_path / "site"), inbox).start()
+  try:
+    with sync_playwright() as playwright:
+      browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
+      page = browser.new_page(viewport={"width": 1000, "height": 760}, accept_downloads=True)
+
+      def shot(name):
+        page.screenshot(path=os.path.join(shots, f"{name}.png"), full_page=True)
+
+      page.goto(site.url)
+      expect(page.locator("h1")).to_contain_text("Paint your photos")
+      shot("home")
+
+      page.click("text=Stylise a photo")
+      page.set_input_files("input[name=photo]", PHOTO)
+      page.click("label.model:has(input[value=starry_night])")
+      shot("stylize")
+      page.click("button[type=submit]")
+      result = page.locator("#result-image")
+      expect(result).to_be_visible(timeout=60_000)
+      page.wait_for_function("document.getElementById('result-image').naturalWidth > 0")
+      assert page.evaluate("document.getElementById('result-image').naturalWidth") == Image.open(PHOTO).width
+      shot("online_result")
+
+      page.goto(site.url + "/custom")
+      page.set_input_files("input[name=content]", PHOTO)
+      page.set_input_files("input[name=style]", STYLE)
+      page.check("input[value=gatys]")
+      page.fill("input[name=email]", "visitor@example.org")
+      shot("custom")
+      page.click("button[type=submit]")
+      expect(page.locator("#state")).to_contain_text("Done", timeout=120_000)
+      expect(page.locator("#losses")).to_be_visible()
+      shot("custom_done")
+      wait_for(lambda: inbox.messages, 30, "the result mail")
+      (mail,) = inbox.mails()
+      job_url = page.url
+      assert mail["To"] == "visitor@example.org" and job_url in mail.get_body().get_content()
+      Image.open(io.BytesIO(inbox.attachment(mail))).verify()
+
+      page.click("text=Add to the gallery")
+      owner = page.locator("#owner-token").inner_text()
+      assert len(owner) >= 20
+      shot("shared")
+      page.click("text=gallery")
+      with page.expect_download() as download:
+        page.click("text=download")
+      with open(download.value.path(), "rb") as f:
+        assert f.read() == httpx.get(job_url + "/files/result.png").content
+      shot("gallery")
+
+      page.goto(site.url + "/stylize")
+      page.set_input_files("input[name=photo]", {"name": "photo.jpg", "mimeType": "image/jpeg",
+                                                 "buffer": b"this is not a picture"})
+      page.click("button[type=submit]")
+      expect(page.locator("#refusal")).to_contain_text("not a readable image")
+      shot("refusal")
+      browser.close()
+  finally:
+    site.stop()
