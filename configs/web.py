@@ -52,6 +52,7 @@ def get_config(arg=None):
   config.worker.lease_seconds = 60.0  # a dead worker's job is run again after this (at once when seen dying)
   config.worker.max_attempts = 3  # a job that stops its worker this often fails
   config.worker.poll_seconds = 0.05
+  config.worker.max_models = 8  # fast models kept in memory (least recently used ones are dropped)
 
   if arg == "tiny":
     config.custom.gatys, config.custom.luan = "gatys:tiny", "luan:tiny"

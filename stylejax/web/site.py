@@ -36,6 +36,7 @@ def check(config):
     raise UserError("custom.sizes must list long sides of at least 16 px")
   numbers = {"port": config.port, "online.max_side": config.online.max_side,
              "online.max_pending": config.online.max_pending, "worker.lease_seconds": config.worker.lease_seconds,
+             "worker.max_models": config.worker.max_models,
              **{f"limits.{key}": value for key, value in config.limits.items()}}
   for key, value in numbers.items():
     if value <= 0:

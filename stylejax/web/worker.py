@@ -47,7 +47,7 @@ class Worker:
     self.id = queue_lib.worker_name(os.getpid())
     self.parent = os.getppid()
     self.lease = config.worker.lease_seconds
-    self.models = {}  # name -> (path, api.Model), loaded on first use
+    self.models = {}  # name -> (path, api.Model), loaded on first use, least recently used first
     self.vggs = {}  # (arch, weights, pooling) -> loaded VGG
 
   def model(self, name):
@@ -57,6 +57,9 @@ class Worker:
       raise UserError(f"there is no model {name!r} on this site any more")
     if name not in self.models or self.models[name][0] != found.path:
       self.models[name] = (found.path, api.load_model(found.path))
+      while len(self.models) > self.config.worker.max_models:
+        del self.models[next(iter(self.models))]  # the least recently used
+    self.models[name] = self.models.pop(name)  # now the most recently used
     return self.models[name][1]
 
   def online(self, job):

@@ -34,6 +34,13 @@ def test_thesis_layer_shapes_and_size():
   assert outputs["Upsample_0"] == (1, 128, 128, 64) and outputs["Upsample_1"] == (1, 256, 256, 32)
 
 
+def test_width_scales_every_layer():
+  net = nets.TransformNet(width=16)
+  params = net.init(jax.random.key(0), jnp.zeros((1, 32, 32, 3)))
+  assert 0.24 < sum(p.size for p in jax.tree.leaves(params)) / 1.68e6 < 0.27  # about a quarter
+  assert params["params"]["ConvNormAct_2"]["Conv_0"]["kernel"].shape[-1] == 64
+
+
 def test_bfloat16_compute_stays_close():
   x = jnp.asarray(np.random.default_rng(1).uniform(0, 255, (1, 24, 24, 3)), jnp.float32)
   net32, net16 = nets.TransformNet(residual_blocks=1), nets.TransformNet(residual_blocks=1, dtype=jnp.bfloat16)

@@ -11,7 +11,7 @@ import numpy as np
 import optax
 import pytest
 
-from configs import fast_photo
+from configs import fast_photo, johnson
 from stylejax import settings
 from stylejax.errors import UserError
 from stylejax.io import weights
@@ -119,6 +119,11 @@ def test_bad_network_settings_are_refused_in_one_line():
   for key, value, message in (("kind", "unet", "unknown net.kind"), ("grid_size", 6, "power of 2"),
                               ("padding", "mirror", "padding must be one of")):
     bad = fast_photo.get_config("tiny")
+    bad.net[key] = value
+    with pytest.raises(UserError, match=message):
+      settings.network(bad)
+  for key, value, message in (("width", 0, "net.width must be >= 1"), ("residual_blocks", -1, "residual_blocks")):
+    bad = johnson.get_config("tiny")
     bad.net[key] = value
     with pytest.raises(UserError, match=message):
       settings.network(bad)

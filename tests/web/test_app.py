@@ -10,7 +10,8 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from configs import web
-from stylejax.web import app as app_lib, queue as queue_lib, site_files, worker as worker_lib
+from stylejax.errors import UserError
+from stylejax.web import app as app_lib, queue as queue_lib, site as site_lib, site_files, worker as worker_lib
 
 HTML = {"Accept": "text/html"}
 
@@ -80,6 +81,24 @@ def test_bundled_models_are_offered_and_stylise(site):
     assert site.worker.run_next()
     result = Image.open(io.BytesIO(site.client.get(f"/jobs/{token}/files/result.png").content))
     assert result.size == (48, 32), name
+
+
+def test_the_worker_keeps_the_most_recently_used_models(site):
+  site.worker.config.worker.max_models = 1
+  for model in ("painting", "photo", "photo"):
+    token_of(stylize(site, model=model))
+    site.worker.run_next()
+  assert list(site.worker.models) == ["photo"]
+
+
+def test_site_configs_that_cannot_work_are_refused(site):
+  for key, value, message in (("custom.gatys", "picasso", "unknown method"), ("smtp.security", "tls", "starttls"),
+                              ("custom.sizes", (8,), "at least 16"), ("limits.max_queue", 0, "must be > 0")):
+    config = web.get_config()
+    section, name = key.split(".")
+    config[section][name] = value
+    with pytest.raises(UserError, match=message):
+      site_lib.check(config)
 
 
 def web_models(site):

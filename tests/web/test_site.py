@@ -14,7 +14,6 @@ import sys
 import time
 
 import httpx2 as httpx
-import pytest
 from PIL import Image
 from playwright.sync_api import expect, sync_playwright
 

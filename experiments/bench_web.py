@@ -1,0 +1,227 @@
+"""Load benchmark of the website on loopback: online stylisation latency, refusals, custom-job throughput, memory.
+
+  python experiments/bench_web.py --out experiments/results/web_bench [--requests 200 --clients 8]
+
+Starts `run.py --config configs/web.py:tiny` (custom jobs: gatys:tiny at 64 px)
+with the default online limits and a rate limit high enough for one address to
+send everything, then:
+  1. single requests: a 1-megapixel photo (1280x800) with the bundled artistic model, one at a time;
+  2. `--requests` online stylisations of a 512-px photo from `--clients` concurrent clients, each submitting,
+     polling the job's status and downloading the result, as the page does; a refusal (503/429 with
+     Retry-After) is counted and the client waits as told;
+  3. `--custom` tiny custom jobs submitted at once, timed until the last is done;
+while sampling the resident memory of the server and its worker. Writes
+bench.json and bench.md into --out.
+"""
+
+import argparse
+import concurrent.futures
+import io
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import httpx2 as httpx
+from PIL import Image
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PHOTO = os.path.join(ROOT, "stylejax", "assets", "chelsea.jpg")
+STYLE = os.path.join(ROOT, "stylejax", "assets", "starry_night.jpg")
+CSRF_COOKIE = "stylejax_csrf"
+
+
+def jpeg(width, height):
+  buffer = io.BytesIO()
+  Image.open(PHOTO).convert("RGB").resize((width, height), Image.Resampling.LANCZOS).save(buffer, "JPEG", quality=90)
+  return buffer.getvalue()
+
+
+def rss_mb(pid):
+  try:
+    with open(f"/proc/{pid}/status") as f:
+      return next(int(line.split()[1]) for line in f if line.startswith("VmRSS")) / 1024
+  except (OSError, StopIteration):
+    return None
+
+
+def children(pid):
+  found = []
+  for entry in filter(str.isdigit, os.listdir("/proc")):
+    try:
+      with open(f"/proc/{entry}/stat") as f:
+        if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+          found.append(int(entry))
+    except OSError:
+      pass
+  return found
+
+
+class Memory(threading.Thread):
+  """Samples the RSS (MB) of the server and its worker every half second."""
+
+  def __init__(self, server_pid):
+    super().__init__(daemon=True)
+    self.server_pid, self.samples, self.done = server_pid, {"server": [], "worker": []}, threading.Event()
+
+  def run(self):
+    while not self.done.wait(0.5):
+      for name, pid in (("server", self.server_pid), ("worker", next(iter(children(self.server_pid)), None))):
+        value = rss_mb(pid) if pid else None
+        if value:
+          self.samples[name].append(value)
+
+  def summary(self):
+    return {name: {"start_mb": values[0], "peak_mb": max(values), "end_mb": values[-1]}
+            for name, values in self.samples.items() if values}
+
+
+class Client:
+  """One visitor: a cookie jar with the CSRF token, submitting and waiting like the job page."""
+
+  def __init__(self, url):
+    self.url, self.http = url, httpx.Client(timeout=120)
+    self.http.get(url + "/stylize")
+    self.csrf = self.http.cookies[CSRF_COOKIE]
+
+  def submit(self, path, files, data):
+    response = self.http.post(self.url + path, files=files, data={"csrf": self.csrf, **data})
+    return response, (response.headers["location"] if response.status_code == 303 else None)
+
+  def wait(self, job, poll=0.02):
+    while True:
+      status = self.http.get(self.url + job + "/status").json()
+      if status["state"] in ("done", "failed"):
+        return status
+      time.sleep(poll)
+
+  def stylize(self, photo):
+    """(HTTP status, seconds from submission to the downloaded result, retry-after)."""
+    start = time.perf_counter()
+    response, job = self.submit("/stylize", {"photo": ("photo.jpg", photo)}, {"model": "starry_night"})
+    if job is None:
+      return response.status_code, None, float(response.headers.get("retry-after", 1))
+    status = self.wait(job)
+    assert status["state"] == "done", status
+    self.http.get(self.url + status["files"]["result.png"]).raise_for_status()
+    return 200, time.perf_counter() - start, None
+
+
+def percentile(values, q):
+  values = sorted(values)
+  return values[min(len(values) - 1, round(q / 100 * (len(values) - 1)))]
+
+
+def online_load(url, photo, requests, clients):
+  latencies, refusals, errors = [], {}, {}
+  remaining = iter(range(requests))
+  lock = threading.Lock()
+
+  def visitor():
+    client = Client(url)
+    while True:
+      with lock:
+        if next(remaining, None) is None:
+          return
+      code, seconds, retry_after = client.stylize(photo)
+      with lock:
+        if seconds is not None:
+          latencies.append(seconds)
+        elif code in (429, 503):
+          refusals[code] = refusals.get(code, 0) + 1
+        else:
+          errors[code] = errors.get(code, 0) + 1
+      if retry_after:
+        time.sleep(retry_after)
+
+  start = time.perf_counter()
+  with concurrent.futures.ThreadPoolExecutor(clients) as pool:
+    for future in [pool.submit(visitor) for _ in range(clients)]:
+      future.result()
+  wall = time.perf_counter() - start
+  return {"requests": requests, "clients": clients, "completed": len(latencies), "refused": refusals,
+          "errors": errors, "p50_s": percentile(latencies, 50), "p95_s": percentile(latencies, 95),
+          "max_s": max(latencies), "wall_s": wall, "completed_per_s": len(latencies) / wall}
+
+
+def custom_throughput(url, jobs):
+  client = Client(url)
+  with open(PHOTO, "rb") as f:
+    content = f.read()
+  with open(STYLE, "rb") as f:
+    style = f.read()
+  start = time.perf_counter()
+  tokens = [client.submit("/custom", {"content": ("c.jpg", content), "style": ("s.jpg", style)},
+                          {"method": "gatys", "size": 64})[1] for _ in range(jobs)]
+  states = [client.wait(token, 0.1)["state"] for token in tokens]
+  wall = time.perf_counter() - start
+  return {"jobs": jobs, "done": states.count("done"), "wall_s": wall, "jobs_per_min": 60 * jobs / wall}
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  parser.add_argument("--out", default="experiments/results/web_bench")
+  parser.add_argument("--requests", type=int, default=200)
+  parser.add_argument("--clients", type=int, default=8)
+  parser.add_argument("--single", type=int, default=5, help="1-megapixel requests, one at a time")
+  parser.add_argument("--custom", type=int, default=6, help="tiny custom jobs")
+  args = parser.parse_args()
+  with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+  url = f"http://127.0.0.1:{port}"
+  workdir = tempfile.mkdtemp(prefix="bench_web_")
+  server = subprocess.Popen([sys.executable, "run.py", "--config", "configs/web.py:tiny", "--workdir", workdir,
+                             f"--config.port={port}", "--config.limits.submissions_per_minute=100000",
+                             "--config.limits.max_queue=100"], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=open(os.path.join(workdir, "server.log"), "w"))
+  memory = Memory(server.pid)
+  try:
+    for _ in range(600):
+      try:
+        httpx.get(url + "/health", timeout=1)
+        break
+      except httpx.HTTPError:
+        time.sleep(0.1)
+    memory.start()
+    client = Client(url)
+    megapixel, small = jpeg(1280, 800), jpeg(512, 341)
+    client.stylize(megapixel), client.stylize(small)  # the worker loads the model and compiles both sizes
+    single = [client.stylize(megapixel)[1] for _ in range(args.single)]
+    results = {"single_1mp": {"p50_s": statistics.median(single), "runs": single},
+               "online_512px": online_load(url, small, args.requests, args.clients),
+               "custom_tiny": custom_throughput(url, args.custom)}
+  finally:
+    memory.done.set()
+    server.send_signal(signal.SIGINT)
+    server.wait(60)
+  results["memory"] = memory.summary()
+  results["machine"] = f"{os.cpu_count()}-core CPU, loopback"
+  os.makedirs(args.out, exist_ok=True)
+  with open(os.path.join(args.out, "bench.json"), "w") as f:
+    json.dump(results, f, indent=2)
+  online, custom, mem = results["online_512px"], results["custom_tiny"], results["memory"]
+  table = "\n".join([
+      "| measure | value |", "|---|---|",
+      f"| 1-MP photo, one at a time: p50 (submit → result downloaded) | {results['single_1mp']['p50_s']:.2f} s |",
+      f"| 512-px photo, {online['clients']} clients, {online['requests']} requests: p50 / p95 | "
+      f"{online['p50_s']:.2f} s / {online['p95_s']:.2f} s |",
+      f"| completed / refused (503 busy, 429 rate) / other errors | {online['completed']} / "
+      f"{online['refused'].get(503, 0)}, {online['refused'].get(429, 0)} / {sum(online['errors'].values())} |",
+      f"| completed per second | {online['completed_per_s']:.2f} |",
+      f"| {custom['jobs']} tiny custom jobs (gatys:tiny, 64 px) | {custom['jobs_per_min']:.1f} jobs/min |",
+      *(f"| {name} memory: start / peak / end | {m['start_mb']:.0f} / {m['peak_mb']:.0f} / {m['end_mb']:.0f} MB |"
+        for name, m in mem.items())])
+  with open(os.path.join(args.out, "bench.md"), "w") as f:
+    f.write(f"Measured on a {results['machine']}.\n\n{table}\n")
+  print(table)
+
+
+if __name__ == "__main__":
+  main()
