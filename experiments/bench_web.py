@@ -51,28 +51,18 @@ def rss_mb(pid):
     return None
 
 
-def children(pid):
-  found = []
-  for entry in filter(str.isdigit, os.listdir("/proc")):
-    try:
-      with open(f"/proc/{entry}/stat") as f:
-        if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
-          found.append(int(entry))
-    except OSError:
-      pass
-  return found
-
-
 class Memory(threading.Thread):
   """Samples the RSS (MB) of the server and its worker every half second."""
 
-  def __init__(self, server_pid):
+  def __init__(self, server_pid, url):
     super().__init__(daemon=True)
-    self.server_pid, self.samples, self.done = server_pid, {"server": [], "worker": []}, threading.Event()
+    self.server_pid, self.url = server_pid, url
+    self.samples, self.done = {"server": [], "worker": []}, threading.Event()
 
   def run(self):
     while not self.done.wait(0.5):
-      for name, pid in (("server", self.server_pid), ("worker", next(iter(children(self.server_pid)), None))):
+      worker_pid = httpx.get(self.url + "/health").json()["worker_pid"]
+      for name, pid in (("server", self.server_pid), ("worker", worker_pid)):
         value = rss_mb(pid) if pid else None
         if value:
           self.samples[name].append(value)
@@ -181,7 +171,7 @@ def main():
                              f"--config.port={port}", "--config.limits.submissions_per_minute=100000",
                              "--config.limits.max_queue=100"], cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=open(os.path.join(workdir, "server.log"), "w"))
-  memory = Memory(server.pid)
+  memory = Memory(server.pid, url)
   try:
     for _ in range(600):
       try:

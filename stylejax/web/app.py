@@ -167,16 +167,20 @@ def create_app(config, workdir):
     log.exception("internal error on %s", request.url.path)
     return refusal_response(request, Refusal(500, "something went wrong on the site; please try again later"))
 
+  def groups():
+    """{menu group: [catalog.Model]}: painting styles, then photo styles."""
+    grouped = collections.defaultdict(list)
+    for model in models().values():
+      grouped[model.group].append(model)
+    return grouped
+
   @app.get("/")
   def home(request: Request):
-    return render(request, "home.html")
+    return render(request, "home.html", groups=groups())
 
   @app.get("/stylize")
   def stylize_form(request: Request):
-    groups = collections.defaultdict(list)
-    for model in models().values():
-      groups[model.group].append(model)
-    return render(request, "stylize.html", groups=groups, max_side=config.online.max_side)
+    return render(request, "stylize.html", groups=groups(), max_side=config.online.max_side)
 
   @app.post("/stylize")
   async def stylize(request: Request, photo: UploadFile, model: str = Form(), csrf: str = Form(""),
@@ -300,6 +304,6 @@ def create_app(config, workdir):
   @app.get("/health")
   def health():
     return {"online_pending": jobs.pending("online"), "custom_pending": jobs.pending("custom"),
-            "models": len(models())}
+            "models": len(models()), "worker_pid": site_files.worker_pid(workdir)}
 
   return app

@@ -14,9 +14,9 @@ job holds a lease that its worker renews (`renew`); a job whose worker died
 the worker die (`requeue_worker`), so nothing is lost and nothing runs twice at
 the same time: a worker whose lease ran out can no longer report progress or
 finish. After `max_attempts` claims a job fails instead of killing workers
-forever. Mail delivery is an outbox: `finish` marks a job with an address as
-unmailed, `mailed` marks it sent, `unmailed` lists what a restarted worker must
-still send.
+forever. Mail delivery is an outbox: `unmailed` lists the finished jobs with an
+address whose mail has not been sent (what a restarted worker must still
+send), `mailed` marks one sent.
 
 Everything else in the site uses only these methods, so a server database
 can replace SQLite behind the same interface.

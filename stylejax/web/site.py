@@ -19,7 +19,7 @@ import uvicorn
 
 from stylejax import api
 from stylejax.errors import UserError
-from stylejax.io import runlog
+from stylejax.io import atomic, runlog
 from stylejax.web import app as app_lib, mail, queue as queue_lib, site_files
 
 log = logging.getLogger("stylejax.web")
@@ -55,6 +55,8 @@ class Supervisor:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [PACKAGE_ROOT, os.environ.get("PYTHONPATH")]))}
     self.process = subprocess.Popen([sys.executable, "-m", "stylejax.web.worker", self.workdir], env=env,
                                     start_new_session=True)
+    with atomic.writing(os.path.join(self.workdir, site_files.WORKER_PID), "w") as f:
+      f.write(str(self.process.pid))
     return time.monotonic()
 
   def start(self):

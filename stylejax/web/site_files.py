@@ -5,6 +5,7 @@ import os
 from stylejax.web import catalog
 
 DATABASE = "site.db"
+WORKER_PID = "worker.pid"  # written by the supervisor at each worker start
 INPUT, RESULT = "input.png", "result.png"  # online jobs
 CONTENT, STYLE = "content.png", "style.png"  # custom jobs (their runs add result.png, losses.png, ...)
 PUBLIC = (INPUT, RESULT, CONTENT, STYLE, "losses.png")  # the files a job page may serve
@@ -25,6 +26,17 @@ def gallery_dir(workdir):
 def model_dirs(config, workdir):
   """The bundled models first, then config.models_dir (default WORKDIR/models), whose names win."""
   return [catalog.bundled_dir(), config.models_dir or os.path.join(workdir, "models")]
+
+
+def worker_pid(workdir):
+  """The pid of the site's worker process if it is running, else None."""
+  try:
+    with open(os.path.join(workdir, WORKER_PID)) as f:
+      pid = int(f.read())
+    os.kill(pid, 0)
+  except (OSError, ValueError):
+    return None
+  return pid
 
 
 def base_url(config):

@@ -243,7 +243,8 @@ def test_rate_limit_and_full_queues_answer_with_retry_after(site):
   assert full.status_code == 503 and int(full.headers["retry-after"]) > 0 and "queue is full" in full.text
   limited = custom(site, address="")
   assert limited.status_code == 429 and int(limited.headers["retry-after"]) > 0
-  assert site.client.get("/health").json() == {"online_pending": 1, "custom_pending": 1, "models": len(web_models(site))}
+  assert site.client.get("/health").json() == {"online_pending": 1, "custom_pending": 1, "models": len(web_models(site)),
+                                               "worker_pid": None}  # no worker process in these tests
 
 
 def test_json_clients_get_json_refusals(site):

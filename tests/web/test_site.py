@@ -50,17 +50,8 @@ class Site:
       return None
 
   def worker_pid(self):
-    """The pid of the server's worker child process (or None)."""
-    children = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-      try:
-        with open(f"/proc/{pid}/stat") as f:
-          fields = f.read().rsplit(")", 1)[1].split()
-      except OSError:
-        continue
-      if int(fields[1]) == self.process.pid and fields[0] != "Z":
-        children.append(int(pid))
-    return children[0] if children else None
+    """The pid of the site's worker process (None while there is none)."""
+    return (self.health() or {}).get("worker_pid")
 
   def stop(self):
     if self.process.poll() is None:
@@ -157,6 +148,9 @@ def test_in_a_real_browser_stylise_custom_job_mail_gallery_download(tmp_path, in
       page.wait_for_function("document.getElementById('result-image').naturalWidth > 0")
       assert page.evaluate("document.getElementById('result-image').naturalWidth") == Image.open(PHOTO).width
       shot("online_result")
+      page.click("text=Add to the gallery")
+      assert len(page.locator("#owner-token").inner_text()) >= 20
+      shot("shared")
 
       page.goto(site.url + "/custom")
       page.set_input_files("input[name=content]", PHOTO)
@@ -175,12 +169,10 @@ def test_in_a_real_browser_stylise_custom_job_mail_gallery_download(tmp_path, in
       Image.open(io.BytesIO(inbox.attachment(mail))).verify()
 
       page.click("text=Add to the gallery")
-      owner = page.locator("#owner-token").inner_text()
-      assert len(owner) >= 20
-      shot("shared")
       page.click("text=gallery")
+      expect(page.locator(".grid figure")).to_have_count(2)
       with page.expect_download() as download:
-        page.click("text=download")
+        page.click("text=download >> nth=0")  # the newest: the custom job's result
       with open(download.value.path(), "rb") as f:
         assert f.read() == httpx.get(job_url + "/files/result.png").content
       shot("gallery")
@@ -191,6 +183,11 @@ def test_in_a_real_browser_stylise_custom_job_mail_gallery_download(tmp_path, in
       page.click("button[type=submit]")
       expect(page.locator("#refusal")).to_contain_text("not a readable image")
       shot("refusal")
+
+      page.set_viewport_size({"width": 390, "height": 844})  # a phone
+      page.goto(site.url + "/stylize")
+      assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")  # nothing off screen
+      shot("phone_stylize")
       browser.close()
   finally:
     site.stop()
