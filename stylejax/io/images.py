@@ -25,6 +25,10 @@ _RGB_TO_YIQ = np.array([[0.299, 0.587, 0.114],
 _YIQ_TO_RGB = np.linalg.inv(_RGB_TO_YIQ).astype(np.float32)
 
 
+class TooLarge(UserError):
+  """An image over a pixel limit (or a decompression bomb) or, for uploads, over a byte limit."""
+
+
 def fit_long_side(height, width, long_side):
   """(h, w) scaled so that max(h, w) == long_side, aspect kept, each >= 1."""
   scale = long_side / max(height, width)
@@ -51,7 +55,7 @@ def opened(source, max_pixels=DEFAULT_MAX_PIXELS, name=None):
   """An open PIL image, its size checked against `max_pixels` before anything is decoded.
 
   Any failure in the `with` body (unreadable, corrupt or oversized file) is
-  raised as a UserError naming `name` (default: the path).
+  raised as a UserError naming `name` (default: the path); oversized ones as TooLarge.
   """
   name = name or os.fspath(source)
   try:
@@ -61,13 +65,13 @@ def opened(source, max_pixels=DEFAULT_MAX_PIXELS, name=None):
       with Image.open(source) as img:
         width, height = img.size
         if width * height > max_pixels:
-          raise UserError(f"image too large: {name} has {width}x{height} pixels, "
+          raise TooLarge(f"image too large: {name} has {width}x{height} pixels, "
                           f"more than the limit of {max_pixels} (config max_input_pixels)")
         yield img
   except UserError:
     raise
   except Image.DecompressionBombError as e:
-    raise UserError(f"image too large: {name}: {e}") from None
+    raise TooLarge(f"image too large: {name}: {e}") from None
   except UnidentifiedImageError:
     raise UserError(f"not a readable image: {name}") from None
   except (OSError, SyntaxError, ValueError) as e:

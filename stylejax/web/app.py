@@ -64,6 +64,9 @@ class RateLimit:
   def check(self, client):
     now = time.monotonic()
     with self.lock:
+      if len(self.times) > 10_000:  # forget addresses that sent nothing within the window
+        self.times = collections.defaultdict(collections.deque, {
+            address: times for address, times in self.times.items() if times and times[-1] > now - self.window})
       times = self.times[client]
       while times and times[0] <= now - self.window:
         times.popleft()
@@ -108,9 +111,10 @@ def create_app(config, workdir):
     data = await upload.read(limits.max_upload_bytes + 1)
     try:
       return uploads.decode(data, limits.max_upload_bytes, limits.max_upload_pixels, what)
+    except images.TooLarge as e:
+      raise Refusal(413, str(e)) from None
     except UserError as e:
-      status = 413 if len(data) > limits.max_upload_bytes or "too large" in str(e) else 415
-      raise Refusal(status, str(e)) from None
+      raise Refusal(415, str(e)) from None
 
   def find_job(token):
     job = jobs.get(token) if len(token) <= 64 else None

@@ -16,11 +16,12 @@ FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF")
 
 
 def decode(data, max_bytes, max_pixels, what="the photo"):
-  """An 8-bit RGB PIL image from uploaded bytes, or a UserError saying what is wrong."""
+  """An 8-bit RGB PIL image from uploaded bytes, or a UserError saying what is wrong (images.TooLarge for the
+  byte and pixel limits)."""
   if not data:
     raise UserError(f"{what}: no file was sent")
   if len(data) > max_bytes:
-    raise UserError(f"{what} is {len(data) / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.1f} MB")
+    raise images.TooLarge(f"{what} is {len(data) / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.1f} MB")
   with images.opened(io.BytesIO(data), max_pixels, what) as img:
     if img.format not in FORMATS:
       raise UserError(f"{what} is a {img.format} image; send JPEG, PNG, WebP, BMP, GIF or TIFF")

@@ -132,7 +132,7 @@ class Worker:
       raise Stopped
 
   def send_mail(self):
-    """Sends the outbox: each finished job with an address gets one mail (retried later if the server refuses)."""
+    """Sends the outbox: each finished job with an address gets one mail (kept for later if the server refuses)."""
     smtp = self.config.smtp
     for job in self.queue.unmailed():
       if not mail.enabled(smtp):
@@ -150,7 +150,7 @@ class Worker:
       try:
         mail.send(smtp, message)
       except OSError as e:  # smtplib's errors are OSErrors
-        log.warning("mail for job %s not sent (%s); retrying after the next job", job.token, e)
+        log.warning("mail for job %s not sent (%s); retrying later", job.token, e)
         return
       self.queue.mailed(job.token)
       log.info("mail for job %s sent", job.token)
@@ -165,11 +165,15 @@ class Worker:
     threading.Thread(target=self.heartbeat, args=(stop,), daemon=True).start()
     log.info("worker %s started", self.id)
     try:
-      self.send_mail()
+      mail_due = 0.0
       while True:
         self.check_parent()
-        if not self.run_next():
-          time.sleep(self.config.worker.poll_seconds)
+        if self.run_next():
+          continue
+        if time.monotonic() > mail_due:  # mail the SMTP server refused earlier is retried every minute
+          self.send_mail()
+          mail_due = time.monotonic() + 60
+        time.sleep(self.config.worker.poll_seconds)
     except (KeyboardInterrupt, Stopped):
       log.info("worker %s stopped", self.id)
     finally:

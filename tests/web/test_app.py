@@ -12,6 +12,7 @@ from PIL import Image
 from configs import web
 from stylejax.errors import UserError
 from stylejax.web import app as app_lib, queue as queue_lib, site as site_lib, site_files, worker as worker_lib
+from tests.helpers import free_port
 
 HTML = {"Accept": "text/html"}
 
@@ -149,6 +150,16 @@ def test_custom_job_reports_progress_delivers_the_result_and_mails_it_once(site)
   (message,) = site.inbox.mails()
   assert message["To"] == "user@example.org" and f"/jobs/{token}" in message.get_body().get_content()
   assert site.inbox.attachment(message) == site.client.get(done["files"]["result.png"]).content
+  site.worker.send_mail()
+  assert len(site.inbox.messages) == 1 and site.worker.queue.unmailed() == []
+
+
+def test_mail_the_smtp_server_refused_is_kept_and_sent_later(site):
+  site.config.smtp.port = free_port()  # nothing listens there
+  token = token_of(custom(site))
+  site.worker.run_next()
+  assert status(site, token)["state"] == "done" and [job.token for job in site.worker.queue.unmailed()] == [token]
+  site.config.smtp.port = site.inbox.port
   site.worker.send_mail()
   assert len(site.inbox.messages) == 1 and site.worker.queue.unmailed() == []
 
