@@ -10,6 +10,7 @@ gives its job back; the next start continues it.
 
 import logging
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -41,6 +42,15 @@ def check(config):
   for key, value in numbers.items():
     if value <= 0:
       raise UserError(f"{key} must be > 0, got {value}")
+
+
+def listen(host, port):
+  """A socket bound to host:port, so a port in use is a one-line error before anything starts."""
+  try:
+    listening = socket.create_server((host, port))
+  except OSError as e:
+    raise UserError(f"cannot serve on {host}:{port}: {e.strerror} (choose another --config.port)") from None
+  return listening
 
 
 class Supervisor:
@@ -94,12 +104,13 @@ def run(config, workdir):
   runlog.write_json(os.path.join(workdir, "config.json"), config.to_dict())
   logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", force=True)
   queue = queue_lib.JobQueue(site_files.database(workdir), config.worker.max_attempts)
-  server = uvicorn.Server(uvicorn.Config(app_lib.create_app(config, workdir), host=config.host, port=config.port,
-                                         log_level="warning", server_header=False))
+  listening = listen(config.host, config.port)
+  server = uvicorn.Server(uvicorn.Config(app_lib.create_app(config, workdir), log_level="warning",
+                                         server_header=False))
   supervisor = Supervisor(workdir, queue).start()
   print(f"serving {site_files.base_url(config)} (Ctrl-C stops)", file=sys.stderr, flush=True)
   try:
-    server.run()
+    server.run(sockets=[listening])
   finally:
     supervisor.stop()
   return {"url": site_files.base_url(config)}

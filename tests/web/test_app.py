@@ -102,6 +102,13 @@ def test_site_configs_that_cannot_work_are_refused(site):
       site_lib.check(config)
 
 
+def test_a_port_in_use_is_one_clear_error():
+  taken = site_lib.listen("127.0.0.1", 0)
+  with pytest.raises(UserError, match="choose another --config.port"):
+    site_lib.listen("127.0.0.1", taken.getsockname()[1])
+  taken.close()
+
+
 def web_models(site):
   return site_files.catalog.models(site_files.model_dirs(site.config, site.workdir))
 
