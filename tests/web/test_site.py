@@ -145,8 +145,7 @@ def test_in_a_real_browser_stylise_custom_job_mail_gallery_download(tmp_path, in
       page.click("button[type=submit]")
       result = page.locator("#result-image")
       expect(result).to_be_visible(timeout=60_000)
-      page.wait_for_function("document.getElementById('result-image').naturalWidth > 0")
-      assert page.evaluate("document.getElementById('result-image').naturalWidth") == Image.open(PHOTO).width
+      expect(result).to_have_js_property("naturalWidth", Image.open(PHOTO).width)  # at the photo's own size
       shot("online_result")
       page.click("text=Add to the gallery")
       assert len(page.locator("#owner-token").inner_text()) >= 20
@@ -159,6 +158,8 @@ def test_in_a_real_browser_stylise_custom_job_mail_gallery_download(tmp_path, in
       page.fill("input[name=email]", "visitor@example.org")
       shot("custom")
       page.click("button[type=submit]")
+      expect(page.locator("#steps")).to_contain_text("of 20", timeout=120_000)  # the live step count
+      shot("custom_running")  # the progress bar (or already the result: tiny jobs are quick)
       expect(page.locator("#state")).to_contain_text("Done", timeout=120_000)
       expect(page.locator("#losses")).to_be_visible()
       shot("custom_done")
