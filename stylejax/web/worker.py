@@ -20,6 +20,7 @@ import threading
 import time
 import traceback
 
+import jax
 import ml_collections
 
 from stylejax import api
@@ -190,6 +191,9 @@ def main(workdir):
                       format="%(asctime)s %(levelname)s %(message)s", force=True)
   with open(os.path.join(workdir, "config.json")) as f:
     config = ml_collections.ConfigDict(json.load(f))
+  # Compiled programs persist in the workdir, so a restarted worker answers photo sizes it has seen at once.
+  jax.config.update("jax_compilation_cache_dir", os.path.join(workdir, "xla_cache"))
+  jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
   Worker(config, workdir).run()
 
 
