@@ -161,6 +161,7 @@ def main():
   parser.add_argument("--clients", type=int, default=8)
   parser.add_argument("--single", type=int, default=5, help="1-megapixel requests, one at a time")
   parser.add_argument("--custom", type=int, default=6, help="tiny custom jobs")
+  parser.add_argument("--max-pending", type=int, default=0, help="online.max_pending (0: the site's default)")
   args = parser.parse_args()
   with socket.socket() as s:
     s.bind(("127.0.0.1", 0))
@@ -169,7 +170,9 @@ def main():
   workdir = tempfile.mkdtemp(prefix="bench_web_")
   server = subprocess.Popen([sys.executable, "run.py", "--config", "configs/web.py:tiny", "--workdir", workdir,
                              f"--config.port={port}", "--config.limits.submissions_per_minute=100000",
-                             "--config.limits.max_queue=100"], cwd=ROOT,
+                             "--config.limits.max_queue=100",
+                             *([f"--config.online.max_pending={args.max_pending}"] if args.max_pending else [])],
+                            cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=open(os.path.join(workdir, "server.log"), "w"))
   memory = Memory(server.pid, url)
   try:
@@ -193,6 +196,7 @@ def main():
     server.wait(60)
   results["memory"] = memory.summary()
   results["machine"] = f"{os.cpu_count()}-core CPU, loopback"
+  results["online_max_pending"] = args.max_pending or "default (4)"
   os.makedirs(args.out, exist_ok=True)
   with open(os.path.join(args.out, "bench.json"), "w") as f:
     json.dump(results, f, indent=2)
@@ -200,7 +204,8 @@ def main():
   table = "\n".join([
       "| measure | value |", "|---|---|",
       f"| 1-MP photo, one at a time: p50 (submit → result downloaded) | {results['single_1mp']['p50_s']:.2f} s |",
-      f"| 512-px photo, {online['clients']} clients, {online['requests']} requests: p50 / p95 | "
+      f"| 512-px photo, {online['clients']} clients, {online['requests']} requests, online.max_pending "
+      f"{results['online_max_pending']}: p50 / p95 | "
       f"{online['p50_s']:.2f} s / {online['p95_s']:.2f} s |",
       f"| completed / refused (503 busy, 429 rate) / other errors | {online['completed']} / "
       f"{online['refused'].get(503, 0)}, {online['refused'].get(429, 0)} / {sum(online['errors'].values())} |",
