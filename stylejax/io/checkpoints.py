@@ -216,10 +216,10 @@ def _read_exported(path, abstract_params):
 def restore_params(model_dir, abstract_params):
   """(parameters, step) of a model directory's newest checkpoint that restores, laid out like `abstract_params`;
   an exported model directory (params.npz, no checkpoints/) is read from its .npz."""
-  exported = os.path.join(model_dir, EXPORTED)
-  if not os.path.isdir(os.path.join(model_dir, "checkpoints")) and os.path.isfile(exported):
-    return _read_exported(exported, abstract_params)
   if not os.path.isdir(os.path.join(model_dir, "checkpoints")):
+    exported = os.path.join(model_dir, EXPORTED)
+    if os.path.isfile(exported):
+      return _read_exported(exported, abstract_params)
     raise UserError(f"{model_dir} has no checkpoints/ folder: training has not saved a checkpoint yet")
   checkpoints = manager(model_dir)
   try:

@@ -66,7 +66,7 @@ def opened(source, max_pixels=DEFAULT_MAX_PIXELS, name=None):
         width, height = img.size
         if width * height > max_pixels:
           raise TooLarge(f"image too large: {name} has {width}x{height} pixels, "
-                          f"more than the limit of {max_pixels} (config max_input_pixels)")
+                         f"more than the limit of {max_pixels} (config max_input_pixels)")
         yield img
   except UserError:
     raise

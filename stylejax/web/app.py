@@ -27,6 +27,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from stylejax.errors import UserError
@@ -106,15 +107,25 @@ def create_app(config, workdir):
   def client(request):
     return request.client.host if request.client else "unknown"
 
-  async def read_image(upload, what):
-    """A decoded upload, or a 413 / 415 refusal."""
+  async def read_image(upload, what, max_side=None):
+    """A decoded upload, shrunk to max_side if given (in a worker thread: the event loop keeps serving), or a
+    413 / 415 refusal."""
     data = await upload.read(limits.max_upload_bytes + 1)
+
+    def decode():
+      img = uploads.decode(data, limits.max_upload_bytes, limits.max_upload_pixels, what)
+      return images.at_most(img, max_side) if max_side else img
+
     try:
-      return uploads.decode(data, limits.max_upload_bytes, limits.max_upload_pixels, what)
+      return await run_in_threadpool(decode)
     except images.TooLarge as e:
       raise Refusal(413, str(e)) from None
     except UserError as e:
       raise Refusal(415, str(e)) from None
+
+  def save(token, name, img):
+    """Writes a decoded upload into its job's folder (PNG, fast compression)."""
+    images.save_image(os.path.join(site_files.job_dir(workdir, token), name), np.asarray(img), compress_level=1)
 
   def find_job(token):
     job = jobs.get(token) if len(token) <= 64 else None
@@ -197,10 +208,9 @@ def create_app(config, workdir):
     rate.check(client(request))
     if jobs.pending("online") >= config.online.max_pending:
       raise Refusal(503, "the site is busy stylising other photos; try again in a few seconds", 2)
-    img = images.at_most(await read_image(photo, "the photo"), config.online.max_side)
+    img = await read_image(photo, "the photo", config.online.max_side)
     token = jobs.new_token()
-    images.save_image(os.path.join(site_files.job_dir(workdir, token), site_files.INPUT), np.asarray(img),
-                      compress_level=1)
+    await run_in_threadpool(save, token, site_files.INPUT, img)
     jobs.submit(token, "online", {"model": model, "strength": strength}, client(request), total=1)
     return RedirectResponse(f"/jobs/{token}", 303)
 
@@ -227,7 +237,7 @@ def create_app(config, workdir):
                 site_files.STYLE: await read_image(style, "the style image")}
     token = jobs.new_token()
     for name, img in pictures.items():
-      images.save_image(os.path.join(site_files.job_dir(workdir, token), name), np.asarray(img))
+      await run_in_threadpool(save, token, name, img)
     jobs.submit(token, "custom", {"method": method, "size": size}, client(request), email)
     return RedirectResponse(f"/jobs/{token}", 303)
 
@@ -271,7 +281,7 @@ def create_app(config, workdir):
     check_form(request, csrf)
     title = " ".join(title.split())[:80] or "untitled"
     rate.check(client(request))
-    item_id, owner = album.add(await read_image(image, "the image"), title)
+    item_id, owner = await run_in_threadpool(album.add, await read_image(image, "the image"), title)
     return render(request, "shared.html", item=album.get(item_id), owner=owner)
 
   def find_item(item_id):
