@@ -18,6 +18,7 @@ def get_config(arg=None):
   config.output_format = "jpeg"  # jpeg | png | webp
   config.quality = 92  # jpeg / webp
   config.overwrite = False  # False: existing outputs are skipped (a rerun resumes)
+  config.shard = ""  # I/N: only the inputs I, I+N, ... of the sorted list; "": jax.process_index()/process_count()
   config.max_side = 0  # >0: shrink larger images to this long side first
   config.max_input_pixels = 100_000_000
   config.batch_size = 8  # same-size images per forward pass

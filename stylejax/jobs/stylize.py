@@ -21,6 +21,7 @@ import glob
 import os
 import time
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -53,13 +54,27 @@ def output_path(output_dir, relative, output_format):
   return os.path.join(output_dir, os.path.splitext(relative)[0] + FORMATS[output_format])
 
 
+def shard(spec):
+  """(index, count) of `--config.shard`: 'I/N' (0 <= I < N), or '' for this process's
+  (jax.process_index(), jax.process_count())."""
+  if not spec:
+    return jax.process_index(), jax.process_count()
+  index, _, count = spec.partition("/")
+  if not (index.isdigit() and count.isdigit() and int(index) < int(count)):
+    raise UserError(f"shard must be I/N with 0 <= I < N (e.g. 0/4), got {spec!r}")
+  return int(index), int(count)
+
+
 def plan(config):
   """(todo [(input, output)], number of outputs that exist already) for a config's input and output.
 
   Refuses an output folder that is or holds the input folder, and two inputs
   that would write one output (cat.jpg and cat.png); inputs inside the output
-  folder (earlier outputs) are not read.
+  folder (earlier outputs) are not read. With config.shard I/N this process
+  takes the inputs I, I + N, I + 2N, ... of the sorted list, so N processes
+  (or machines sharing the folders) stylise it without overlap.
   """
+  index, count = shard(config.shard)
   output_root = os.path.realpath(config.output)
   inside_output = os.path.join(output_root, "")  # the prefix of every path below the output folder
   if os.path.isdir(config.input):
@@ -68,14 +83,16 @@ def plan(config):
       raise UserError(f"the output folder {config.output} is or holds the input folder {config.input}; "
                       "choose an output folder outside it")
   todo, existing, writers = [], 0, {}
-  for path, relative in input_files(config.input):
-    if os.path.realpath(path).startswith(inside_output):
-      continue  # an output folder inside the input folder is not input
+  inputs = [(path, relative) for path, relative in input_files(config.input)
+            if not os.path.realpath(path).startswith(inside_output)]  # an output folder inside the input is not input
+  for number, (path, relative) in enumerate(inputs):
     target = output_path(config.output, relative, config.output_format)
     other = writers.setdefault(os.path.normcase(target).lower(), path)
     if other != path:
       raise UserError(f"{other} and {path} would both be written to {target}; rename one of them "
                       "(an output keeps its input's name, not its extension)")
+    if number % count != index:
+      continue  # another shard's
     if os.path.exists(target) and not config.overwrite:
       existing += 1
     else:
@@ -171,6 +188,7 @@ def run(config, workdir):
     bar.close()
   seconds = time.perf_counter() - start
   summary = {"checkpoint": os.path.abspath(config.checkpoint), "checkpoint_step": step,
+             "shard": "{}/{}".format(*shard(config.shard)),
              "stylised": counts["images"], "tiled": counts["tiled"], "skipped_existing": existing,
              "failed": failures, "seconds": seconds, "images_per_s": counts["images"] / seconds if seconds else None,
              "megapixels_per_s": counts["pixels"] / 1e6 / seconds if seconds else None,

@@ -125,3 +125,27 @@ def test_cli_stylize_reports_the_failure_in_one_line_and_exits_nonzero(model_dir
   assert result.stderr.strip().splitlines()[-1].startswith("error: 1 of 6 images failed")
   assert len(os.listdir(tmp_path / "out")) == 5  # four images and the subfolder
 
+
+
+@pytest.mark.slow
+def test_two_shards_in_two_processes_stylise_every_file_exactly_once(model_dir, photo_tree, tmp_path):
+  (photo_tree / "corrupt.jpg").unlink()
+  command = [sys.executable, "run.py", "--config=configs/stylize.py", f"--config.checkpoint={model_dir}",
+             f"--config.input={photo_tree}", f"--config.output={tmp_path / 'out'}", "--config.tile_pixels=10000",
+             "--config.tile_size=64", "--config.output_format=png"]
+  shards = [subprocess.Popen([*command, f"--workdir={tmp_path / str(i)}", f"--config.shard={i}/2"], cwd=ROOT,
+                             stderr=subprocess.PIPE, text=True) for i in range(2)]
+  assert all(shard.wait(600) == 0 for shard in shards), [shard.stderr.read()[-500:] for shard in shards]
+  summaries = [json.load(open(tmp_path / str(i) / "stylize.json")) for i in range(2)]
+  assert [s["shard"] for s in summaries] == ["0/2", "1/2"] and [s["stylised"] for s in summaries] == [3, 2]
+  written = sorted(str(p.relative_to(tmp_path / "out")) for p in (tmp_path / "out").rglob("*.png"))
+  assert written == ["a.png", "b.png", "huge.png", "rotated.png", "sub/c.png"]  # each input once, none twice
+
+
+def test_shard_specs():
+  config = stylize_config.get_config()
+  assert stylize.shard("") == (0, 1) and stylize.shard("2/3") == (2, 3)
+  for bad in ("3/3", "1", "a/b", "-1/2", "1/0"):
+    with pytest.raises(UserError, match="shard must be I/N"):
+      stylize.shard(bad)
+  assert config.shard == ""
