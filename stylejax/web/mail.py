@@ -44,10 +44,15 @@ def message(smtp, to, subject, text, attachment=None, filename="result.png"):
   return mail
 
 
-def send(smtp, mail):
-  """Delivers `mail` through the configured server (smtp.security: starttls, ssl or none)."""
+def check_security(smtp):
+  """Refuses an smtp.security other than starttls, ssl or none."""
   if smtp.security not in SECURITIES:
     raise UserError(f"unknown smtp.security {smtp.security!r}; choose one of {', '.join(SECURITIES)}")
+
+
+def send(smtp, mail):
+  """Delivers `mail` through the configured server (smtp.security: starttls, ssl or none)."""
+  check_security(smtp)
   context = ssl.create_default_context()
   if smtp.security == "ssl":
     server = smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=30, context=context)

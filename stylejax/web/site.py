@@ -31,8 +31,7 @@ def check(config):
   """Refuses a site config that cannot work, before anything starts."""
   for method in ("gatys", "luan"):
     api.preset(config.custom[method])  # an unknown preset is a UserError
-  if config.smtp.security not in mail.SECURITIES:
-    raise UserError(f"unknown smtp.security {config.smtp.security!r}; choose one of {', '.join(mail.SECURITIES)}")
+  mail.check_security(config.smtp)
   if not config.custom.sizes or min(config.custom.sizes) < 16:
     raise UserError("custom.sizes must list long sides of at least 16 px")
   numbers = {"port": config.port, "online.max_side": config.online.max_side,

@@ -71,7 +71,7 @@ class Worker:
     result = self.model(job.params["model"]).stylize(photo, job.params["strength"])
     seconds = time.perf_counter() - start
     images.save_image(os.path.join(folder, site_files.RESULT), result, compress_level=1)
-    return {"seconds": seconds, "width": photo.width, "height": photo.height}
+    return {"seconds": seconds}
 
   def custom(self, job):
     """The slow method (Gatys or Luan) on the uploaded pair through the optimize job, with progress."""

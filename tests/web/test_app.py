@@ -40,6 +40,11 @@ def site(tmp_path, inbox, model_dir, photo_model_dir):
                                worker=worker_lib.Worker(config, workdir), csrf=client.cookies[app_lib.CSRF_COOKIE])
 
 
+def rebuild(site):
+  """A new app from the changed site.config, keeping the client's cookies (the CSRF token)."""
+  site.client = TestClient(app_lib.create_app(site.config, site.workdir), cookies=site.client.cookies)
+
+
 def stylize(site, data=None, model="painting", **fields):
   return site.client.post("/stylize", files={"photo": ("photo.png", data or png())}, headers=HTML,
                           data={"csrf": site.csrf, "model": model, **fields}, follow_redirects=False)
@@ -133,7 +138,7 @@ def test_online_stylisation_at_the_photos_own_size_without_metadata(site):
 
 def test_large_photos_are_stylised_at_the_configured_maximum(site):
   site.config.online.max_side = 32
-  site.client = TestClient(app_lib.create_app(site.config, site.workdir), cookies=site.client.cookies)
+  rebuild(site)
   token = token_of(stylize(site, png(96, 64)))
   site.worker.run_next()
   assert Image.open(io.BytesIO(site.client.get(f"/jobs/{token}/files/result.png").content)).size == (32, 21)
@@ -223,11 +228,11 @@ def test_online_refusals_are_readable_pages(site, change, code, message):
 
 def test_size_limits_answer_413(site):
   site.config.limits.update(max_upload_bytes=2000, max_upload_pixels=1000)
-  site.client = TestClient(app_lib.create_app(site.config, site.workdir), cookies=site.client.cookies)
+  rebuild(site)
   assert stylize(site, png(40, 30)).status_code == 413  # 1200 px but more than 2000 bytes
   assert stylize(site, b"\0" * 10**6).status_code == 413  # the whole body, refused before parsing
   site.config.limits.update(max_upload_bytes=10**6)
-  site.client = TestClient(app_lib.create_app(site.config, site.workdir), cookies=site.client.cookies)
+  rebuild(site)
   response = stylize(site, png(40, 30))
   assert response.status_code == 413 and "too large" in response.text
 
@@ -252,7 +257,7 @@ def test_missing_fields_are_named(site):
 def test_rate_limit_and_full_queues_answer_with_retry_after(site):
   site.config.limits.update(submissions_per_minute=4, max_queue=1)  # refused submissions count too
   site.config.online.max_pending = 1
-  site.client = TestClient(app_lib.create_app(site.config, site.workdir), cookies=site.client.cookies)
+  rebuild(site)
   token_of(stylize(site))
   busy = stylize(site)
   assert busy.status_code == 503 and busy.headers["retry-after"] == "2" and "busy" in busy.text
@@ -281,7 +286,7 @@ def test_unknown_jobs_files_and_pages_are_404(site):
 
 def test_gallery_upload_pages_download_share_and_owner_only_delete(site):
   site.config.limits.gallery_page_size = 2
-  site.client = TestClient(app_lib.create_app(site.config, site.workdir), cookies=site.client.cookies)
+  rebuild(site)
   owners = []
   for title in ("first", "<script>alert(1)</script>", "third"):
     response = site.client.post("/gallery", files={"image": ("x.png", png())}, data={"csrf": site.csrf,
