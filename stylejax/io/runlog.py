@@ -24,11 +24,28 @@ def write_json(path, obj):
     f.write("\n")
 
 
+def cpu_model():
+  """The CPU's model name (Linux), else the platform's processor string."""
+  try:
+    with open("/proc/cpuinfo") as f:
+      return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+  except (OSError, StopIteration):
+    return platform.processor() or platform.machine()
+
+
 def environment():
   """Device, software and host facts for summary.json."""
   device = jax.devices()[0]
   return {"device_kind": device.device_kind, "platform": device.platform, "device_count": jax.device_count(),
-          "jax_version": jax.__version__, "python": platform.python_version(), "host": platform.node()}
+          "jax_version": jax.__version__, "python": platform.python_version(), "host": platform.node(),
+          "cpu": cpu_model(), "cpu_count": os.cpu_count()}
+
+
+def describe_machine(env=None):
+  """One line naming the machine of a table: accelerator, CPU and cores, jax."""
+  env = env or environment()
+  return (f"{env['device_kind']} ({env['platform']}), {env['cpu']}, {env['cpu_count']} cores, "
+          f"jax {env['jax_version']}")
 
 
 def peak_memory_bytes():
@@ -165,6 +182,26 @@ def plot_tradeoff(runs, references, path):
   ax.set_xlabel("affine energy (lower: more photorealistic)")
   ax.set_ylabel("style distance (lower: more of the style)")
   ax.grid(alpha=0.3, which="both")
+  _save(fig, path)
+
+
+def plot_lines(lines, path, xlabel, ylabel):
+  """One line per label of `lines` ({label: [(x, y), ...]}), sorted by x; an axis is logarithmic where its
+  values are positive and span more than 20x."""
+  fig = Figure(figsize=(6.4, 4.4))
+  ax = fig.subplots()
+  for label, points in lines.items():
+    xs, ys = zip(*sorted(points))
+    ax.plot(xs, ys, marker="o", label=label)
+  every = [point for points in lines.values() for point in points]
+  for values, set_scale in (([x for x, _ in every], ax.set_xscale), ([y for _, y in every], ax.set_yscale)):
+    if values and min(values) > 0 and max(values) > 20 * min(values):
+      set_scale("log")
+  ax.set_xlabel(xlabel)
+  ax.set_ylabel(ylabel)
+  ax.grid(alpha=0.3, which="both")
+  if len(lines) > 1:
+    ax.legend(fontsize=8)
   _save(fig, path)
 
 

@@ -1,51 +1,90 @@
-"""The `bench_gatys` job: per-step time of a pixel optimisation after compilation.
+"""The `bench` job: the time of one piece of work, ours or a peer's, after compilation.
 
-It times the objective its config describes: Gatys (configs/bench_gatys.py)
-or Luan's, with masks and the matting-Laplacian term (configs/bench_luan.py).
-For every (size, dtype, optimiser) it times `methods.pixels.run_chunk` (the real
-jitted scan of bench_steps steps; median of bench_repeats chunks after a warm-up one) with the targets the optimize job would build (`api.PixelTransfer.targets`,
-masks from `api.find_masks`) for the config's content and style, the content
-resized to the size (N: N×N; WxH: W×H). It reports ms/step, achieved TFLOP/s
-from the analytic VGG convolution count (forward + input gradient = 2x the
-forward FLOPs per loss evaluation; Adam and the fixed-step L-BFGS evaluate once
-per step, the line search a variable number of times, so no TFLOP/s is given for it) and peak
-device memory where the backend reports it.
+One point of a benchmark sweep (configs/sweeps/bench_*.py); `config.bench`
+says what to time:
+- case `pixel_step`: one optimisation step of the config's objective (Gatys,
+  or Luan's with masks and the matting term), the real jitted chunk of
+  `bench.steps` steps (`methods.pixels.run_chunk`) with the targets the
+  optimize job builds, at `bench.size` (N: N×N, or WxH), in `compute_dtype`,
+  with `optimizer`. Also TFLOP/s from the analytic VGG convolution count
+  (forward + input gradient = 2x the forward FLOPs per loss evaluation; none for
+  a line search, which evaluates a variable number of times) and peak memory.
+- case `train_step`: one training step of the config's network (`train_step`)
+  at image_size and batch_size; images/s.
+- case `stylize`: one stylisation (batch 1) at `bench.size`; megapixels/s.
+- case `stylize_folder`: the stylize job (settings in `config.stylize`) over
+  `bench.folder_images` photos of long side `bench.folder_side`, with a network
+  trained for one step; images/s of a second pass (the first compiles).
+- case `matting`: building the matting Laplacian of a photo at `bench.size` and
+  one 3-channel matvec, with `loss.laplacian_backend` (banded, matrix_free,
+  sparse).
+
+`bench.impl` picks whose code runs: `ours`, `torch` (stylejax.tools.peers_torch:
+pixel_step of the Gatys objective, train_step and stylize of the Johnson
+network), `scipy` (matting: the float64 CSR matrix built with numpy/scipy and
+scipy's sparse matvec) or `pymatting` (matting: `cf_laplacian` and scipy's
+matvec of its matrix). Every time comes from `timing.measure` (`bench.repeats`
+calls after a warm-up one); the point's summary holds them in ms.
 """
 
+import importlib
+import os
+
+import jax
 import jax.numpy as jnp
+import numpy as np
+import optax
 
 from stylejax import api, settings
+from stylejax.core import matting, nets
 from stylejax.core import vgg as vgg_lib
 from stylejax.core.objective import DTYPES
 from stylejax.errors import UserError
-from stylejax.io import images, runlog
-from stylejax.jobs import optimize
-from stylejax.methods import pixels
+from stylejax.io import assets, data, images, runlog, weights
+from stylejax.jobs import optimize, stylize, train
+from stylejax.methods import pixels, training
 from stylejax.tools import timing
 
-
-def parse_sizes(value):
-  """'256, 700x466' or ('256', '700x466') -> [(256, 256), (700, 466)] as (width, height)."""
-  sizes = []
-  for item in settings.as_list(value, name="bench_sizes"):
-    sides = item.lower().split("x")
-    try:
-      width, height = (int(side) for side in sides) if len(sides) == 2 else (int(item),) * 2
-    except ValueError:
-      raise UserError(f"cannot read bench_sizes entry {item!r}: use N or WxH") from None
-    sizes.append((width, height))
-  return sizes
+CASES = ("pixel_step", "train_step", "stylize", "stylize_folder", "matting")
+PEERS = {"torch": ("pixel_step", "train_step", "stylize"), "scipy": ("matting",), "pymatting": ("matting",)}
 
 
-def _time_case(config, vgg, content, styles, masks, width, height, dtype, optimizer):
-  config = settings.with_values(config, compute_dtype=dtype, optimizer=optimizer)
-  transfer = api.PixelTransfer(config, content, styles, [1.0] * len(styles), vgg, masks)
+def parse_size(value):
+  """'256' -> (256, 256); '700x466' -> (700, 466), as (width, height)."""
+  sides = str(value).lower().split("x")
+  try:
+    width, height = (int(side) for side in sides) if len(sides) == 2 else (int(value),) * 2
+  except ValueError:
+    raise UserError(f"cannot read bench.size {value!r}: use N or WxH") from None
+  if min(width, height) < 16:
+    raise UserError(f"bench.size must be at least 16 px on each side, got {value!r}")
+  return width, height
+
+
+def peer_module(name):
+  """The optional peer library `name`, or a one-line error saying how to install it."""
+  try:
+    return importlib.import_module(name)
+  except ImportError:
+    raise UserError(f"the {name} peer needs {name}: pip install -e '.[peers]'") from None
+
+
+def pixel_step(config, vgg, width, height):
+  content, styles, _, content_mask, style_mask = optimize.read_inputs(config)
   image = images.resize(images.at_long_side(content), height, width)
+  if config.bench.impl == "torch":
+    if config.masks.source != "none" or config.loss.affine_weight or config.optimizer != "adam":
+      raise UserError("the torch peer implements the Gatys step with Adam (no masks, no affine term)")
+    style = images.at_long_side(styles[0], round(max(width, height) * config.style_scale))
+    peers = peer_module("stylejax.tools.peers_torch")
+    return timing.measure(peers.gatys_step(config, image[None], style[None]), config.bench.repeats, peers.wait)
+  masks = api.find_masks(config, vgg, content, styles[0], max(width, height), content_mask, style_mask)
+  transfer = api.PixelTransfer(config, content, styles, [1.0] * len(styles), vgg, masks)
   targets = transfer.targets(image, max(width, height))
-  tx, linesearch = pixels.optimizer(optimizer, config.learning_rate)
+  tx, linesearch = pixels.optimizer(config.optimizer, config.learning_rate)
   x = jnp.asarray(image)[None]
   carry = (x, pixels.init_state(tx, x))
-  kwargs = dict(objective=transfer.objective, tx=tx, linesearch=linesearch, steps=config.bench_steps)
+  kwargs = dict(objective=transfer.objective, tx=tx, linesearch=linesearch, steps=config.bench.steps)
 
   def chunk():  # x and the state are donated: each call continues from the last
     nonlocal carry
@@ -53,50 +92,124 @@ def _time_case(config, vgg, content, styles, masks, width, height, dtype, optimi
     carry = (x, state)
     return x
 
-  seconds = timing.median_seconds(chunk, config.bench_repeats) / config.bench_steps
-  x = carry[0]
+  result = timing.measure(chunk, config.bench.repeats, per_call=config.bench.steps)
   objective = transfer.objective
   flops = 2 * vgg_lib.conv_flops(vgg.arch, height, width, objective.content_layers + objective.style_layers)
-  peak = runlog.peak_memory_bytes()
-  method = "luan" if objective.masked or objective.affine_weight else "gatys"
-  return {"method": method, "size": f"{width}x{height}" if width != height else str(width), "dtype": dtype,
-          "optimizer": optimizer, "ms_per_step": seconds * 1e3,
-          "tflops": None if linesearch else flops / seconds / 1e12,
-          "peak_memory_gib": peak / 2**30 if peak else None, "finite": bool(jnp.all(jnp.isfinite(x)))}
+  return {**result, "tflops": None if linesearch else flops / result["ms"] / 1e9,
+          "finite": bool(jnp.all(jnp.isfinite(carry[0])))}
 
 
-def markdown(rows, env, arch):
-  lines = [f"Optimisation step time, {arch}, {env['device_kind']} ({env['platform']}), jax {env['jax_version']}", "",
-           "| method | size | dtype | optimizer | ms/step | TFLOP/s | peak memory (GiB) |",
-           "|---|---|---|---|---|---|---|"]
-  for r in rows:
-    tflops = f"{r['tflops']:.2f}" if r["tflops"] is not None else "n/a"
-    peak = f"{r['peak_memory_gib']:.2f}" if r["peak_memory_gib"] is not None else "n/a"
-    lines.append(f"| {r['method']} | {r['size']} | {r['dtype']} | {r['optimizer']} | {r['ms_per_step']:.1f} "
-                 f"| {tflops} | {peak} |")
-  return "\n".join(lines) + "\n"
+def _training_inputs(config):
+  batch = data.training_batches(data.make_source("samples"), config.image_size, config.batch_size, config.seed)[0]
+  return np.asarray(batch)
+
+
+def train_step(config, vgg):
+  if config.bench.impl == "torch":
+    peers = peer_module("stylejax.tools.peers_torch")
+    style = images.load_image(settings.paths(config.style, "style")[0], config.style_size)
+    step = peers.johnson_train_step(config, _training_inputs(config), style[None])
+    result = timing.measure(step, config.bench.repeats, peers.wait)
+  else:
+    objective, net, tx = settings.objective(config), settings.network(config), optax.adam(config.learning_rate)
+    grams, _ = train.style_grams(objective, vgg, config)
+    batch, extras = jnp.asarray(_training_inputs(config)), settings.training_terms(config)
+    state = training.init_state(net, tx, config.image_size, config.seed)
+
+    def step():
+      nonlocal state
+      state, metrics = training.train_step(state, batch, vgg, grams, objective=objective, net=net, tx=tx, **extras)
+      return metrics["total"]
+    result = timing.measure(step, config.bench.repeats)
+  return {**result, "images_per_s": config.batch_size * 1e3 / result["ms"]}
+
+
+def stylize_once(config, width, height):
+  image = images.resize(images.load_image(assets.path("chelsea.jpg")), height, width)[None]
+  if config.bench.impl == "torch":
+    peers = peer_module("stylejax.tools.peers_torch")
+    result = timing.measure(peers.johnson_stylize(config, image), config.bench.repeats, peers.wait)
+  else:
+    net = settings.network(config)
+    params = net.init(jax.random.key(config.seed), jnp.zeros((1, 32, 32, 3)))["params"]
+    image = jnp.asarray(image)
+    result = timing.measure(lambda: nets.stylize(net, params, image), config.bench.repeats)
+  return {**result, "megapixels_per_s": width * height / 1e3 / result["ms"]}
+
+
+def stylize_folder(config, workdir):
+  model = os.path.join(workdir, "model")
+  train.run(settings.with_values(config, total_steps=1, sample_every_steps=0, checkpoint_every_steps=1), model)
+  folder = os.path.join(workdir, "folder")
+  paths = data.sample_paths()
+  for k in range(config.bench.folder_images):
+    image = images.load_image(paths[k % len(paths)], config.bench.folder_side)
+    images.save_image(os.path.join(folder, f"{k:04d}.jpg"), image)
+  job_config = settings.with_values(config.stylize, checkpoint=model, input=folder,
+                                    output=os.path.join(workdir, "stylized"), overwrite=True)
+  for _ in range(2):  # the first pass compiles once per image size
+    job = stylize.run(job_config, os.path.join(workdir, "stylize"))
+  return {"ms": 1e3 / job["images_per_s"], "images_per_s": job["images_per_s"],
+          "images": config.bench.folder_images}
+
+
+def matting_times(config, width, height):
+  """{"build": timing, "matvec": timing} of the Laplacian of the rocket photo (float64 in [0, 1])."""
+  eps, radius, repeats = config.loss.matting_eps, config.loss.matting_radius, config.bench.repeats
+  photo = images.resize(images.load_image(assets.path("rocket.jpg")), height, width)
+  photo = np.clip(photo / 255.0, 0.0, 1.0).astype(np.float64)
+  v = np.random.default_rng(config.seed).normal(size=(height, width, 3))
+  impl, backend = config.bench.impl, config.loss.laplacian_backend
+  if impl in ("scipy", "pymatting"):
+    build = (peer_module("pymatting").cf_laplacian if impl == "pymatting" else matting.laplacian)
+    matrix, flat = build(photo, eps, radius), v.reshape(-1, 3)
+    return {"build": timing.measure(lambda: build(photo, eps, radius), repeats),
+            "matvec": timing.measure(lambda: matrix @ flat, repeats)}
+  if backend == "banded":
+    bands, v = jnp.asarray(matting.laplacian_bands(photo, eps, radius), jnp.float32), jnp.asarray(v, jnp.float32)
+    matvec = jax.jit(matting.banded_matvec)
+    return {"build": timing.measure(lambda: matting.laplacian_bands(photo, eps, radius), repeats),
+            "matvec": timing.measure(lambda: matvec(bands, v), repeats)}
+  if backend == "sparse":
+    matrix, flat = matting.to_bcoo(matting.laplacian(photo, eps, radius)), jnp.asarray(v.reshape(-1, 3), jnp.float32)
+    matvec = jax.jit(lambda m, x: m @ x)
+    return {"build": timing.measure(lambda: matting.to_bcoo(matting.laplacian(photo, eps, radius)), repeats),
+            "matvec": timing.measure(lambda: matvec(matrix, flat), repeats)}
+  free = jax.jit(lambda image, x: matting.laplacian_matvec(image, x, eps, radius))
+  photo, v = jnp.asarray(photo, jnp.float32), jnp.asarray(v, jnp.float32)
+  return {"build": None, "matvec": timing.measure(lambda: free(photo, v), repeats)}
+
+
+def check(config):
+  bench = config.bench
+  if bench.case not in CASES:
+    raise UserError(f"bench.case must be one of {', '.join(CASES)}, got {bench.case!r}")
+  if bench.impl != "ours" and bench.case not in PEERS.get(bench.impl, ()):
+    peers = ", ".join(f"{peer} ({'/'.join(cases)})" for peer, cases in PEERS.items())
+    raise UserError(f"no {bench.impl!r} peer for the {bench.case} case; peers: {peers}")
+  if config.get("compute_dtype", "float32") not in DTYPES or min(bench.steps, bench.repeats) < 1:
+    raise UserError(f"compute_dtype must be one of {', '.join(DTYPES)}; bench.steps and bench.repeats >= 1")
 
 
 def run(config, workdir):
-  sizes = parse_sizes(config.bench_sizes)
-  dtypes = settings.as_list(config.bench_dtypes, name="bench_dtypes")
-  optimizers = settings.as_list(config.bench_optimizers, name="bench_optimizers")
-  unknown = [d for d in dtypes if d not in DTYPES] + [o for o in optimizers if o not in pixels.OPTIMIZERS]
-  if unknown or not sizes or min(min(size) for size in sizes) < api.MIN_SIDE or min(config.bench_steps, config.bench_repeats) < 1:
-    raise UserError(f"bad bench settings (unknown: {unknown}; sizes >= {api.MIN_SIDE}; bench_steps and bench_repeats >= 1)")
-  content, styles, _, content_mask, style_mask = optimize.read_inputs(config)
-  vgg = api.load_vgg(config)
-  env = runlog.environment()
-  rows = []
-  bar = runlog.progress(len(sizes) * len(dtypes) * len(optimizers), "bench")
-  for width, height in sizes:
-    masks = api.find_masks(config, vgg, content, styles[0], max(width, height), content_mask, style_mask)
-    for dtype in dtypes:
-      for optimizer in optimizers:
-        rows.append(_time_case(config, vgg, content, styles, masks, width, height, dtype, optimizer))
-        bar.update(1)
-  bar.close()
-  runlog.write_table(workdir, markdown(rows, env, vgg.arch),
-                     {"rows": rows, "environment": env, "arch": vgg.arch, "steps_per_chunk": config.bench_steps,
-                      "chunks_timed": config.bench_repeats})
-  return rows
+  check(config)
+  bench = config.bench
+  width, height = parse_size(bench.size)
+  os.makedirs(workdir, exist_ok=True)
+  needs_vgg = bench.case in ("pixel_step", "train_step") and bench.impl == "ours"
+  vgg = weights.load_vgg(config.vgg.arch, config.vgg.weights, config.vgg.pooling) if needs_vgg else None
+  if bench.case == "pixel_step":
+    result = pixel_step(config, vgg, width, height)
+  elif bench.case == "train_step":
+    result = train_step(config, vgg)
+  elif bench.case == "stylize":
+    result = stylize_once(config, width, height)
+  elif bench.case == "stylize_folder":
+    result = stylize_folder(config, workdir)
+  else:
+    result = matting_times(config, width, height)
+  peak = runlog.peak_memory_bytes()
+  summary = {"case": bench.case, "impl": bench.impl, "size": f"{width}x{height}", **result,
+             "peak_memory_gib": peak / 2**30 if peak else None, **runlog.environment()}
+  runlog.write_json(os.path.join(workdir, "summary.json"), summary)
+  return summary

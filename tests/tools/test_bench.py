@@ -1,64 +1,86 @@
-"""Benchmark jobs write their tables (tiny sizes; timings are not asserted)."""
+"""The bench job and the benchmark sweeps, ours and the peers, at tiny sizes (timings are not asserted)."""
 
 import json
 
 import pytest
 
-from configs import bench_fast_photo, bench_gatys, bench_johnson, bench_luan, bench_matting
+from configs import bench
+from configs.sweeps import bench_fast, bench_gatys, bench_luan, bench_matting
 from stylejax import launch
 from stylejax.errors import UserError
 
 
-def test_bench_job_writes_tables(tmp_path):
-  config = bench_gatys.get_config("tiny")
-  with config.unlocked():
-    config.bench_dtypes, config.bench_steps = ("float32",), 1
-  rows = launch.run(config, str(tmp_path))
-  assert [(r["method"], r["size"], r["optimizer"]) for r in rows] == [
-      ("gatys", "64", "adam"), ("gatys", "64", "lbfgs"), ("gatys", "64", "lbfgs_linesearch")]
-  assert all(r["ms_per_step"] > 0 and r["finite"] for r in rows) and rows[0]["tflops"] > 0 and rows[1]["tflops"] > 0
-  assert "| gatys | 64 | float32 | adam |" in (tmp_path / "bench.md").read_text()
-  assert json.loads((tmp_path / "bench.json").read_text())["rows"][2]["tflops"] is None  # a line search
+def rows_by_point(workdir):
+  return {row["point"]: row for row in json.loads((workdir / "results.json").read_text())["rows"]}
 
 
-def test_bench_luan_times_the_photorealistic_step_at_a_non_square_size(tmp_path):
-  config = bench_luan.get_config("tiny")
-  with config.unlocked():
-    config.bench_sizes, config.bench_dtypes, config.bench_optimizers, config.bench_steps = ("72x48",), ("float32",), ("adam",), 1
-  rows = launch.run(config, str(tmp_path))
-  assert [(r["method"], r["size"]) for r in rows] == [("luan", "72x48")]
-  assert rows[0]["finite"] and rows[0]["ms_per_step"] > 0
+def test_gatys_sweep_times_ours_and_torch_side_by_side(tmp_path):
+  launch.run(bench_gatys.get_config("tiny"), str(tmp_path))
+  rows = rows_by_point(tmp_path)
+  assert set(rows) == {"size=64_compute_dtype=float32", "size=64_compute_dtype=bfloat16", "size=64_optimizer=lbfgs",
+                       "size=64_impl=torch"}
+  ours, torch = rows["size=64_compute_dtype=float32"], rows["size=64_impl=torch"]
+  assert ours["ms"] > 0 and torch["ms"] > 0 and ours["tflops"] > 0
+  assert ours["ms torch/ours"] == pytest.approx(torch["ms"] / ours["ms"])
+  assert rows["size=64_compute_dtype=bfloat16"]["ms torch/ours"] is None  # the peer ran float32 only
+  summary = json.loads((tmp_path / "points" / "size=64_impl=torch" / "summary.json").read_text())
+  assert summary["impl"] == "torch" and summary["size"] == "64x64" and summary["ms_min"] <= summary["ms_max"]
+  assert "| size=64_optimizer=lbfgs | 64 | float32 | lbfgs | ours | done |" in (tmp_path / "results.md").read_text()
 
 
-@pytest.mark.parametrize("sizes", [(), ("64", "12"), ("64x",), ("axb",)])
-def test_bench_sizes_are_checked(tmp_path, sizes):
-  config = bench_gatys.get_config("tiny")
-  with config.unlocked():
-    config.bench_sizes = sizes
-  with pytest.raises(UserError, match="bench"):
+def test_luan_sweep_times_the_photorealistic_step_against_the_gatys_step(tmp_path):
+  launch.run(bench_luan.get_config("tiny"), str(tmp_path))
+  rows = rows_by_point(tmp_path)
+  assert rows["optimizer=adam"]["source"] == "auto" and rows["optimizer=adam"]["ms"] > 0
+  gatys = rows["source=none_affine_weight=0_optimizer=adam"]
+  assert gatys["ms torch/ours"] > 0 and rows["optimizer=adam"]["ms torch/ours"] is None
+
+
+def test_fast_sweep_times_training_stylisation_and_a_folder_with_the_torch_peer(tmp_path):
+  config = bench_fast.get_config("tiny")
+  config.base.net.residual_blocks = 1
+  launch.run(config, str(tmp_path))
+  rows = rows_by_point(tmp_path)
+  assert rows["compute_dtype=float32"]["images_per_s"] > 0 and rows["case=stylize_folder"]["images_per_s"] > 0
+  assert rows["compute_dtype=float32"]["ms torch/ours"] > 0
+  assert rows["case=stylize_size=64_compute_dtype=float32"]["megapixels_per_s"] > 0
+  assert rows["case=stylize_size=64_compute_dtype=float32"]["ms torch/ours"] > 0
+
+
+def test_fast_photo_sweep_times_the_bilateral_network_at_any_shape(tmp_path):
+  config = bench_fast.get_config("fast_photo,tiny")
+  config.sweep = tuple({**block, "compute_dtype": ("float32",)} for block in config.sweep)
+  launch.run(config, str(tmp_path))
+  rows = rows_by_point(tmp_path)
+  assert list(rows) == ["compute_dtype=float32", "case=stylize_size=64_compute_dtype=float32",
+                        "case=stylize_size=96x48_compute_dtype=float32"]
+  assert rows["case=stylize_size=96x48_compute_dtype=float32"]["megapixels_per_s"] > 0
+  assert not any("/ours" in column for column in rows["compute_dtype=float32"])  # no peer for this network
+
+
+def test_matting_sweep_compares_every_backend_with_scipy_and_pymatting(tmp_path):
+  launch.run(bench_matting.get_config("tiny"), str(tmp_path))
+  rows = rows_by_point(tmp_path)
+  banded = rows["size=32_laplacian_backend=banded"]
+  for peer in ("scipy", "pymatting"):
+    for metric in ("build.ms", "matvec.ms"):
+      assert banded[f"{metric} {peer}/ours"] == pytest.approx(rows[f"size=32_impl={peer}"][metric] / banded[metric])
+  assert rows["size=32_laplacian_backend=matrix_free"]["build.ms"] is None
+  assert rows["size=32_laplacian_backend=sparse"]["matvec.ms"] > 0
+
+
+@pytest.mark.parametrize("setting, message", [
+    ({"case": "nap"}, "bench.case must be one of"), ({"case": "matting", "impl": "torch"}, "no 'torch' peer"),
+    ({"size": "64x"}, "cannot read bench.size"), ({"size": "12"}, "at least 16"), ({"repeats": 0}, ">= 1")])
+def test_bad_bench_settings_are_one_line_errors(tmp_path, setting, message):
+  config = bench.get_config("tiny")
+  config.bench.update(setting)
+  with pytest.raises(UserError, match=message):
     launch.run(config, str(tmp_path))
 
 
-def test_bench_matting_job_writes_tables(tmp_path):
-  rows = launch.run(bench_matting.get_config("tiny"), str(tmp_path))
-  backends = {r["backend"].split(" (")[0] for r in rows}
-  assert {"scipy csr", "bcoo", "banded", "matrix-free", "pymatting cf_laplacian"} <= backends
-  assert all(r["matvec_ms"] is None or r["matvec_ms"] > 0 for r in rows)
-  assert "| 32² | banded (float32) |" in (tmp_path / "bench.md").read_text()
-
-
-def test_bench_johnson_job_writes_tables(tmp_path):
-  config = bench_johnson.get_config("tiny")
-  config.bench_dtypes, config.bench_steps, config.net.residual_blocks = ("float32",), 1, 1
-  rows = launch.run(config, str(tmp_path))
-  assert [r["what"] for r in rows] == ["train step", "stylise", "stylize job"]
-  assert all(r["ms"] > 0 for r in rows)
-  assert "| stylise | 64 | 1 | float32 |" in (tmp_path / "bench.md").read_text()
-
-
-
-def test_bench_fast_photo_times_the_bilateral_network_at_any_shape(tmp_path):
-  rows = launch.run(bench_fast_photo.get_config("tiny"), str(tmp_path))
-  assert [(r["what"], r["size"]) for r in rows] == [("train step", 32), ("stylise", 64), ("stylise", "96x48")]
-  assert all(r["ms"] > 0 for r in rows)
-  assert "Fast transfer (bilateral network)" in (tmp_path / "bench.md").read_text()
+def test_the_torch_peer_refuses_work_it_does_not_implement(tmp_path):
+  config = bench.get_config("luan,tiny")
+  config.bench.impl = "torch"
+  with pytest.raises(UserError, match="Gatys step with Adam"):
+    launch.run(config, str(tmp_path))

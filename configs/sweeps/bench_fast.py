@@ -1,0 +1,38 @@
+"""Benchmark sweep of a fast network: training step, stylisation per size and dtype, a folder; PyTorch beside.
+
+  python run.py --config configs/sweeps/bench_fast.py --workdir runs/bench_johnson
+  python run.py --config configs/sweeps/bench_fast.py:fast_photo --workdir runs/bench_fast_photo
+
+Arguments (comma-separated): the network's preset (johnson, the default;
+fast_photo, the bilateral network; fast_photo_thesis), `gpu` (larger sizes)
+or `tiny` (64 px, tests). Points: the training step (image_size, batch_size of
+the preset) and one stylisation per size, each in float32 and bfloat16; the
+stylize job over a folder of 512-px photos (johnson); and, for the Johnson
+network, the PyTorch peer's training step and stylisations (float32).
+"""
+
+from configs import bench, sweep
+
+SIZES = {"johnson": {"cpu": ("256", "512", "1024"), "gpu": ("256", "1024", "2048"), "tiny": ("64",)},
+         "fast_photo": {"cpu": ("512", "1024"), "gpu": ("1024", "3840x2160"), "tiny": ("64", "96x48")}}
+
+
+def get_config(arg=None):
+  items = list(filter(None, (arg or "").split(",")))
+  scale = next((i for i in items if i in ("cpu", "gpu", "tiny")), "cpu")
+  methods = [i for i in items if i not in ("cpu", "gpu", "tiny")] or ["johnson"]
+  if len(methods) > 1 or methods[0] not in ("johnson", "fast_photo", "fast_photo_thesis"):
+    raise ValueError(f"unknown config argument {arg!r}; use johnson, fast_photo or fast_photo_thesis, "
+                     "and cpu, gpu or tiny")
+  method = methods[0]
+  base = bench.get_config(method + (",tiny" if scale == "tiny" else ""))
+  if method != "johnson" and scale != "tiny":
+    base.image_size, base.batch_size = 256, 8  # the fast photorealistic issue's training step
+  sizes = SIZES["johnson" if method == "johnson" else "fast_photo"][scale]
+  dtypes = ("float32", "bfloat16")
+  blocks = [{"compute_dtype": dtypes}, {"bench.case": ("stylize",), "bench.size": sizes, "compute_dtype": dtypes}]
+  if method == "johnson":
+    blocks += [{"bench.case": ("stylize_folder",)}, {"bench.impl": ("torch",)},
+               {"bench.impl": ("torch",), "bench.case": ("stylize",), "bench.size": sizes}]
+  return sweep.make(base, blocks, metrics=("ms", "ms_min", "ms_max", "images_per_s", "megapixels_per_s",
+                                           "peak_memory_gib"), peer_key="bench.impl" if method == "johnson" else "")

@@ -1,0 +1,30 @@
+"""Benchmark sweep of the Gatys step: sizes × compute dtypes × optimisers, PyTorch beside it.
+
+  python run.py --config configs/sweeps/bench_gatys.py --workdir runs/bench_gatys        (the CPU's sizes)
+  python run.py --config configs/sweeps/bench_gatys.py:gpu --workdir runs/bench_gatys_gpu (512, 1024)
+
+Points: Adam at each size in float32 and bfloat16, L-BFGS (Torch's fixed
+step) in float32, and the PyTorch peer (stylejax/tools/peers_torch.py, Adam,
+float32; needs `.[peers]`) at each size; the "ms torch/ours" column is how
+many times faster our step is. Results in WORKDIR/results.md. On the CPU,
+three timed chunks of two steps; `:gpu`, five of ten. `:tiny` is the same
+sweep at 64 px (tests).
+"""
+
+from configs import bench, sweep
+
+SIZES = {"cpu": ("256", "512"), "gpu": ("512", "1024"), "tiny": ("64",)}
+
+
+def get_config(arg=None):
+  sizes = SIZES.get(arg or "cpu")
+  if sizes is None:
+    raise ValueError(f"unknown config argument {arg!r}; use {', '.join(SIZES)}")
+  base = bench.get_config("gatys,tiny" if arg == "tiny" else "gatys")
+  if arg in (None, "", "cpu"):  # a 512-px step takes seconds on a CPU: 3 timed chunks of 2 steps
+    base.bench.steps, base.bench.repeats = 2, 3
+  blocks = [{"bench.size": sizes, "compute_dtype": ("float32", "bfloat16")},
+            {"bench.size": sizes, "optimizer": ("lbfgs",)},
+            {"bench.size": sizes, "bench.impl": ("torch",)}]
+  return sweep.make(base, blocks, metrics=("ms", "ms_min", "ms_max", "tflops", "peak_memory_gib"),
+                    peer_key="bench.impl")

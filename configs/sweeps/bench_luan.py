@@ -1,0 +1,22 @@
+"""Benchmark sweep of the Luan step against the Gatys step at Luan's size, PyTorch's Gatys step beside them.
+
+  python run.py --config configs/sweeps/bench_luan.py --workdir runs/bench_luan
+
+configs/luan.py's objective (automatic masks, banded matting term) at 700x466
+against the same config without masks and affine term (the Gatys step), in
+float32 with Adam and Torch's L-BFGS, and the PyTorch peer's Gatys step. `:tiny`: 72x48 (tests).
+"""
+
+from configs import bench, sweep
+
+
+def get_config(arg=None):
+  if arg not in (None, "", "tiny"):
+    raise ValueError(f"unknown config argument {arg!r}; use :tiny or nothing")
+  base = bench.get_config("luan,tiny" if arg else "luan")
+  base.bench.size = "72x48" if arg else "700x466"
+  gatys = {"masks.source": ("none",), "loss.affine_weight": (0.0,)}
+  blocks = [{"optimizer": ("adam", "lbfgs")}, {**gatys, "optimizer": ("adam", "lbfgs")},
+            {**gatys, "optimizer": ("adam",), "bench.impl": ("torch",)}]
+  return sweep.make(base, blocks, metrics=("ms", "ms_min", "ms_max", "tflops", "peak_memory_gib"),
+                    peer_key="bench.impl")

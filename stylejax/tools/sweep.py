@@ -1,0 +1,243 @@
+"""The `sweep` job: one base config, many points, one table.
+
+A preset (configs/sweeps/*.py) holds the base config (`config.base`: any job's
+config) and `config.sweep`, a list of blocks {key: [values]}: the product
+within a block, the union across blocks in order (a point named twice runs
+once). Keys are dotted paths into the base config and must exist there; every
+point is resolved and type-checked before the first one runs.
+
+Each point runs its job in WORKDIR/points/NAME (NAME spelled from its values)
+with its resolved config (config.json) and ends with point.json: values,
+status, the job's summary, seconds. A point whose point.json says done is
+skipped, so rerunning the same command resumes a sweep after a crash; a failed
+point is recorded (its traceback in error.txt), the sweep goes on and exits
+non-zero at the end.
+
+Outputs: results.csv, results.md and results.json (swept values, status, the
+`metrics` picked from each summary by dotted path, and with `peer_key` the
+ratio peer/ours of each of `peer_metrics` for points that differ only in that
+key: for times, how many times faster ours is), contact_sheet.png (each point's
+`image`, a file name or glob (the last match), captioned with its values) and plot.png (`plot.y` against `plot.x`,
+one line per combination of the other swept values).
+"""
+
+import csv
+import glob
+import io
+import itertools
+import json
+import os
+import re
+import time
+import traceback
+
+import ml_collections
+
+from stylejax import launch
+from stylejax.errors import UserError
+from stylejax.io import atomic, images, runlog
+from stylejax.tools import compare
+
+POINTS = "points"
+
+
+def _values(value):
+  return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _text(value):
+  if isinstance(value, float):
+    return f"{value:g}"
+  if isinstance(value, (list, tuple)):
+    return "+".join(map(_text, value)) or "none"
+  return str(value) if value != "" else "none"
+
+
+def short_names(keys):
+  """Each dotted key's last part, or the whole key where two keys share their last part."""
+  last = [key.rsplit(".", 1)[-1] for key in keys]
+  return {key: part if last.count(part) == 1 else key for key, part in zip(keys, last)}
+
+
+def expand(blocks):
+  """{name: {key: value}} of every point: the product within each block, the union across blocks."""
+  if not blocks:
+    raise UserError("the sweep has no blocks: set config.sweep to a list of {key: [values]}")
+  keys = list(dict.fromkeys(key for block in blocks for key in block))
+  short = short_names(keys)
+  points = {}
+  for block in blocks:
+    for combination in itertools.product(*(_values(values) for values in block.values())):
+      values = dict(zip(block, combination))
+      name = "_".join(f"{short[k]}={_text(v)}" for k, v in values.items()) or "base"
+      points.setdefault(re.sub(r"[^A-Za-z0-9=.+_-]", "-", name), values)
+  return points
+
+
+def resolve(base, values):
+  """A copy of `base` with the dotted keys of `values` set, each key checked to exist and each value typed."""
+  config = base.copy_and_resolve_references()
+  for key, value in values.items():
+    *parents, leaf = key.split(".")
+    node = config
+    for part in parents:
+      node = node.get(part) if isinstance(node, ml_collections.ConfigDict) else None
+    if not isinstance(node, ml_collections.ConfigDict) or leaf not in node:
+      raise UserError(f"sweep key {key!r} is not a key of the base config ({base.job})")
+    if isinstance(node[leaf], tuple) and isinstance(value, list):
+      value = tuple(value)
+    try:
+      node[leaf] = value
+    except TypeError as e:
+      raise UserError(f"sweep value {value!r} does not fit {key!r}: {e}") from None
+  return config
+
+
+def lookup(tree, path):
+  """The value at a dotted path of nested dicts, or None."""
+  for part in path.split("."):
+    if not isinstance(tree, dict):
+      return None
+    tree = tree.get(part)
+  return tree
+
+
+def run_point(config, folder):
+  """Runs one point's job in `folder`; returns its point.json record (a failure is recorded, not raised)."""
+  os.makedirs(folder, exist_ok=True)
+  with atomic.writing(os.path.join(folder, "config.json"), "w") as f:
+    f.write(config.to_json_best_effort(indent=2, sort_keys=True) + "\n")
+  start = time.perf_counter()
+  try:
+    summary, error = launch.run(config, folder), None
+  except Exception as e:  # noqa: BLE001 - any failure of a point is recorded and the sweep goes on
+    summary, error = None, " ".join(f"{type(e).__name__}: {e}".split())
+    with atomic.writing(os.path.join(folder, "error.txt"), "w") as f:
+      f.write(traceback.format_exc())
+  return {"status": "failed" if error else "done", "error": error, "summary": summary,
+          "seconds": time.perf_counter() - start}
+
+
+def read_record(folder):
+  try:
+    with open(os.path.join(folder, "point.json")) as f:
+      return json.load(f)
+  except (OSError, ValueError):
+    return None
+
+
+def table(config, points, records, resolved):
+  """(columns, rows) of the results: name, swept values, status, metrics, peer ratios, seconds."""
+  keys = list(dict.fromkeys(key for values in points.values() for key in values))
+  short = short_names(keys)
+  rows = []
+  for name in points:
+    summary, settings = records[name].get("summary") or {}, resolved[name].to_dict()
+    row = {"point": name, **{short[k]: _text(lookup(settings, k)) for k in keys}, "status": records[name]["status"]}
+    row.update({metric: lookup(summary, metric) for metric in config.metrics})
+    rows.append(row)
+  columns = list(rows[0])
+  if config.peer_key:
+    peer = short[config.peer_key]
+    ours = _text(lookup(config.base.to_dict(), config.peer_key))
+    others = [short[k] for k in keys if k != config.peer_key]
+    for name in dict.fromkeys(row[peer] for row in rows if row[peer] != ours):
+      for metric in config.peer_metrics:
+        column = f"{metric} {name}/ours"
+        columns.append(column)
+        for row in rows:
+          match = [r for r in rows if r[peer] == name and all(r[k] == row[k] for k in others)]
+          mine, theirs = row.get(metric), match[0].get(metric) if match and row[peer] == ours else None
+          row[column] = theirs / mine if mine and theirs else None
+  for row, name in zip(rows, points):
+    row["seconds"] = records[name]["seconds"]
+  return columns + ["seconds"], rows
+
+
+def _cell(value):
+  if isinstance(value, float):
+    return f"{value:.4g}"
+  return "" if value is None else str(value)
+
+
+def write_tables(workdir, columns, rows, title):
+  text = io.StringIO()
+  writer = csv.DictWriter(text, columns)
+  writer.writeheader()
+  writer.writerows(rows)
+  with atomic.writing(os.path.join(workdir, "results.csv"), "w") as f:
+    f.write(text.getvalue())
+  lines = [title, "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+  lines += ["| " + " | ".join(_cell(row.get(c)) for c in columns) + " |" for row in rows]
+  runlog.write_table(workdir, "\n".join(lines) + "\n", {"rows": rows, "environment": runlog.environment()},
+                     name="results")
+
+
+def write_contact_sheet(workdir, rows, image, swept):
+  tiles = []
+  for row in rows:
+    matches = sorted(glob.glob(os.path.join(glob.escape(os.path.join(workdir, POINTS, row["point"])), image)))
+    if row["status"] == "done" and matches:
+      tiles.append(compare.captioned(images.load_image(matches[-1]), "\n".join(f"{k}={row[k]}" for k in swept)))
+  if tiles:
+    per_row = compare.TILES_PER_ROW
+    compare.contact_sheet([tiles[k:k + per_row] for k in range(0, len(tiles), per_row)],
+                          os.path.join(workdir, "contact_sheet.png"))
+
+
+def write_plot(workdir, rows, plot, short):
+  """plot.y against plot.x, one line per combination of the other swept values that vary."""
+  x = short[plot.x]
+  varying = [k for k in short.values() if k != x and len({row[k] for row in rows}) > 1]
+  lines = {}
+  for row in rows:
+    if row["status"] == "done" and row.get(plot.y) is not None:
+      label = ", ".join(f"{k}={row[k]}" for k in varying) or plot.y
+      lines.setdefault(label, []).append((float(row[x]), float(row[plot.y])))
+  runlog.plot_lines(lines, os.path.join(workdir, "plot.png"), x, plot.y)
+
+
+def check(config):
+  if config.base.get("job") not in launch.JOBS or config.base.job == "sweep":
+    raise UserError(f"config.base must be the config of a job other than sweep, not {config.base.get('job')!r}")
+  swept = {key for block in config.sweep for key in block}
+  needed = [k for k in (config.peer_key, config.plot.x) if k and k not in swept]
+  if needed or (config.plot.x and not config.plot.y) or (config.peer_key and not config.peer_metrics):
+    raise UserError(f"peer_key and plot.x must be swept keys (not: {', '.join(needed) or '-'}); "
+                    "plot.x needs plot.y, peer_key needs peer_metrics")
+
+
+def run(config, workdir):
+  check(config)
+  points = expand(config.sweep)
+  resolved = {name: resolve(config.base, values) for name, values in points.items()}
+  os.makedirs(workdir, exist_ok=True)
+  with atomic.writing(os.path.join(workdir, "config.json"), "w") as f:
+    f.write(config.to_json_best_effort(indent=2, sort_keys=True) + "\n")
+  folders = {name: os.path.join(workdir, POINTS, name) for name in points}
+  records = {name: read_record(folder) for name, folder in folders.items()}
+  done = sum(1 for r in records.values() if r and r["status"] == "done")
+  bar = runlog.progress(len(points), "sweep", unit="point", initial=done)
+  try:
+    for name, folder in folders.items():
+      if records[name] and records[name]["status"] == "done":
+        continue
+      bar.set_postfix_str(name)
+      records[name] = {"name": name, "values": points[name], **run_point(resolved[name], folder)}
+      runlog.write_json(os.path.join(folder, "point.json"), records[name])
+      bar.update(1)
+  finally:
+    bar.close()
+  columns, rows = table(config, points, records, resolved)
+  write_tables(workdir, columns, rows, f"{os.path.basename(os.path.abspath(workdir))}: {len(rows)} points of the {config.base.job} job, "
+                                         f"{runlog.describe_machine()}")
+  swept = short_names(list(dict.fromkeys(k for values in points.values() for k in values)))
+  if config.image:
+    write_contact_sheet(workdir, rows, config.image, list(swept.values()))
+  if config.plot.x:
+    write_plot(workdir, rows, config.plot, swept)
+  failed = [row["point"] for row in rows if row["status"] != "done"]
+  if failed:
+    raise UserError(f"{len(failed)} of {len(rows)} points failed ({', '.join(failed)}); "
+                    f"see {os.path.join(workdir, POINTS, 'NAME', 'error.txt')}; rerun to retry them")
+  return {"points": len(rows), "failed": failed, "rows": rows}
