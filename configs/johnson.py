@@ -50,7 +50,12 @@ def get_config(arg=None):
 
   config.learning_rate = 1e-3
   config.total_steps = 40_000
-  config.distributed = False  # multi-host: jax.distributed.initialize() from the environment
+  # Multi-host: jax.distributed.initialize(), the cluster (SLURM, Open MPI, Kubernetes, Cloud TPU) detected from
+  # the environment, or these three set on every process (e.g. two processes on one machine: 127.0.0.1:PORT, 2, I).
+  config.distributed = False
+  config.coordinator = ""  # HOST:PORT of process 0
+  config.num_processes = 0
+  config.process_id = -1
 
   # Outputs.
   config.log_every_steps = 50

@@ -28,4 +28,7 @@ def get_config(arg=None):
   config.strength = 1.0  # 1: stylised only; 0: the content (bilateral networks: transforms blended with the identity)
   config.original_colors = False  # keep each photo's colours (luminance-only transfer)
   config.compute_dtype = ""  # "": as trained | float32 | bfloat16
+  config.engine = "local"  # local (this process) | ray (a Ray Data pipeline on a cluster: pip install -e '.[ray]')
+  config.ray_address = ""  # ray: the cluster's address; "": $RAY_ADDRESS, else a new local cluster
+  config.ray_actors = 0  # ray: model actors; 0: one per GPU of the cluster (one on a CPU-only cluster)
   return config

@@ -70,7 +70,7 @@ run() {
   # Gatys: Adam fp32/bf16 and L-BFGS at 512 and 1024 (VGG19 where its weights came along), PyTorch beside.
   sweep 150 bench_gatys "configs/sweeps/bench_gatys.py:$size" --config.base.vgg.arch=$arch
   # The Luan step against the Gatys step at 700x466 (target: Luan <= 1.3x Gatys), PyTorch's Gatys step beside.
-  sweep 170 bench_luan "configs/sweeps/bench_luan.py${tiny:+:tiny}"
+  sweep 170 bench_luan "configs/sweeps/bench_luan.py:$size"
   # 1000 L-BFGS steps of Luan's objective at 700 px (target: <= 30 s without compilation).
   sweep 120 luan_1000_700 "configs/sweeps/luan_steps.py${tiny:+:tiny}"
   # Johnson: train step 256 px batch 4, stylisation 256/1024/2048 fp32/bf16, the stylize job, PyTorch beside.

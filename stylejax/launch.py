@@ -35,4 +35,6 @@ def run(config, workdir):
 def start_process(config):
   """Process-wide setup for a config, once per process: jax.distributed for multi-host training."""
   if config.get("distributed"):
-    jax.distributed.initialize()
+    given = {"coordinator_address": config.get("coordinator") or None, "num_processes": config.get("num_processes") or None,
+             "process_id": config.process_id if config.get("process_id", -1) >= 0 else None}
+    jax.distributed.initialize(**given)

@@ -4,17 +4,22 @@
 
 configs/luan.py's objective (automatic masks, banded matting term) at 700x466
 against the same config without masks and affine term (the Gatys step), in
-float32 with Adam and Torch's L-BFGS, and the PyTorch peer's Gatys step. `:tiny`: 72x48 (tests).
+float32 with Adam and Torch's L-BFGS, and the PyTorch peer's Gatys step.
+On the CPU (the default) three timed chunks of two steps; `:gpu`, five of
+ten. `:tiny`: 72x48 (tests).
 """
 
 from configs import bench, sweep
 
 
 def get_config(arg=None):
-  if arg not in (None, "", "tiny"):
-    raise ValueError(f"unknown config argument {arg!r}; use :tiny or nothing")
-  base = bench.get_config("luan,tiny" if arg else "luan")
-  base.bench.size = "72x48" if arg else "700x466"
+  if arg not in (None, "", "cpu", "gpu", "tiny"):
+    raise ValueError(f"unknown config argument {arg!r}; use cpu (the default), gpu or tiny")
+  tiny = arg == "tiny"
+  base = bench.get_config("luan,tiny" if tiny else "luan")
+  base.bench.size = "72x48" if tiny else "700x466"
+  if arg in (None, "", "cpu"):
+    base.bench.steps, base.bench.repeats = 2, 3
   gatys = {"masks.source": ("none",), "loss.affine_weight": (0.0,)}
   blocks = [{"optimizer": ("adam", "lbfgs")}, {**gatys, "optimizer": ("adam", "lbfgs")},
             {**gatys, "optimizer": ("adam",), "bench.impl": ("torch",)}]

@@ -52,10 +52,10 @@ def _files(folder):
 
 
 def seal_latest(checkpoints):
-  """Waits for the pending save, then writes the manifest of the newest step if it has none."""
+  """Waits for the pending save, then writes the manifest of the newest step if it has none (process 0)."""
   checkpoints.wait_until_finished()
   step = checkpoints.latest_step()
-  if step is None:
+  if step is None or jax.process_index() != 0:
     return
   manifest = os.path.join(_step_folder(checkpoints, step), MANIFEST)
   if not os.path.exists(manifest):

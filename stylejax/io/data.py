@@ -153,12 +153,14 @@ def training_batches(source, image_size, batch_size, seed, shard_index=0, shard_
   """grain MapDataset: batch k = (batch_size, image_size, image_size, 3) uint8, endless.
 
   Epochs are reshuffled with `seed`; with several hosts each takes every
-  `shard_count`-th record of the shuffled stream.
+  `shard_count`-th record of the shuffled stream, so with a local batch of
+  batch_size / shard_count the hosts' batches together are one host's batch.
   """
   dataset = grain.MapDataset.source(source).seed(seed).shuffle().repeat(None)
+  # Crops are drawn before sharding, so record k gets the same crop whichever host takes it.
+  dataset = dataset.random_map(lambda img, rng: square_crop(img, image_size, rng))
   if shard_count > 1:
     dataset = dataset[shard_index::shard_count]
-  dataset = dataset.random_map(lambda img, rng: square_crop(img, image_size, rng))
   return dataset.batch(batch_size, drop_remainder=True)
 
 

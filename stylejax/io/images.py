@@ -131,6 +131,25 @@ def load_image(path, long_side=None, max_pixels=DEFAULT_MAX_PIXELS):
   return at_long_side(read_rgb(path, max_pixels), long_side)
 
 
+def load_within(path, max_side=0, max_pixels=DEFAULT_MAX_PIXELS):
+  """`load_image` at its own size, shrunk to a long side of `max_side` when larger (0: never)."""
+  image = load_image(path, None, max_pixels)
+  if max_side and max(image.shape[:2]) > max_side:
+    image = resize(image, *fit_long_side(*image.shape[:2], max_side))
+  return image
+
+
+def decode_row(row, max_side=0, max_pixels=DEFAULT_MAX_PIXELS):
+  """A table row's photo (`row["path"]`, see `load_within`) into `row["image"]`, or why it cannot be read
+  into `row["error"]` ("" when it can). Light to import: the stylize job's Ray engine decodes with it in
+  worker processes that never load JAX."""
+  try:
+    row["image"], row["error"] = load_within(row["path"], max_side, max_pixels), ""
+  except UserError as e:
+    row["image"], row["error"] = np.zeros((1, 1, 3), np.float32), str(e)
+  return row
+
+
 def to_uint8(image):
   """Float 0..255 image to uint8, clipped and rounded."""
   return np.clip(np.asarray(image, np.float32) + 0.5, 0, 255).astype(np.uint8)

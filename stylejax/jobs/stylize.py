@@ -13,6 +13,13 @@ images above `tile_pixels` go through a Johnson network in exact tiles
 (stylejax.tiling); a bilateral network stylises any size in one pass.
 Existing outputs are skipped, so a rerun resumes; unreadable images are
 reported and skipped, and the job exits non-zero at the end if any failed.
+
+`engine=ray` runs the same work as a Ray Data pipeline (the optional extra
+`.[ray]`): decoding in tasks on the cluster's CPUs, the network in a pool of
+actors (one per GPU, or `ray_actors`) that batch same-size images and write
+the results; outputs are written atomically and existing ones skipped as with
+the local engine. `ray_address`
+names the cluster ("" starts a local one, or joins $RAY_ADDRESS).
 """
 
 import collections
@@ -28,9 +35,10 @@ import numpy as np
 from stylejax import api
 from stylejax.core import nets, tiling
 from stylejax.errors import UserError
-from stylejax.io import data, images, runlog
+from stylejax.io import compile_cache, data, images, runlog
 
 FORMATS = {"png": ".png", "jpeg": ".jpg", "webp": ".webp"}  # output_format -> file extension
+ENGINES = ("local", "ray")
 
 
 def input_files(spec):
@@ -107,20 +115,26 @@ def _validate(config):
     raise UserError(f"unknown output_format {config.output_format!r}; choose one of {', '.join(FORMATS)}")
   if not 0.0 <= config.strength <= 1.0:
     raise UserError(f"strength must be in [0, 1], got {config.strength}")
+  if config.engine not in ENGINES:
+    raise UserError(f"unknown engine {config.engine!r}; choose one of {', '.join(ENGINES)}")
   if config.batch_size < 1 or config.tile_size < 64 or config.tile_size % tiling.ALIGN:
     raise UserError("batch_size must be >= 1 and tile_size a multiple of 4, at least 64")
-
-
-def _read(path, config):
-  image = images.load_image(path, None, config.max_input_pixels)
-  if config.max_side and max(image.shape[:2]) > config.max_side:
-    image = images.resize(image, *images.fit_long_side(*image.shape[:2], config.max_side))
-  return image
 
 
 def _finish(content, stylised, config):
   """Optionally the content's colours (YIQ)."""
   return images.original_colors(stylised, content) if config.original_colors else stylised
+
+
+def is_tiled(model, content, config):
+  return bool(model.tiles) and content.shape[0] * content.shape[1] > config.tile_pixels
+
+
+def stylize_one(model, content, config):
+  """One (H, W, 3) image through the model: in exact tiles above tile_pixels (Johnson networks), else whole."""
+  if is_tiled(model, content, config):
+    return tiling.stylize_tiled(model.net, model.params, content, config.tile_size, config.strength)
+  return np.asarray(nets.stylize(model.net, model.params, jnp.asarray(content)[None], config.strength)[0])
 
 
 def _prefetch(items, config):
@@ -134,46 +148,44 @@ def _prefetch(items, config):
   with concurrent.futures.ThreadPoolExecutor(config.num_threads) as pool:
     window = collections.deque()
     for item in items:
-      window.append((item, pool.submit(_read, item[0], config)))
+      window.append((item, pool.submit(images.load_within, item[0], config.max_side, config.max_input_pixels)))
       if len(window) > 2 * config.num_threads:
         yield result(*window.popleft())
     while window:
       yield result(*window.popleft())
 
 
-def run(config, workdir):
-  """The `stylize` job; writes stylize.json (counts, failures, speed) in the workdir."""
-  _validate(config)
-  todo, existing = plan(config)
-  model = api.load_model(config.checkpoint, config.compute_dtype)
-  net, params, step = model.net, model.params, model.step
-  os.makedirs(workdir, exist_ok=True)
-  save_options = {"quality": config.quality} if config.output_format in ("jpeg", "webp") else {}
+def _save_options(config):
+  return {"quality": config.quality} if config.output_format in ("jpeg", "webp") else {}
+
+
+def _run_local(config, todo, model):
+  """Stylises `todo` in this process: decoding threads, same-size batches; returns (counts, failures)."""
   failures, counts = {}, collections.Counter()
   pending = collections.defaultdict(list)  # (h, w) -> [(content, target)], batched by size
 
   def write(content, stylised, target):
     # Atomic: a crash never leaves a half-written output that a rerun would skip.
-    images.save_image(target, _finish(content, stylised, config), **save_options)
+    images.save_image(target, _finish(content, stylised, config), **_save_options(config))
     counts["images"] += 1
     counts["pixels"] += content.shape[0] * content.shape[1]
     bar.update(1)
 
   def flush(size):
     batch = pending.pop(size)
-    stylised = np.asarray(nets.stylize(net, params, jnp.asarray(np.stack([c for c, _ in batch])), config.strength))
+    stylised = np.asarray(nets.stylize(model.net, model.params, jnp.asarray(np.stack([c for c, _ in batch])),
+                                       config.strength))
     for (content, target), out in zip(batch, stylised):
       write(content, out, target)
 
   bar = runlog.progress(len(todo), "stylize", unit="img")
-  start = time.perf_counter()
   try:
     for (path, target), content in _prefetch(todo, config):
       if isinstance(content, UserError):
         failures[path] = str(content)
         bar.update(1)
-      elif model.tiles and content.shape[0] * content.shape[1] > config.tile_pixels:
-        write(content, tiling.stylize_tiled(net, params, content, config.tile_size, config.strength), target)
+      elif is_tiled(model, content, config):
+        write(content, stylize_one(model, content, config), target)
         counts["tiled"] += 1
       else:
         pending[content.shape[:2]].append((content, target))
@@ -186,13 +198,80 @@ def run(config, workdir):
       flush(size)
   finally:
     bar.close()
+  return counts, failures
+
+
+class _RayStylizer:
+  """Ray Data actor: loads the model once, then stylises the decoded rows of each batch one image at a
+  time (one compiled program per image size) and writes them (atomically); only the facts go back. Its compiled programs persist in `cache`
+  (in the workdir), so a rerun's actors do not compile again."""
+
+  def __init__(self, config, cache):
+    compile_cache.use(cache)
+    self.config, self.model = config, api.load_model(config.checkpoint, config.compute_dtype)
+
+  def __call__(self, batch):
+    for content, target, error in zip(batch["image"], batch["target"], batch["error"]):
+      if not error:
+        stylised = _finish(content, stylize_one(self.model, content, self.config), self.config)
+        images.save_image(target, stylised, **_save_options(self.config))
+    return {"path": batch["path"], "error": batch["error"],
+            "pixels": np.array([image.shape[0] * image.shape[1] if not error else 0
+                                for image, error in zip(batch["image"], batch["error"])]),
+            "tiled": np.array([is_tiled(self.model, image, self.config) and not error
+                               for image, error in zip(batch["image"], batch["error"])])}
+
+
+def _run_ray(config, todo, workdir):
+  """Stylises `todo` as a Ray Data pipeline on the cluster (config.ray_address); returns (counts, failures)."""
+  try:
+    import ray
+  except ImportError:
+    raise UserError("engine=ray needs Ray: pip install -e '.[ray]'") from None
+  if not ray.is_initialized():
+    ray.init(address=config.ray_address or None, include_dashboard=False, log_to_driver=False)
+  ray.data.DataContext.get_current().enable_progress_bars = False
+  gpus = int(ray.cluster_resources().get("GPU", 0))
+  actors = config.ray_actors or max(1, gpus)
+  window = 4 * config.batch_size
+  rows = ray.data.from_items([{"path": path, "target": target} for path, target in todo],
+                             override_num_blocks=max(1, -(-len(todo) // window)))
+  # Decoding asks for half a CPU, so Ray runs it in tasks beside the actors instead of fusing it into them.
+  rows = rows.map(images.decode_row, fn_kwargs={"max_side": config.max_side, "max_pixels": config.max_input_pixels},
+                  num_cpus=0.5)
+  rows = rows.map_batches(_RayStylizer, batch_size=window, batch_format="numpy", num_gpus=1 if gpus else 0,
+                          fn_constructor_args=(config, os.path.join(os.path.abspath(workdir), "xla_cache")),
+                          compute=ray.data.ActorPoolStrategy(size=actors))
+  failures, counts = {}, collections.Counter()
+  with runlog.progress(len(todo), "stylize (ray)", unit="img") as bar:
+    for row in rows.iter_rows():
+      if row["error"]:
+        failures[row["path"]] = row["error"]
+      else:
+        counts["images"] += 1
+        counts["pixels"] += row["pixels"]
+        counts["tiled"] += int(row["tiled"])
+      bar.update(1)
+  return counts, failures
+
+
+def run(config, workdir):
+  """The `stylize` job; writes stylize.json (counts, failures, speed) in the workdir."""
+  job_start = time.perf_counter()
+  _validate(config)
+  todo, existing = plan(config)
+  model = api.load_model(config.checkpoint, config.compute_dtype)  # also checks the checkpoint before Ray starts
+  os.makedirs(workdir, exist_ok=True)
+  start = time.perf_counter()
+  counts, failures = _run_ray(config, todo, workdir) if config.engine == "ray" else _run_local(config, todo, model)
   seconds = time.perf_counter() - start
-  summary = {"checkpoint": os.path.abspath(config.checkpoint), "checkpoint_step": step,
-             "shard": "{}/{}".format(*shard(config.shard)),
+  summary = {"checkpoint": os.path.abspath(config.checkpoint), "checkpoint_step": model.step,
+             "engine": config.engine, "shard": "{}/{}".format(*shard(config.shard)),
              "stylised": counts["images"], "tiled": counts["tiled"], "skipped_existing": existing,
-             "failed": failures, "seconds": seconds, "images_per_s": counts["images"] / seconds if seconds else None,
+             "failed": failures, "seconds": seconds, "job_seconds": time.perf_counter() - job_start,
+             "images_per_s": counts["images"] / seconds if seconds else None,
              "megapixels_per_s": counts["pixels"] / 1e6 / seconds if seconds else None,
-             "compute_dtype": jnp.dtype(net.dtype).name, **runlog.environment()}
+             "compute_dtype": jnp.dtype(model.net.dtype).name, **runlog.environment()}
   runlog.write_json(os.path.join(workdir, "stylize.json"), summary)
   if failures:
     raise UserError(f"{len(failures)} of {len(todo)} images failed (listed in {workdir}/stylize.json), "

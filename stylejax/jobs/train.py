@@ -5,7 +5,8 @@ the slow method's, with the matting term when `loss.affine_weight` is set).
 One jitted, buffer-donating step per batch, data-parallel over every device
 of a mesh (batch split along "data", parameters replicated), multi-host through
 `jax.distributed` when `config.distributed` is set (initialised by the entry
-point). Orbax checkpoints every `checkpoint_every_steps` and at the end, keeping
+point; every process writes the checkpoints, process 0 the run outputs below, and
+process I > 0 its own log in processes/I). Orbax checkpoints every `checkpoint_every_steps` and at the end, keeping
 the last `keep_checkpoints`; running the same command again resumes from the
 latest checkpoint, data pipeline included, and ends with the same parameters
 as an uninterrupted run.
@@ -36,7 +37,7 @@ from stylejax.methods import training
 
 # Settings a resumed run may change; any other difference from the saved config is refused.
 RESUMABLE_CHANGES = ("total_steps", "log_every_steps", "sample_every_steps", "checkpoint_every_steps",
-                     "keep_checkpoints", "num_threads")
+                     "keep_checkpoints", "num_threads", "coordinator", "process_id")
 
 
 def _check_resumable(config, workdir):
@@ -56,8 +57,14 @@ def _preview_images(config):
                                                                        config.max_input_pixels)) for p in paths]
 
 
+def local_copy(tree):
+  """This process's copy of replicated arrays (they may span other processes' devices)."""
+  return jax.tree.map(lambda a: a.addressable_data(0), tree)
+
+
 def _save_samples(workdir, log, net, params, previews, step):
   """samples/step_N.png: each preview photo above its stylisation, side by side."""
+  params = local_copy(params)
   columns = []
   for name, photo in previews:
     stylized = np.asarray(nets.stylize(net, params, jnp.asarray(photo)[None])[0])
@@ -104,14 +111,15 @@ def run(config, workdir):
                     + (f"resuming from step {resume_step}" if resume_step is not None else "starting afresh"))
     if resume_step is not None:
       state, data_state = restored
-  log = runlog.RunLog(workdir, config, resume_step)
-  images.save_image(os.path.join(workdir, "style.jpg"), style, quality=90)
+  logdir = workdir if jax.process_index() == 0 else os.path.join(workdir, "processes", str(jax.process_index()))
+  log = runlog.RunLog(logdir, config, resume_step)
+  images.save_image(os.path.join(logdir, "style.jpg"), style, quality=90)
   local_batch = config.batch_size // jax.process_count()
   batches = data.iterate(data.training_batches(source, config.image_size, local_batch, config.seed,
                                                jax.process_index(), jax.process_count()),
                          config.num_threads, state=data_state)
 
-  step = int(state["step"])
+  step = int(local_copy(state["step"]))
   bar = runlog.progress(config.total_steps, "train", initial=step)
   warm_start, warm_steps = None, 0
   try:
@@ -120,9 +128,9 @@ def run(config, workdir):
       state, metrics = training.train_step(state, batch, vgg, grams, objective=objective, net=net, tx=tx, **extras)
       step += 1
       if step % config.log_every_steps == 0 or step == config.total_steps:
-        metrics = {k: float(v) for k, v in jax.device_get(metrics).items()}
-        if int(state["bad"]) >= 0:
-          raise UserError(f"loss or gradient became NaN/Inf at step {int(state['bad']) + 1}; parameters were "
+        metrics, bad = {k: float(v) for k, v in local_copy(metrics).items()}, int(local_copy(state["bad"]))
+        if bad >= 0:
+          raise UserError(f"loss or gradient became NaN/Inf at step {bad + 1}; parameters were "
                           f"frozen from there; last checkpoint: step {manager.latest_step()} "
                           "(lower learning_rate, or check the data)")
         if warm_start is None:  # the first logged chunk includes compilation
@@ -133,11 +141,11 @@ def run(config, workdir):
         log.scalars(step, metrics)
         bar.update(step - bar.n)
       if config.sample_every_steps and step % config.sample_every_steps == 0:
-        _save_samples(workdir, log, net, state["params"], previews, step)
+        _save_samples(logdir, log, net, state["params"], previews, step)
       if step % config.checkpoint_every_steps == 0 or step == config.total_steps:
         checkpoints.save(manager, step, state, batches.get_state())
     if not (config.sample_every_steps and step % config.sample_every_steps == 0):
-      _save_samples(workdir, log, net, state["params"], previews, step)
+      _save_samples(logdir, log, net, state["params"], previews, step)
   finally:
     bar.close()
     checkpoints.seal_latest(manager)
@@ -145,7 +153,7 @@ def run(config, workdir):
     log.close()
 
   speed = None if warm_start is None or step == warm_steps else (step - warm_steps) / (time.perf_counter() - warm_start)
-  runlog.plot_losses(log.rows, os.path.join(workdir, "losses.png"))
+  runlog.plot_losses(log.rows, os.path.join(logdir, "losses.png"))
   model = {
       "steps": step, "final_losses": log.rows[-1] if log.rows else None,
       "steps_per_s_after_compile": speed, "images_per_s": speed and speed * config.batch_size,
@@ -154,5 +162,5 @@ def run(config, workdir):
       "unreadable_data_files": sorted(source.unreadable), "parameters": sum(p.size for p in jax.tree.leaves(state["params"])),
       **runlog.environment(),
   }
-  runlog.write_json(os.path.join(workdir, "model.json"), model)
+  runlog.write_json(os.path.join(logdir, "model.json"), model)
   return model

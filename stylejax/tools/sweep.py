@@ -229,8 +229,8 @@ def run(config, workdir):
   finally:
     bar.close()
   columns, rows = table(config, points, records, resolved)
-  write_tables(workdir, columns, rows, f"{os.path.basename(os.path.abspath(workdir))}: {len(rows)} points of the {config.base.job} job, "
-                                         f"{runlog.describe_machine()}")
+  title = f"{os.path.basename(os.path.abspath(workdir))}: {len(rows)} points of the {config.base.job} job"
+  write_tables(workdir, columns, rows, f"{title}, {runlog.describe_machine()}")
   swept = short_names(list(dict.fromkeys(k for values in points.values() for k in values)))
   if config.image:
     write_contact_sheet(workdir, rows, config.image, list(swept.values()))

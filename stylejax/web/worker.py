@@ -20,12 +20,11 @@ import threading
 import time
 import traceback
 
-import jax
 import ml_collections
 
 from stylejax import api
 from stylejax.errors import UserError
-from stylejax.io import images
+from stylejax.io import compile_cache, images
 from stylejax.jobs import optimize
 from stylejax.web import catalog, mail, queue as queue_lib, site_files
 
@@ -192,8 +191,7 @@ def main(workdir):
   with open(os.path.join(workdir, "config.json")) as f:
     config = ml_collections.ConfigDict(json.load(f))
   # Compiled programs persist in the workdir, so a restarted worker answers photo sizes it has seen at once.
-  jax.config.update("jax_compilation_cache_dir", os.path.join(workdir, "xla_cache"))
-  jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+  compile_cache.use(os.path.join(workdir, "xla_cache"))
   Worker(config, workdir).run()
 
 

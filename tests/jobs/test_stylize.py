@@ -149,3 +149,41 @@ def test_shard_specs():
     with pytest.raises(UserError, match="shard must be I/N"):
       stylize.shard(bad)
   assert config.shard == ""
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+  """A local Ray cluster of two CPUs, as on one machine of a real cluster."""
+  import ray
+  ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+  yield ray
+  ray.shutdown()
+
+
+def written_files(root):
+  return sorted(os.path.relpath(os.path.join(d, f), root) for d, _, fs in os.walk(root) for f in fs)
+
+
+@pytest.mark.slow
+def test_the_ray_engine_writes_the_same_files_and_pixels_as_the_local_engine(ray_cluster, model_dir, photo_tree,
+                                                                            tmp_path):
+  local, distributed = tmp_path / "local", tmp_path / "ray"
+  with pytest.raises(UserError, match=r"1 of 6 images failed.*corrupt\.jpg"):
+    stylize.run(stylize_cfg(model_dir, photo_tree, local), str(tmp_path / "local_work"))
+  config = stylize_cfg(model_dir, photo_tree, distributed, engine="ray")
+  with pytest.raises(UserError, match=r"1 of 6 images failed.*corrupt\.jpg"):
+    stylize.run(config, str(tmp_path / "ray_work"))
+  assert written_files(distributed) == written_files(local) == ["a.png", "b.png", "huge.png", "rotated.png", "sub/c.png"]
+  for name in written_files(local):
+    assert np.array_equal(images.load_image(str(distributed / name)), images.load_image(str(local / name))), name
+  summary = json.load(open(tmp_path / "ray_work" / "stylize.json"))
+  assert summary["engine"] == "ray" and summary["stylised"] == 5 and summary["tiled"] == 1
+  assert list(summary["failed"]) == [str(photo_tree / "corrupt.jpg")]
+  with pytest.raises(UserError, match="1 of 1 images failed"):  # a rerun skips what exists
+    stylize.run(config, str(tmp_path / "ray_work"))
+  assert json.load(open(tmp_path / "ray_work" / "stylize.json"))["skipped_existing"] == 5
+
+
+def test_an_unknown_engine_is_a_one_line_error(model_dir, photo_tree, tmp_path):
+  with pytest.raises(UserError, match="unknown engine 'spark'"):
+    stylize.run(stylize_cfg(model_dir, photo_tree, tmp_path / "out", engine="spark"), str(tmp_path / "work"))
