@@ -6,7 +6,7 @@
 #       VGG16 (and VGG19 where the cache has it) into FOLDER (default .device, git-ignored), size printed; the
 #       folder plus the repository must stay under the 64 MiB that travel to the GPU machine.
 #   bash experiments/gpu_checks.sh run OUT [FOLDER]
-#       on the GPU machine: installs those wheels without an index, then runs the sweeps (each under its own
+#       on the GPU machine: installs those wheels without an index (where missing), then runs the sweeps (each under its own
 #       time limit, about 6-8 minutes in all on an H100/H200) and prints their tables (OUT/*/results.md).
 #
 # SCALE=tiny runs the same sweeps at tiny sizes (a test on the CPU); PYTHON picks the interpreter.
@@ -48,7 +48,8 @@ EOF
 run() {
   local out=${1:-runs/gpu} folder=${2:-.device} scale=${SCALE:-gpu}
   mkdir -p "$out"
-  if compgen -G "$folder/whl/*.whl" >/dev/null; then
+  # The wheels go in only where the interpreter lacks them (the GPU machine), never over a working venv.
+  if ! "$py" -c "import ml_collections, grain, tensorboardX" 2>/dev/null && compgen -G "$folder/whl/*.whl" >/dev/null; then
     "$py" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/stylejax_site \
         "$folder"/whl/*.whl || return 1
     export PYTHONPATH=/tmp/stylejax_site${PYTHONPATH:+:$PYTHONPATH}

@@ -14,7 +14,7 @@ network, the PyTorch peer's training step and stylisations (float32).
 from configs import bench, sweep
 
 SIZES = {"johnson": {"cpu": ("256", "512", "1024"), "gpu": ("256", "1024", "2048"), "tiny": ("64",)},
-         "fast_photo": {"cpu": ("512", "1024"), "gpu": ("1024", "3840x2160"), "tiny": ("64", "96x48")}}
+         "fast_photo": {"cpu": ("1024", "3840x2160"), "gpu": ("1024", "3840x2160"), "tiny": ("64", "96x48")}}
 
 
 def get_config(arg=None):

@@ -25,6 +25,7 @@ names the cluster ("" starts a local one, or joins $RAY_ADDRESS).
 import collections
 import concurrent.futures
 import glob
+import itertools
 import os
 import time
 
@@ -130,11 +131,23 @@ def is_tiled(model, content, config):
   return bool(model.tiles) and content.shape[0] * content.shape[1] > config.tile_pixels
 
 
-def stylize_one(model, content, config):
-  """One (H, W, 3) image through the model: in exact tiles above tile_pixels (Johnson networks), else whole."""
-  if is_tiled(model, content, config):
-    return tiling.stylize_tiled(model.net, model.params, content, config.tile_size, config.strength)
-  return np.asarray(nets.stylize(model.net, model.params, jnp.asarray(content)[None], config.strength)[0])
+def stylize_many(model, contents, config):
+  """Stylised copies of (H, W, 3) images: same-size ones in full batches of batch_size, the rest one at a
+  time (so each size compiles at most two programs), those above tile_pixels in exact tiles."""
+  results, sizes = [None] * len(contents), collections.defaultdict(list)
+  for k, content in enumerate(contents):
+    if is_tiled(model, content, config):
+      results[k] = tiling.stylize_tiled(model.net, model.params, content, config.tile_size, config.strength)
+    else:
+      sizes[content.shape[:2]].append(k)
+  for indices in sizes.values():
+    full = len(indices) // config.batch_size * config.batch_size
+    chunks = [indices[i:i + config.batch_size] for i in range(0, full, config.batch_size)]
+    for chunk in chunks + [[k] for k in indices[full:]]:
+      batch = jnp.asarray(np.stack([contents[k] for k in chunk]))
+      for k, stylised in zip(chunk, np.asarray(nets.stylize(model.net, model.params, batch, config.strength))):
+        results[k] = stylised
+  return [_finish(content, stylised, config) for content, stylised in zip(contents, results)]
 
 
 def _prefetch(items, config):
@@ -160,50 +173,25 @@ def _save_options(config):
 
 
 def _run_local(config, todo, model):
-  """Stylises `todo` in this process: decoding threads, same-size batches; returns (counts, failures)."""
+  """Stylises `todo` in this process, decoding in threads, 4·batch_size images at a time; returns
+  (counts, failures)."""
   failures, counts = {}, collections.Counter()
-  pending = collections.defaultdict(list)  # (h, w) -> [(content, target)], batched by size
-
-  def write(content, stylised, target):
-    # Atomic: a crash never leaves a half-written output that a rerun would skip.
-    images.save_image(target, _finish(content, stylised, config), **_save_options(config))
-    counts["images"] += 1
-    counts["pixels"] += content.shape[0] * content.shape[1]
-    bar.update(1)
-
-  def flush(size):
-    batch = pending.pop(size)
-    stylised = np.asarray(nets.stylize(model.net, model.params, jnp.asarray(np.stack([c for c, _ in batch])),
-                                       config.strength))
-    for (content, target), out in zip(batch, stylised):
-      write(content, out, target)
-
-  bar = runlog.progress(len(todo), "stylize", unit="img")
-  try:
-    for (path, target), content in _prefetch(todo, config):
-      if isinstance(content, UserError):
-        failures[path] = str(content)
-        bar.update(1)
-      elif is_tiled(model, content, config):
-        write(content, stylize_one(model, content, config), target)
-        counts["tiled"] += 1
-      else:
-        pending[content.shape[:2]].append((content, target))
-        if len(pending[content.shape[:2]]) == config.batch_size:
-          flush(content.shape[:2])
-        if sum(map(len, pending.values())) >= 4 * config.batch_size:  # bound host memory
-          for size in list(pending):
-            flush(size)
-    for size in list(pending):
-      flush(size)
-  finally:
-    bar.close()
+  decoded = _prefetch(todo, config)
+  with runlog.progress(len(todo), "stylize", unit="img") as bar:
+    for window in iter(lambda: list(itertools.islice(decoded, 4 * config.batch_size)), []):
+      failures.update({path: str(image) for (path, _), image in window if isinstance(image, UserError)})
+      readable = [(target, image) for (_, target), image in window if not isinstance(image, UserError)]
+      for (target, content), stylised in zip(readable, stylize_many(model, [c for _, c in readable], config)):
+        # Atomic: a crash never leaves a half-written output that a rerun would skip.
+        images.save_image(target, stylised, **_save_options(config))
+        counts.update(images=1, pixels=content.shape[0] * content.shape[1], tiled=is_tiled(model, content, config))
+      bar.update(len(window))
   return counts, failures
 
 
 class _RayStylizer:
-  """Ray Data actor: loads the model once, then stylises the decoded rows of each batch one image at a
-  time (one compiled program per image size) and writes them (atomically); only the facts go back. Its compiled programs persist in `cache`
+  """Ray Data actor: loads the model once, then stylises the decoded rows of each batch as the local engine
+  does (`stylize_many`) and writes them (atomically); only the facts go back. Its compiled programs persist in `cache`
   (in the workdir), so a rerun's actors do not compile again."""
 
   def __init__(self, config, cache):
@@ -211,10 +199,9 @@ class _RayStylizer:
     self.config, self.model = config, api.load_model(config.checkpoint, config.compute_dtype)
 
   def __call__(self, batch):
-    for content, target, error in zip(batch["image"], batch["target"], batch["error"]):
-      if not error:
-        stylised = _finish(content, stylize_one(self.model, content, self.config), self.config)
-        images.save_image(target, stylised, **_save_options(self.config))
+    readable = [k for k, error in enumerate(batch["error"]) if not error]
+    for k, stylised in zip(readable, stylize_many(self.model, [batch["image"][k] for k in readable], self.config)):
+      images.save_image(batch["target"][k], stylised, **_save_options(self.config))
     return {"path": batch["path"], "error": batch["error"],
             "pixels": np.array([image.shape[0] * image.shape[1] if not error else 0
                                 for image, error in zip(batch["image"], batch["error"])]),
@@ -228,6 +215,8 @@ def _run_ray(config, todo, workdir):
     import ray
   except ImportError:
     raise UserError("engine=ray needs Ray: pip install -e '.[ray]'") from None
+  if not todo:
+    return collections.Counter(), {}
   if not ray.is_initialized():
     ray.init(address=config.ray_address or None, include_dashboard=False, log_to_driver=False)
   ray.data.DataContext.get_current().enable_progress_bars = False

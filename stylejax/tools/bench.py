@@ -62,12 +62,12 @@ def parse_size(value):
   return width, height
 
 
-def peer_module(name):
-  """The optional peer library `name`, or a one-line error saying how to install it."""
+def peer_module(module, package):
+  """The module of an optional peer, or a one-line error saying how to install its `package`."""
   try:
-    return importlib.import_module(name)
+    return importlib.import_module(module)
   except ImportError:
-    raise UserError(f"the {name} peer needs {name}: pip install -e '.[peers]'") from None
+    raise UserError(f"the {package} peer needs {package}: pip install -e '.[peers]'") from None
 
 
 def pixel_step(config, vgg, width, height):
@@ -77,7 +77,7 @@ def pixel_step(config, vgg, width, height):
     if config.masks.source != "none" or config.loss.affine_weight or config.optimizer != "adam":
       raise UserError("the torch peer implements the Gatys step with Adam (no masks, no affine term)")
     style = images.at_long_side(styles[0], round(max(width, height) * config.style_scale))
-    peers = peer_module("stylejax.tools.peers_torch")
+    peers = peer_module("stylejax.tools.peers_torch", "torch")
     return timing.measure(peers.gatys_step(config, image[None], style[None]), config.bench.repeats, peers.wait)
   masks = api.find_masks(config, vgg, content, styles[0], max(width, height), content_mask, style_mask)
   transfer = api.PixelTransfer(config, content, styles, [1.0] * len(styles), vgg, masks)
@@ -107,7 +107,7 @@ def _training_inputs(config):
 
 def train_step(config, vgg):
   if config.bench.impl == "torch":
-    peers = peer_module("stylejax.tools.peers_torch")
+    peers = peer_module("stylejax.tools.peers_torch", "torch")
     style = images.load_image(settings.paths(config.style, "style")[0], config.style_size)
     step = peers.johnson_train_step(config, _training_inputs(config), style[None])
     result = timing.measure(step, config.bench.repeats, peers.wait)
@@ -128,7 +128,7 @@ def train_step(config, vgg):
 def stylize_once(config, width, height):
   image = images.resize(images.load_image(assets.path("chelsea.jpg")), height, width)[None]
   if config.bench.impl == "torch":
-    peers = peer_module("stylejax.tools.peers_torch")
+    peers = peer_module("stylejax.tools.peers_torch", "torch")
     result = timing.measure(peers.johnson_stylize(config, image), config.bench.repeats, peers.wait)
   else:
     net = settings.network(config)
@@ -163,7 +163,7 @@ def matting_times(config, width, height):
   v = np.random.default_rng(config.seed).normal(size=(height, width, 3))
   impl, backend = config.bench.impl, config.loss.laplacian_backend
   if impl in ("scipy", "pymatting"):
-    build = (peer_module("pymatting").cf_laplacian if impl == "pymatting" else matting.laplacian)
+    build = (peer_module("pymatting", "pymatting").cf_laplacian if impl == "pymatting" else matting.laplacian)
     matrix, flat = build(photo, eps, radius), v.reshape(-1, 3)
     return {"build": timing.measure(lambda: build(photo, eps, radius), repeats),
             "matvec": timing.measure(lambda: matrix @ flat, repeats)}

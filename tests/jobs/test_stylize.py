@@ -184,6 +184,9 @@ def test_the_ray_engine_writes_the_same_files_and_pixels_as_the_local_engine(ray
   assert json.load(open(tmp_path / "ray_work" / "stylize.json"))["skipped_existing"] == 5
 
 
-def test_an_unknown_engine_is_a_one_line_error(model_dir, photo_tree, tmp_path):
+def test_an_unknown_engine_or_a_missing_ray_is_a_one_line_error(model_dir, photo_tree, tmp_path, monkeypatch):
   with pytest.raises(UserError, match="unknown engine 'spark'"):
     stylize.run(stylize_cfg(model_dir, photo_tree, tmp_path / "out", engine="spark"), str(tmp_path / "work"))
+  monkeypatch.setitem(sys.modules, "ray", None)  # import ray now fails, as without the extra
+  with pytest.raises(UserError, match=r"engine=ray needs Ray: pip install -e '\.\[ray\]'"):
+    stylize.run(stylize_cfg(model_dir, photo_tree, tmp_path / "out", engine="ray"), str(tmp_path / "work"))

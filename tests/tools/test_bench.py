@@ -1,6 +1,7 @@
 """The bench job and the benchmark sweeps, ours and the peers, at tiny sizes (timings are not asserted)."""
 
 import json
+import sys
 
 import pytest
 
@@ -83,4 +84,13 @@ def test_the_torch_peer_refuses_work_it_does_not_implement(tmp_path):
   config = bench.get_config("luan,tiny")
   config.bench.impl = "torch"
   with pytest.raises(UserError, match="Gatys step with Adam"):
+    launch.run(config, str(tmp_path))
+
+
+def test_a_missing_peer_library_is_a_one_line_error(tmp_path, monkeypatch):
+  monkeypatch.setitem(sys.modules, "torch", None)  # import torch now fails, as without the extra
+  monkeypatch.delitem(sys.modules, "stylejax.tools.peers_torch", raising=False)
+  config = bench.get_config("tiny")
+  config.bench.impl = "torch"
+  with pytest.raises(UserError, match=r"the torch peer needs torch: pip install -e '\.\[peers\]'"):
     launch.run(config, str(tmp_path))
