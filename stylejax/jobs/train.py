@@ -5,11 +5,11 @@ the slow method's, with the matting term when `loss.affine_weight` is set).
 One jitted, buffer-donating step per batch, data-parallel over every device
 of a mesh (batch split along "data", parameters replicated), multi-host through
 `jax.distributed` when `config.distributed` is set (initialised by the entry
-point; every process writes the checkpoints, process 0 the run outputs below, and
-process I > 0 its own log in processes/I). Orbax checkpoints every `checkpoint_every_steps` and at the end, keeping
-the last `keep_checkpoints`; running the same command again resumes from the
-latest checkpoint, data pipeline included, and ends with the same parameters
-as an uninterrupted run.
+point; every process writes the checkpoints, process 0 the run outputs below,
+process I > 0 its own log in processes/I). Orbax checkpoints every
+`checkpoint_every_steps` and at the end, keeping the last `keep_checkpoints`;
+running the same command again resumes from the latest checkpoint, data
+pipeline included, and ends with the same parameters as an uninterrupted run.
 
 The workdir is a self-describing model directory: config.json (resolved
 config), checkpoints/ (parameters, optimiser and data state), style.jpg

@@ -7,9 +7,10 @@ once). Keys are dotted paths into the base config and must exist there; every
 point is resolved and type-checked before the first one runs.
 
 Each point runs its job in WORKDIR/points/NAME (NAME spelled from its values)
-with its resolved config (config.json) and ends with point.json: values,
-status, the job's summary, seconds. A point whose point.json says done is
-skipped, so rerunning the same command resumes a sweep after a crash; a failed
+with its resolved config (config.json) and ends with point.json (values,
+status, the job's summary, seconds, the config's sha256). A point whose
+point.json says done with the same resolved config is skipped, so rerunning the
+same command resumes a sweep after a crash (a changed base reruns it); a failed
 point is recorded (its traceback in error.txt), the sweep goes on and exits
 non-zero at the end.
 
@@ -23,6 +24,7 @@ one line per combination of the other swept values).
 
 import csv
 import glob
+import hashlib
 import io
 import itertools
 import json
@@ -102,11 +104,24 @@ def lookup(tree, path):
   return tree
 
 
+def config_text(config):
+  return config.to_json_best_effort(indent=2, sort_keys=True) + "\n"
+
+
+def config_sha256(config):
+  return hashlib.sha256(config_text(config).encode()).hexdigest()
+
+
+def is_done(record, config):
+  """A point finished with exactly this resolved config (a changed base reruns it)."""
+  return bool(record) and record["status"] == "done" and record.get("config_sha256") == config_sha256(config)
+
+
 def run_point(config, folder):
   """Runs one point's job in `folder`; returns its point.json record (a failure is recorded, not raised)."""
   os.makedirs(folder, exist_ok=True)
   with atomic.writing(os.path.join(folder, "config.json"), "w") as f:
-    f.write(config.to_json_best_effort(indent=2, sort_keys=True) + "\n")
+    f.write(config_text(config))
   start = time.perf_counter()
   try:
     summary, error = launch.run(config, folder), None
@@ -115,7 +130,7 @@ def run_point(config, folder):
     with atomic.writing(os.path.join(folder, "error.txt"), "w") as f:
       f.write(traceback.format_exc())
   return {"status": "failed" if error else "done", "error": error, "summary": summary,
-          "seconds": time.perf_counter() - start}
+          "seconds": time.perf_counter() - start, "config_sha256": config_sha256(config)}
 
 
 def read_record(folder):
@@ -216,11 +231,11 @@ def run(config, workdir):
     f.write(config.to_json_best_effort(indent=2, sort_keys=True) + "\n")
   folders = {name: os.path.join(workdir, POINTS, name) for name in points}
   records = {name: read_record(folder) for name, folder in folders.items()}
-  done = sum(1 for r in records.values() if r and r["status"] == "done")
-  bar = runlog.progress(len(points), "sweep", unit="point", initial=done)
+  done = {name for name in points if is_done(records[name], resolved[name])}
+  bar = runlog.progress(len(points), "sweep", unit="point", initial=len(done))
   try:
     for name, folder in folders.items():
-      if records[name] and records[name]["status"] == "done":
+      if name in done:
         continue
       bar.set_postfix_str(name)
       records[name] = {"name": name, "values": points[name], **run_point(resolved[name], folder)}

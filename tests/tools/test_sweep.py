@@ -105,3 +105,17 @@ def test_a_sweep_killed_after_three_points_resumes_to_the_same_table(tmp_path):
   table = results_without_times(tmp_path / "killed")
   assert len(table) == 6 and {row["status"] for row in table} == {"done"}
   assert table == results_without_times(tmp_path / "straight")
+
+
+def test_a_point_reruns_when_the_base_config_changed(tmp_path):
+  base = gatys.get_config("tiny")
+  base.total_steps = 5
+  config = sweep_config.make(base, [{"image_size": (40,)}], metrics=("steps",))
+  launch.run(config, str(tmp_path))
+  record = tmp_path / "points" / "image_size=40" / "point.json"
+  first = record.stat().st_mtime_ns
+  launch.run(config, str(tmp_path))  # unchanged: skipped
+  assert record.stat().st_mtime_ns == first
+  config.base.total_steps = 10
+  rows = launch.run(config, str(tmp_path))["rows"]  # changed: run again, with the new setting
+  assert record.stat().st_mtime_ns != first and rows[0]["steps"] == 10
