@@ -1,22 +1,34 @@
-"""The bench job and the benchmark sweeps, ours and the peers, at tiny sizes (timings are not asserted)."""
+"""The bench job and the benchmark sweeps, ours and the peers, at tiny sizes (timings are not asserted).
+
+Sweeps with the PyTorch peer run through run.py in their own process, so the suite's process never
+loads a second deep-learning runtime beside JAX.
+"""
 
 import json
+import subprocess
 import sys
 
 import pytest
 
 from configs import bench
-from configs.sweeps import bench_fast, bench_gatys, bench_luan, bench_matting
+from configs.sweeps import bench_fast, bench_matting
 from stylejax import launch
 from stylejax.errors import UserError
+from tests.helpers import ROOT
 
 
 def rows_by_point(workdir):
   return {row["point"]: row for row in json.loads((workdir / "results.json").read_text())["rows"]}
 
 
+def run_sweep(preset, workdir, *overrides):
+  done = subprocess.run([sys.executable, "run.py", f"--config=configs/sweeps/{preset}", f"--workdir={workdir}",
+                         *overrides], cwd=ROOT, capture_output=True, text=True, timeout=900)
+  assert done.returncode == 0, done.stderr[-3000:]
+
+
 def test_gatys_sweep_times_ours_and_torch_side_by_side(tmp_path):
-  launch.run(bench_gatys.get_config("tiny"), str(tmp_path))
+  run_sweep("bench_gatys.py:tiny", tmp_path)
   rows = rows_by_point(tmp_path)
   assert set(rows) == {"size=64_compute_dtype=float32", "size=64_compute_dtype=bfloat16", "size=64_optimizer=lbfgs",
                        "size=64_impl=torch"}
@@ -30,7 +42,7 @@ def test_gatys_sweep_times_ours_and_torch_side_by_side(tmp_path):
 
 
 def test_luan_sweep_times_the_photorealistic_step_against_the_gatys_step(tmp_path):
-  launch.run(bench_luan.get_config("tiny"), str(tmp_path))
+  run_sweep("bench_luan.py:tiny", tmp_path)
   rows = rows_by_point(tmp_path)
   assert rows["optimizer=adam"]["source"] == "auto" and rows["optimizer=adam"]["ms"] > 0
   gatys = rows["source=none_affine_weight=0_optimizer=adam"]
@@ -38,9 +50,7 @@ def test_luan_sweep_times_the_photorealistic_step_against_the_gatys_step(tmp_pat
 
 
 def test_fast_sweep_times_training_stylisation_and_a_folder_with_the_torch_peer(tmp_path):
-  config = bench_fast.get_config("tiny")
-  config.base.net.residual_blocks = 1
-  launch.run(config, str(tmp_path))
+  run_sweep("bench_fast.py:tiny", tmp_path, "--config.base.net.residual_blocks=1")
   rows = rows_by_point(tmp_path)
   assert rows["compute_dtype=float32"]["images_per_s"] > 0 and rows["case=stylize_folder"]["images_per_s"] > 0
   assert rows["compute_dtype=float32"]["ms torch/ours"] > 0
