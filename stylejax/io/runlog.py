@@ -24,6 +24,17 @@ def write_json(path, obj):
     f.write("\n")
 
 
+def config_json(config):
+  """The resolved config as the config.json of a run: indented JSON, keys sorted."""
+  return config.to_json_best_effort(indent=2, sort_keys=True) + "\n"
+
+
+def write_config(folder, config):
+  """folder/config.json, atomically."""
+  with atomic.writing(os.path.join(folder, "config.json"), "w") as f:
+    f.write(config_json(config))
+
+
 def cpu_model():
   """The CPU's model name (Linux), else the platform's processor string."""
   try:
@@ -77,8 +88,7 @@ class RunLog:
   def __init__(self, workdir, config, resume_step=None):
     os.makedirs(workdir, exist_ok=True)
     self.workdir = workdir
-    with atomic.writing(os.path.join(workdir, "config.json"), "w") as f:
-      f.write(config.to_json_best_effort(indent=2, sort_keys=True) + "\n")
+    write_config(workdir, config)
     self._metrics_path = os.path.join(workdir, "metrics.jsonl")
     self.rows = []
     if resume_step is not None and os.path.exists(self._metrics_path):

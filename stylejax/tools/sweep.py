@@ -104,12 +104,8 @@ def lookup(tree, path):
   return tree
 
 
-def config_text(config):
-  return config.to_json_best_effort(indent=2, sort_keys=True) + "\n"
-
-
 def config_sha256(config):
-  return hashlib.sha256(config_text(config).encode()).hexdigest()
+  return hashlib.sha256(runlog.config_json(config).encode()).hexdigest()
 
 
 def is_done(record, config):
@@ -120,8 +116,7 @@ def is_done(record, config):
 def run_point(config, folder):
   """Runs one point's job in `folder`; returns its point.json record (a failure is recorded, not raised)."""
   os.makedirs(folder, exist_ok=True)
-  with atomic.writing(os.path.join(folder, "config.json"), "w") as f:
-    f.write(config_text(config))
+  runlog.write_config(folder, config)
   start = time.perf_counter()
   try:
     summary, error = launch.run(config, folder), None
@@ -227,8 +222,7 @@ def run(config, workdir):
   points = expand(config.sweep)
   resolved = {name: resolve(config.base, values) for name, values in points.items()}
   os.makedirs(workdir, exist_ok=True)
-  with atomic.writing(os.path.join(workdir, "config.json"), "w") as f:
-    f.write(config.to_json_best_effort(indent=2, sort_keys=True) + "\n")
+  runlog.write_config(workdir, config)
   folders = {name: os.path.join(workdir, POINTS, name) for name in points}
   records = {name: read_record(folder) for name, folder in folders.items()}
   done = {name for name in points if is_done(records[name], resolved[name])}
