@@ -21,8 +21,8 @@ exist for one block at a time: a 4K image needs its input, guide and output and
 a few MB more. Gradients are plain autodiff: as the grid's rows are
 interpolated first, its scatter-add goes into per-row grids, not into the few
 cells of the grid itself; a custom VJP that splats the pixels into the grid as
-two matrix products measured 1.75× slower on the CPU (README, fast
-photorealistic section).
+two matrix products measured 1.75× slower on the CPU (docs/fast_photo.md,
+Slicing).
 """
 
 import jax
