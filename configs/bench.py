@@ -10,17 +10,17 @@ tiny preset, 64 px, one timed call: tests).
 
 import ml_collections
 
-from configs import fast_photo, fast_photo_thesis, gatys, johnson, luan, stylize
+from configs import common, fast_photo, fast_photo_thesis, gatys, johnson, luan, stylize
 
 METHODS = {"gatys": gatys, "luan": luan, "johnson": johnson, "fast_photo": fast_photo,
            "fast_photo_thesis": fast_photo_thesis}
 
 
 def get_config(arg=None):
-  items = list(filter(None, (arg or "").split(",")))
+  items = common.arguments(arg, (*METHODS, "tiny"))
   methods = [item for item in items if item != "tiny"]
-  if len(methods) > 1 or (methods and methods[0] not in METHODS):
-    raise ValueError(f"unknown config argument {arg!r}; use one of {', '.join(METHODS)} and/or tiny")
+  if len(methods) > 1:
+    raise ValueError(f"config argument {arg!r} names {len(methods)} methods; use one of {', '.join(METHODS)}")
   method = methods[0] if methods else "gatys"
   tiny = "tiny" in items
   config = METHODS[method].get_config("tiny" if tiny else None)

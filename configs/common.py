@@ -2,10 +2,20 @@
 
 Lists are tuples (a comma string works too on the command line:
 `--config.loss.style_layers=relu1_1,relu2_1`). Files bundled with the package
-are named `bundled:NAME` (stylejax/assets).
+are named `bundled:NAME` (stylejax/assets). A preset's argument
+(`configs/NAME.py:a,b`) is read with `arguments`.
 """
 
 import ml_collections
+
+
+def arguments(arg, allowed):
+  """The items of a preset's argument (`configs/NAME.py:a,b`), each one of `allowed`, in order."""
+  items = [item for item in (arg or "").split(",") if item]
+  for item in items:
+    if item not in allowed:
+      raise ValueError(f"unknown config argument {item!r}; use {', '.join(allowed)}, comma-separated")
+  return items
 
 
 def vgg():
@@ -22,7 +32,7 @@ def loss():
   section.content_layers = ("relu4_2",)
   section.style_layers = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
   section.style_layer_weights = ()  # empty: 1/L each (thesis: 1/5)
-  section.normalization = "johnson"  # johnson (means, size-independent) | gatys (the thesis's sums)
+  section.normalization = "mean"  # mean (losses as means: size-independent) | sum (the thesis's sums) | luan
   section.content_weight = 1.0
   section.style_weight = 20.0
   section.tv_weight = 1e-3

@@ -2,7 +2,7 @@
 
   python run.py --config configs/fast_photo.py:cpu --workdir runs/photo_style
 
-The network (stylejax.core.nets.BilateralNet, after Gharbi et al. 2017 and Xia
+The network (stylejax.core.networks.bilateral, after Gharbi et al. 2017 and Xia
 et al. 2020) sees each photo at low_res² and predicts a grid of local affine
 colour transforms that is sliced by a full-resolution guide and applied to the
 photo's own pixels: the output is photorealistic by construction and any size
@@ -19,11 +19,11 @@ matting-Laplacian energy of each batch, matrix-free).
 
 import ml_collections
 
-from configs import johnson
+from configs import common, johnson
 
 
 def get_config(arg=None):
-  items = list(filter(None, (arg or "").split(",")))
+  items = common.arguments(arg, ("cpu", "tiny", "matting"))
   config = johnson.get_config()
   config.style = "bundled:grace_hopper.jpg"
   config.preview_images = ("bundled:astronaut.jpg", "bundled:coffee.jpg")
@@ -69,6 +69,4 @@ def get_config(arg=None):
       loss.affine_weight = 3e4  # configs/luan.py's λ
       loss.affine_form = "energy"
       loss.laplacian_backend = "matrix_free"
-    else:
-      raise ValueError(f"unknown config argument {item!r}; use cpu, tiny, matting, comma-separated")
   return config

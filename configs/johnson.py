@@ -65,7 +65,7 @@ def get_config(arg=None):
   config.preview_images = ("bundled:chelsea.jpg", "bundled:rocket.jpg")  # stylized every sample_every_steps
   config.preview_size = 256  # long side of the previews
 
-  for item in filter(None, (arg or "").split(",")):
+  for item in common.arguments(arg, ("tiny", "small", "johnson_layers")):
     if item == "tiny":
       config.update(TINY)
     elif item == "small":  # a quarter of the compute: about a second per megapixel on a 2-core CPU
@@ -74,6 +74,4 @@ def get_config(arg=None):
     elif item == "johnson_layers":  # Johnson et al. 2016 with VGG16
       config.loss.content_layers = ("relu2_2",)
       config.loss.style_layers = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
-    else:
-      raise ValueError(f"unknown config argument {item!r}; use tiny, small, johnson_layers, comma-separated")
   return config

@@ -18,7 +18,7 @@ colour transforms of the full-size photo (0 steps at the last scale):
   --config.image_size=768 --config.num_scales=3 --config.scale_steps=300,30,0
 """
 
-from configs import gatys
+from configs import common, gatys
 
 
 def get_config(arg=None):
@@ -56,13 +56,11 @@ def get_config(arg=None):
   config.total_steps = 1000  # per scale when scale_steps is emptied (Luan: 1000 at one scale)
   config.stop_tolerance = 1e-5  # a phase ends once 10 steps change the loss by < 0.001 %
 
-  if arg == "tiny":
+  if "tiny" in common.arguments(arg, ("tiny",)):
     config.image_size = 64
     config.total_steps = 10
     config.num_scales, config.scale_steps = 1, ()
     config.log_every_steps = 5
     config.optimizer = "adam"
     config.learning_rate = 1.0
-  elif arg:
-    raise ValueError(f"unknown config argument {arg!r}; use :tiny or nothing")
   return config

@@ -12,6 +12,8 @@ Argument `tiny`: 64 px custom jobs of a few steps (tests, demos).
 
 import ml_collections
 
+from configs import common
+
 
 def get_config(arg=None):
   config = ml_collections.ConfigDict()
@@ -54,11 +56,9 @@ def get_config(arg=None):
   config.worker.poll_seconds = 0.05
   config.worker.max_models = 8  # fast models kept in memory (least recently used ones are dropped)
 
-  if arg == "tiny":
+  if "tiny" in common.arguments(arg, ("tiny",)):
     config.custom.gatys, config.custom.luan = "gatys:tiny", "luan:tiny"
     config.custom.sizes = (64,)
     config.custom.log_every_steps = 2
     config.worker.lease_seconds = 5.0
-  elif arg:
-    raise ValueError(f"unknown config argument {arg!r}; configs/web.py takes tiny")
   return config

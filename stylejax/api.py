@@ -13,6 +13,7 @@ in configs/ (gatys, luan, ...); keyword overrides use the config's keys, with
 are this API plus files: they read inputs once, call it, write outputs.
 """
 
+import collections
 import dataclasses
 import functools
 import importlib
@@ -23,12 +24,13 @@ import numpy as np
 from PIL import Image
 
 from stylejax import settings
-from stylejax.core import masks as masks_lib, nets, postprocess, scoring, tiling
+from stylejax.core import masks as masks_lib, networks, postprocess, scoring, tiling
 from stylejax.errors import UserError
-from stylejax.io import checkpoints, images, mask_files, weights
+from stylejax.io import checkpoints, configs, images, mask_files, weights
 from stylejax.methods import pixels
 
 MIN_SIDE = 16  # VGG pools four times before conv5_1
+TILE_PIXELS = 4096 * 4096  # a tiling network's larger images go through exact tiles (configs/stylize.py's default)
 
 
 def preset(method, **overrides):
@@ -39,21 +41,32 @@ def preset(method, **overrides):
     module = importlib.import_module(f"configs.{name}")
   except ModuleNotFoundError:
     raise UserError(f"unknown method {name!r}: no configs/{name}.py") from None
-  config = module.get_config(arg or None)
-  for key, value in overrides.items():
-    *sections, name = key.replace("__", ".").split(".")
-    node = config
-    for section in sections:
-      node = node[section]
-    if name not in node:
-      raise UserError(f"unknown config key {key!r} for {method}")
-    node[name] = value
-  return config
+  return configs.override(module.get_config(arg or None), overrides)
 
 
 def load_vgg(config):
   """The VGG of a config's `vgg` section."""
   return weights.load_vgg(config.vgg.arch, config.vgg.weights, config.vgg.pooling)
+
+
+def read_inputs(config):
+  """Validates the config and decodes every input once: (content, styles, blend, content mask, style mask)."""
+  settings.check_optimize(config)
+  settings.objective(config)
+  style_paths, blend = settings.style_inputs(config)
+  content = images.read_rgb(settings.paths(config.content, "content")[0], config.max_input_pixels)
+  styles = [images.read_rgb(path, config.max_input_pixels) for path in style_paths]
+  source = config.masks.source
+  if source != "none" and len(styles) != 1:
+    raise UserError("masks work with one style image")
+  content_mask = style_mask = None
+  if source in ("files", "labels"):
+    if not (config.masks.content and config.masks.style):
+      raise UserError(f"masks.source={source} needs masks.content and masks.style files")
+    read = mask_files.load_label_map if source == "labels" else mask_files.load_segmentation
+    content_mask, style_mask = (read(path, config.max_input_pixels)
+                                for path in (config.masks.content, config.masks.style))
+  return content, styles, blend, content_mask, style_mask
 
 
 def as_image(image, max_pixels=images.DEFAULT_MAX_PIXELS):
@@ -97,6 +110,13 @@ def find_masks(config, vgg, content, style, long_side, content_mask=None, style_
     groups, group_names = mask_files.read_groups(config.masks.label_groups or None)
     return masks_lib.label_masks(content_mask, style_mask, groups, group_names)
   return masks_lib.color_masks(content_mask, style_mask, *names)
+
+
+def style_targets(objective, vgg, style, long_side, max_pixels=images.DEFAULT_MAX_PIXELS):
+  """Gram targets of one style image (a path, PIL image or array) at `long_side`, computed once:
+  (grams, the style image (H, W, 3) as it was seen)."""
+  style = images.at_long_side(as_image(style, max_pixels), long_side)
+  return objective.blended_style_grams(vgg, [style]), style
 
 
 def resize_masks(masks, height, width):
@@ -268,38 +288,70 @@ def transfer(content, style, method="gatys", *, vgg=None, content_mask=None, sty
 
 @dataclasses.dataclass
 class Model:
-  """A trained feed-forward network (either kind of stylejax.core.nets): `stylize(image)` -> (H, W, 3)
+  """A trained feed-forward network (any kind of stylejax.core.networks): `stylize(image)` -> (H, W, 3)
   float32 in 0..255."""
-  net: object  # a network of nets.KINDS
+  net: networks.Network
   params: dict
   step: int
   config: object
 
-  @property
-  def tiles(self):
-    """Whether large images go through exact tiled inference (a TransformNet; a BilateralNet slices
-    any size in one pass)."""
-    return isinstance(self.net, nets.TransformNet)
+  def tiled(self, shape, tile_pixels=TILE_PIXELS):
+    """Whether an image of `shape` goes through exact tiled inference: a tiling kind's (the kind declares
+    it; the others take any size in one pass) above tile_pixels."""
+    return self.net.tiles and shape[0] * shape[1] > tile_pixels
 
-  def stylize(self, image, strength=1.0, tile_pixels=4096 * 4096, tile_size=1024):
-    """One image (array, PIL image or path) at its own size; a TransformNet's larger than tile_pixels:
-    exact tiles. strength: see nets.stylize."""
-    array = images.at_long_side(as_image(image))
-    if self.tiles and array.shape[0] * array.shape[1] > tile_pixels:
-      return tiling.stylize_tiled(self.net, self.params, array, tile_size, strength)
-    return np.asarray(nets.stylize(self.net, self.params, jnp.asarray(array)[None], strength)[0])
+  def stylize_many(self, contents, style=None, options=None):
+    """Stylised copies of (H, W, 3) float images in 0..255 (with `style`, an (H, W, 3) style image, for a
+    network that takes one), per `options` (StylizeOptions): same-size images in full batches, the rest
+    one at a time (so each size compiles at most two programs), those `tiled` in exact tiles."""
+    options = options or StylizeOptions()
+    if self.net.takes_style != (style is not None):
+      raise UserError(f"a {self.net.kind} network " + ("needs a style image" if self.net.takes_style
+                                                      else "takes no style image: its style is trained in"))
+    results, sizes, batch_size = [None] * len(contents), collections.defaultdict(list), options.batch_size
+    for k, content in enumerate(contents):
+      if self.tiled(content.shape, options.tile_pixels):
+        results[k] = tiling.stylize_tiled(self.net, self.params, content, options.tile_size, options.strength)
+      else:
+        sizes[content.shape[:2]].append(k)
+    for indices in sizes.values():
+      full = len(indices) // batch_size * batch_size
+      chunks = [indices[i:i + batch_size] for i in range(0, full, batch_size)]
+      for chunk in chunks + [[k] for k in indices[full:]]:
+        batch = jnp.asarray(np.stack([contents[k] for k in chunk]))
+        styles = None if style is None else jnp.repeat(jnp.asarray(style, jnp.float32)[None], len(chunk), axis=0)
+        stylised = networks.stylize(self.net, self.params, batch, styles, options.strength)
+        for k, image in zip(chunk, np.asarray(stylised)):
+          results[k] = image
+    if options.original_colors:
+      results = [images.original_colors(result, content) for result, content in zip(results, contents)]
+    return results
+
+  def stylize(self, image, style=None, **options):
+    """One image (array, PIL image or path) at its own size; `style` likewise, for a network that takes one;
+    `options`: fields of StylizeOptions (strength=0.5, ...)."""
+    style = None if style is None else images.at_long_side(as_image(style))
+    return self.stylize_many([images.at_long_side(as_image(image))], style, StylizeOptions(**options))[0]
+
+
+@dataclasses.dataclass(frozen=True)
+class StylizeOptions:
+  """How a Model stylises (configs/stylize.py's keys of the same names)."""
+  batch_size: int = 1  # same-size images per call
+  strength: float = 1.0  # 0: the content; see networks.stylize
+  tile_pixels: int = TILE_PIXELS  # a tiling network's larger images go through exact tiles
+  tile_size: int = 1024  # the kept core of each tile (a multiple of 4)
+  original_colors: bool = False  # keep the content's colours (YIQ luminance transfer)
 
 
 def load_model(model_dir, compute_dtype=""):
-  """The latest checkpoint of a `train` workdir as a Model ('' dtype: as trained)."""
+  """The latest checkpoint of a `train` workdir (or an exported model directory) as a Model ('' dtype: as
+  trained)."""
   config = checkpoints.read_config(model_dir)
   if compute_dtype:
     config.compute_dtype = compute_dtype
-  try:
-    net = settings.network(config)
-  except AttributeError as e:
-    raise UserError(f"{model_dir}/config.json does not describe a network ({e})") from None
-  abstract = jax.eval_shape(lambda: net.init(jax.random.key(0), jnp.zeros((1, 16, 16, 3)))["params"])
+  net = settings.network(config)
+  abstract = jax.eval_shape(lambda x: net.init(jax.random.key(0), x, x if net.takes_style else None),
+                            jax.ShapeDtypeStruct((1, 16, 16, 3), jnp.float32))
   params, step = checkpoints.restore_params(model_dir, abstract)
   return Model(net, params, step, config)
-

@@ -10,10 +10,7 @@ tuples in the configs; on the command line a comma string is accepted too
 import math
 import os
 
-import jax
-import jax.numpy as jnp
-
-from stylejax.core import nets, objective as objective_lib
+from stylejax.core import networks, objective as objective_lib, terms
 from stylejax.errors import UserError
 from stylejax.io import assets
 from stylejax.methods import pixels
@@ -38,14 +35,6 @@ def paths(value, name):
   return [assets.resolve(p) for p in as_list(value, name=name)]
 
 
-def with_values(config, **values):
-  """A resolved copy of `config` with top-level `values` set (for tools that vary one setting)."""
-  config = config.copy_and_resolve_references()
-  with config.unlocked():
-    config.update(values)
-  return config
-
-
 def number(value, name, minimum=0.0, above=False):
   """`value` as a float, refused unless finite and >= minimum (> minimum with `above`)."""
   value = float(value)
@@ -55,74 +44,42 @@ def number(value, name, minimum=0.0, above=False):
 
 
 def objective(config):
-  """The core Objective of a config's `loss` section (plus `masks.source` and `compute_dtype`)."""
-  loss = config.loss
-  content_layers = tuple(as_list(loss.content_layers, name="loss.content_layers"))
-  style_layers = as_list(loss.style_layers, name="loss.style_layers")
-  layer_weights = [number(w, "loss.style_layer_weights")
-                   for w in as_list(loss.style_layer_weights, float, "loss.style_layer_weights")]
-  layer_weights = layer_weights or [1.0 / len(style_layers)] * len(style_layers)
-  if len(layer_weights) != len(style_layers):
-    raise UserError(f"loss.style_layer_weights has {len(layer_weights)} values for {len(style_layers)} style layers")
+  """The core Objective of a config's `loss` section (plus `masks.source`, `compute_dtype` and the network's
+  regularisers): one term (stylejax.core.terms) per `loss.<name>_weight`, left out at weight 0 unless
+  cheap (`Term.always`)."""
+  loss = {key: tuple(as_list(value, name=f"loss.{key}")) if isinstance(value, (tuple, list)) else value
+          for key, value in config.loss.items()}
   source = config.masks.source if "masks" in config else "none"
   if source not in MASK_SOURCES:
     raise UserError(f"unknown masks.source {source!r}; choose one of {', '.join(MASK_SOURCES)}")
+  regularizers = network(config).regularizers if "net" in config else ()
+  missing = [f"loss.{name}_weight" for name in regularizers if f"{name}_weight" not in loss]
+  if missing:
+    raise UserError(f"set {', '.join(missing)}: the weight of the network's regulariser")
+  weights = {key[:-len("_weight")]: number(value, f"loss.{key}") for key, value in loss.items()
+             if key.endswith("_weight")}
+  position = {cls.name: k for k, cls in enumerate(terms.TERMS)}  # terms in a fixed order (logs), the network's last
   try:
-    result = objective_lib.Objective(
-        content_layers, tuple(zip(style_layers, layer_weights)), number(loss.content_weight, "loss.content_weight"),
-        number(loss.style_weight, "loss.style_weight"), number(loss.tv_weight, "loss.tv_weight"), loss.normalization,
-        config.compute_dtype, source != "none", number(loss.affine_weight, "loss.affine_weight"), loss.affine_form,
-        loss.laplacian_backend, number(loss.matting_eps, "loss.matting_eps", above=True), int(loss.matting_radius))
+    weighted = []
+    for name in sorted(weights, key=lambda name: (position.get(name, len(position)), name)):
+      term = terms.NetworkTerm(name) if name in regularizers else terms.configure(name, loss, source != "none")
+      if weights[name] or term.always:
+        weighted.append((term, weights[name]))
+    result = objective_lib.Objective(tuple(weighted), loss["normalization"], config.compute_dtype)
     result.check_layers(config.vgg.arch)
   except ValueError as e:
     raise UserError(str(e)) from None
   return result
 
 
-def network_kind(config):
-  """A config's `net.kind`; model directories from before the bilateral network have none: johnson."""
-  return config.net.get("kind", "johnson")
-
-
 def network(config):
-  """The network of a config's `net` section (`kind`: johnson, the default, or bilateral) and `compute_dtype`."""
-  net = config.net
-  kind = network_kind(config)
-  if kind not in nets.KINDS:
-    raise UserError(f"unknown net.kind {kind!r}; choose one of {', '.join(nets.KINDS)}")
-  if config.compute_dtype not in objective_lib.DTYPES:
-    raise UserError(f"unknown compute_dtype {config.compute_dtype!r}; choose one of "
-                    f"{', '.join(objective_lib.DTYPES)}")
-  dtype = objective_lib.DTYPES[config.compute_dtype]
-  if kind == "bilateral":
-    result = nets.BilateralNet(net.low_res, net.grid_size, net.grid_depth, net.width, net.padding, dtype)
-    try:
-      jax.eval_shape(result.init, jax.random.key(0), jax.ShapeDtypeStruct((1, 16, 16, 3), jnp.float32))
-    except ValueError as e:
-      raise UserError(f"net: {e}") from None
-    return result
-  if net.upsample not in nets.UPSAMPLINGS:
-    raise UserError(f"unknown net.upsample {net.upsample!r}; choose one of {', '.join(nets.UPSAMPLINGS)}")
-  if net.padding not in nets.PADDINGS:
-    raise UserError(f"unknown net.padding {net.padding!r}; choose one of {', '.join(nets.PADDINGS)}")
-  if net.residual_blocks < 0:
-    raise UserError(f"net.residual_blocks must be >= 0, got {net.residual_blocks}")
-  width = net.get("width", 32)  # model directories from before net.width: Johnson's 32
-  if width < 1:
-    raise UserError(f"net.width must be >= 1, got {width}")
-  return nets.TransformNet(net.upsample, net.padding, net.residual_blocks, dtype, width)
-
-
-def training_terms(config):
-  """The train step's extra settings: {regularization: ((network term, weight), ...), input_blend}."""
-  regularization = ()
-  if network_kind(config) == "bilateral":
-    regularization = (("grid_smoothness", number(config.loss.grid_smoothness_weight,
-                                                 "loss.grid_smoothness_weight")),)
-  blend = number(config.get("input_blend", 0.0), "input_blend")
-  if blend >= 1.0:
-    raise UserError(f"input_blend must be below 1 (the share of the input in the trained output), got {blend}")
-  return {"regularization": regularization, "input_blend": blend}
+  """The network of a config's `net` section (its `kind` picks the module, stylejax.core.networks; the other
+  keys are its settings) at `compute_dtype`."""
+  settings = config.net.to_dict()
+  try:
+    return networks.build(settings.pop("kind", None), settings, config.compute_dtype)
+  except (TypeError, ValueError) as e:
+    raise UserError(f"net: {e}") from None
 
 
 def check_optimize(config):

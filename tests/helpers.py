@@ -88,7 +88,7 @@ def assert_bitwise_equal(a, b):
 
 def random_params(net, seed=0):
   """Initial parameters plus noise, so that biases and norm scales matter too."""
-  params = net.init(jax.random.key(seed), jnp.zeros((1, 32, 32, 3)))["params"]
+  params = net.init(jax.random.key(seed), jnp.zeros((1, 32, 32, 3)))
   leaves, tree = jax.tree.flatten(params)
   keys = jax.random.split(jax.random.key(seed + 1), len(leaves))
   return jax.tree.unflatten(tree, [p + 0.05 * jax.random.normal(k, p.shape) for p, k in zip(leaves, keys)])

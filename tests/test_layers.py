@@ -5,12 +5,15 @@ import shutil
 import subprocess
 import sys
 
+import pytest
+
 from stylejax import api, launch
 from stylejax.io import images
 from tests.helpers import ROOT
 
 
 
+@pytest.mark.slow  # lint-imports in its own process
 def test_import_contracts_are_kept():
   lint = shutil.which("lint-imports") or os.path.join(os.path.dirname(sys.executable), "lint-imports")
   result = subprocess.run([lint], cwd=ROOT, capture_output=True, text=True, timeout=300)

@@ -11,19 +11,20 @@ stylize job over a folder of 512-px photos (johnson); and, for the Johnson
 network, the PyTorch peer's training step and stylisations (float32).
 """
 
-from configs import bench, sweep
+from configs import bench, common, sweep
 
+METHODS = ("johnson", "fast_photo", "fast_photo_thesis")
+SCALES = ("cpu", "gpu", "tiny")
 SIZES = {"johnson": {"cpu": ("256", "512", "1024"), "gpu": ("256", "1024", "2048"), "tiny": ("64",)},
          "fast_photo": {"cpu": ("1024", "3840x2160"), "gpu": ("1024", "3840x2160"), "tiny": ("64", "96x48")}}
 
 
 def get_config(arg=None):
-  items = list(filter(None, (arg or "").split(",")))
-  scale = next((i for i in items if i in ("cpu", "gpu", "tiny")), "cpu")
-  methods = [i for i in items if i not in ("cpu", "gpu", "tiny")] or ["johnson"]
-  if len(methods) > 1 or methods[0] not in ("johnson", "fast_photo", "fast_photo_thesis"):
-    raise ValueError(f"unknown config argument {arg!r}; use johnson, fast_photo or fast_photo_thesis, "
-                     "and cpu, gpu or tiny")
+  items = common.arguments(arg, (*METHODS, *SCALES))
+  scale = next((i for i in items if i in SCALES), "cpu")
+  methods = [i for i in items if i in METHODS] or ["johnson"]
+  if len(methods) > 1:
+    raise ValueError(f"config argument {arg!r} names {len(methods)} networks; use one of {', '.join(METHODS)}")
   method = methods[0]
   base = bench.get_config(method + (",tiny" if scale == "tiny" else ""))
   if method != "johnson" and scale != "tiny":

@@ -11,17 +11,16 @@ three timed chunks of two steps; `:gpu`, five of ten. `:tiny` is the same
 sweep at 64 px (tests).
 """
 
-from configs import bench, sweep
+from configs import bench, common, sweep
 
 SIZES = {"cpu": ("256", "512"), "gpu": ("512", "1024"), "tiny": ("64",)}
 
 
 def get_config(arg=None):
-  sizes = SIZES.get(arg or "cpu")
-  if sizes is None:
-    raise ValueError(f"unknown config argument {arg!r}; use {', '.join(SIZES)}")
-  base = bench.get_config("gatys,tiny" if arg == "tiny" else "gatys")
-  if arg in (None, "", "cpu"):  # a 512-px step takes seconds on a CPU: 3 timed chunks of 2 steps
+  scale = next(iter(common.arguments(arg, tuple(SIZES))), "cpu")
+  sizes = SIZES[scale]
+  base = bench.get_config("gatys,tiny" if scale == "tiny" else "gatys")
+  if scale == "cpu":  # a 512-px step takes seconds on a CPU: 3 timed chunks of 2 steps
     base.bench.steps, base.bench.repeats = 2, 3
   blocks = [{"bench.size": sizes, "compute_dtype": ("float32", "bfloat16")},
             {"bench.size": sizes, "optimizer": ("lbfgs",)},

@@ -9,16 +9,15 @@ On the CPU (the default) three timed chunks of two steps; `:gpu`, five of
 ten. `:tiny`: 72x48 (tests).
 """
 
-from configs import bench, sweep
+from configs import bench, common, sweep
 
 
 def get_config(arg=None):
-  if arg not in (None, "", "cpu", "gpu", "tiny"):
-    raise ValueError(f"unknown config argument {arg!r}; use cpu (the default), gpu or tiny")
-  tiny = arg == "tiny"
+  scale = next(iter(common.arguments(arg, ("cpu", "gpu", "tiny"))), "cpu")
+  tiny = scale == "tiny"
   base = bench.get_config("luan,tiny" if tiny else "luan")
   base.bench.size = "72x48" if tiny else "700x466"
-  if arg in (None, "", "cpu"):
+  if scale == "cpu":
     base.bench.steps, base.bench.repeats = 2, 3
   gatys = {"masks.source": ("none",), "loss.affine_weight": (0.0,)}
   blocks = [{"optimizer": ("adam", "lbfgs")}, {**gatys, "optimizer": ("adam", "lbfgs")},

@@ -10,16 +10,15 @@ the bundled rocket photo at 256² and 512² (`:tiny`: 32²). The ratio columns
 compare each peer with the banded backend.
 """
 
-from configs import bench, sweep
+from configs import bench, common, sweep
 
 
 def get_config(arg=None):
-  if arg not in (None, "", "tiny"):
-    raise ValueError(f"unknown config argument {arg!r}; use :tiny or nothing")
-  base = bench.get_config("gatys,tiny" if arg else "gatys")
+  tiny = "tiny" in common.arguments(arg, ("tiny",))
+  base = bench.get_config("gatys,tiny" if tiny else "gatys")
   base.bench.case = "matting"
-  base.bench.repeats = 2 if arg else 10
-  sizes = ("32",) if arg else ("256", "512")
+  base.bench.repeats = 2 if tiny else 10
+  sizes = ("32",) if tiny else ("256", "512")
   blocks = [{"bench.size": sizes, "loss.laplacian_backend": ("banded", "matrix_free", "sparse")},
             {"bench.size": sizes, "bench.impl": ("scipy", "pymatting")}]
   return sweep.make(base, blocks, metrics=("build.ms", "matvec.ms"), peer_key="bench.impl",

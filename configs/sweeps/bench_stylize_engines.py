@@ -11,15 +11,14 @@ second pass over the local engine's; "first_job_s ray/ours": the same for the
 whole first run. `:tiny`: 6 photos of 64 px (tests).
 """
 
-from configs import bench, sweep
+from configs import bench, common, sweep
 
 
 def get_config(arg=None):
-  if arg not in (None, "", "tiny"):
-    raise ValueError(f"unknown config argument {arg!r}; use :tiny or nothing")
-  base = bench.get_config("johnson,tiny" if arg else "johnson")
+  tiny = "tiny" in common.arguments(arg, ("tiny",))
+  base = bench.get_config("johnson,tiny" if tiny else "johnson")
   base.bench.case = "stylize_folder"
-  base.bench.folder_images, base.bench.folder_side = (6, 64) if arg else (200, 128)
+  base.bench.folder_images, base.bench.folder_side = (6, 64) if tiny else (200, 128)
   blocks = [{"stylize.engine": ("local", "ray")}]
   return sweep.make(base, blocks, metrics=("ms", "images_per_s", "first_job_s", "second_job_s"),
                     peer_key="stylize.engine", peer_metrics=("ms", "first_job_s"))

@@ -9,15 +9,14 @@ wall time; plot.png draws steps/s against the size, one line per dtype and optim
 `:tiny`: 48 and 64 px, 10 steps (tests).
 """
 
-from configs import gatys, sweep
+from configs import common, gatys, sweep
 
 
 def get_config(arg=None):
-  if arg not in (None, "", "tiny"):
-    raise ValueError(f"unknown config argument {arg!r}; use :tiny or nothing")
-  base = gatys.get_config(arg or None)
-  sizes = (48, 64) if arg else (256, 512)
-  if arg:
+  tiny = "tiny" in common.arguments(arg, ("tiny",))
+  base = gatys.get_config("tiny" if tiny else None)
+  sizes = (48, 64) if tiny else (256, 512)
+  if tiny:
     base.total_steps = 10
   blocks = [{"image_size": sizes, "compute_dtype": ("float32", "bfloat16")},
             {"image_size": sizes[:1], "optimizer": ("lbfgs",)}]

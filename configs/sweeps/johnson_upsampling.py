@@ -10,14 +10,13 @@ losses and images/s; contact_sheet.png shows each network's last preview
 `:tiny`: the 64 px, 12-step preset (tests).
 """
 
-from configs import johnson, sweep
+from configs import common, johnson, sweep
 
 
 def get_config(arg=None):
-  if arg not in (None, "", "tiny"):
-    raise ValueError(f"unknown config argument {arg!r}; use :tiny or nothing")
-  base = johnson.get_config(arg or None)
-  if not arg:
+  tiny = "tiny" in common.arguments(arg, ("tiny",))
+  base = johnson.get_config("tiny" if tiny else None)
+  if not tiny:
     base.total_steps, base.sample_every_steps, base.checkpoint_every_steps = 2000, 500, 500
   blocks = [{"net.upsample": ("transpose", "resize"), "net.padding": ("zeros", "reflect")}]
   return sweep.make(base, blocks, metrics=("final_losses.total", "final_losses.style", "final_losses.content",

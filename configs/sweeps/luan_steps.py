@@ -8,15 +8,14 @@ the table holds the wall time (compilation included), steps/s after
 compilation and the style loss reduction. `:tiny`: 64 px, 10 steps.
 """
 
-from configs import luan, sweep
+from configs import common, luan, sweep
 
 
 def get_config(arg=None):
-  if arg not in (None, "", "tiny"):
-    raise ValueError(f"unknown config argument {arg!r}; use :tiny or nothing")
-  base = luan.get_config(arg or None)
+  tiny = "tiny" in common.arguments(arg, ("tiny",))
+  base = luan.get_config("tiny" if tiny else None)
   base.num_scales, base.scale_steps, base.stop_tolerance = 1, (), 0.0
-  base.optimizer, base.total_steps = "lbfgs", 10 if arg else 1000
-  blocks = [{"image_size": (64,) if arg else (700,)}]
+  base.optimizer, base.total_steps = "lbfgs", 10 if tiny else 1000
+  blocks = [{"image_size": (64,) if tiny else (700,)}]
   return sweep.make(base, blocks, metrics=("wall_time_s", "steps_per_s_after_compile", "steps",
                                            "style_loss_reduction"), image="result.png")

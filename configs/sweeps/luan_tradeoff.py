@@ -13,14 +13,13 @@ experiments/luan_tradeoff.py scores the same grid beside Luan's published result
 with the compare job. `:tiny`: 64 px, 10 steps.
 """
 
-from configs import luan, sweep
+from configs import common, luan, sweep
 
 
 def get_config(arg=None):
-  if arg not in (None, "", "tiny"):
-    raise ValueError(f"unknown config argument {arg!r}; use :tiny or nothing")
+  tiny = "tiny" in common.arguments(arg, ("tiny",))
   blocks = [{"loss.affine_weight": (3e3, 1e4, 3e4), "loss.style_weight": (100.0, 400.0, 1600.0)}]
-  return sweep.make(luan.get_config(arg or None), blocks,
+  return sweep.make(luan.get_config("tiny" if tiny else None), blocks,
                     metrics=("style_loss_reduction", "photorealism.affine_energy", "photorealism.gradient_ssim",
                              "wall_time_s"),
                     image="result.png", plot=("loss.affine_weight", "photorealism.affine_energy"))

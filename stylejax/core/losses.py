@@ -2,11 +2,13 @@
 
 Three normalisations, chosen by name:
 
-- "gatys" (Gatys, Ecker, Bethge 2016, "Image style transfer using CNNs", eqs. 1, 4, 5):
+- "sum", the thesis's sums (Gatys, Ecker, Bethge 2016, "Image style transfer
+  using CNNs", eqs. 1, 4, 5):
   content  1/2 · Σ (F[O] − F[C])²,
   style    1/(4 N² M²) · Σ_ij (G[O] − G[S])²   (N channels, M = H·W positions),
   TV       Σ (O[i+1,j] − O[i,j])² + (O[i,j+1] − O[i,j])².
-- "johnson" (Johnson, Alahi, Fei-Fei 2016, "Perceptual losses", §3.3):
+- "mean", losses as means, so their balance does not change with the image
+  size (Johnson, Alahi, Fei-Fei 2016, "Perceptual losses", §3.3):
   content  1/(N H W) · ‖F[O] − F[C]‖²,
   style    ‖G[O]/(N H W) − G[S]/(N H W)‖²_F,
   TV       the same squared differences, averaged instead of summed.
@@ -23,9 +25,9 @@ Every loss returns the mean over the batch axis.
 
 import jax.numpy as jnp
 
-NORMALIZATIONS = ("gatys", "johnson", "luan")
-STYLE_SCALE = {"gatys": lambda n: 0.25 / n**2, "johnson": lambda n: 1.0 / n**2, "luan": lambda n: 1.0 / n**4}
-TV_REDUCTION = {"gatys": jnp.sum, "johnson": jnp.mean, "luan": lambda x, axis: 0.5 * jnp.sum(x, axis)}
+NORMALIZATIONS = ("sum", "mean", "luan")
+STYLE_SCALE = {"sum": lambda n: 0.25 / n**2, "mean": lambda n: 1.0 / n**2, "luan": lambda n: 1.0 / n**4}
+TV_REDUCTION = {"sum": jnp.sum, "mean": jnp.mean, "luan": lambda x, axis: 0.5 * jnp.sum(x, axis)}
 
 
 def _check(normalization):
@@ -33,15 +35,15 @@ def _check(normalization):
     raise ValueError(f"unknown loss normalization {normalization!r}; choose one of {NORMALIZATIONS}")
 
 
-def content_loss(features, target, normalization="gatys"):
+def content_loss(features, target, normalization="sum"):
   """Content loss of one layer; features and target (B, H, W, N).
 
-  gatys: 1/2 Σ (F − P)²   (Gatys et al. 2016, eq. 1)
-  johnson, luan: 1/(N H W) ‖F − P‖²   (Johnson et al. 2016, eq. 2; neural-style's MSE)
+  sum: 1/2 Σ (F − P)²   (Gatys et al. 2016, eq. 1)
+  mean, luan: 1/(N H W) ‖F − P‖²   (Johnson et al. 2016, eq. 2; neural-style's MSE)
   """
   _check(normalization)
   squared = jnp.square(features - target).reshape(features.shape[0], -1)
-  per_image = 0.5 * squared.sum(-1) if normalization == "gatys" else squared.mean(-1)
+  per_image = 0.5 * squared.sum(-1) if normalization == "sum" else squared.mean(-1)
   return per_image.mean()
 
 
@@ -57,11 +59,11 @@ def gram_matrix(features):
   return jnp.einsum("bmi,bmj->bij", flat, flat) / (height * width)
 
 
-def style_layer_loss(gram, target_gram, normalization="gatys"):
+def style_layer_loss(gram, target_gram, normalization="sum"):
   """Style loss of one layer from position-averaged Grams Ĝ = G / M, (B, N, N).
 
-  gatys: 1/(4 N² M²) Σ (G − A)² = 1/(4 N²) Σ (Ĝ − Â)²   (Gatys et al. 2016, eq. 4)
-  johnson: ‖G/(N M) − A/(N M)‖²_F = 1/N² Σ (Ĝ − Â)²   (Johnson et al. 2016, eq. 3)
+  sum: 1/(4 N² M²) Σ (G − A)² = 1/(4 N²) Σ (Ĝ − Â)²   (Gatys et al. 2016, eq. 4)
+  mean: ‖G/(N M) − A/(N M)‖²_F = 1/N² Σ (Ĝ − Â)²   (Johnson et al. 2016, eq. 3)
   luan: 1/N² Σ (G/(N M) − A/(N M))² = 1/N⁴ Σ (Ĝ − Â)²   (neural-style's StyleLoss)
   """
   _check(normalization)
@@ -69,7 +71,7 @@ def style_layer_loss(gram, target_gram, normalization="gatys"):
   return per_image.mean()
 
 
-def style_loss(features, target_grams, layer_weights, normalization="gatys"):
+def style_loss(features, target_grams, layer_weights, normalization="sum"):
   """Σ_l w_l E_l over style layers (Gatys et al. 2016, eq. 5).
 
   features: {layer: (B, H, W, N)}; target_grams: {layer: (N, N) or (B, N, N)};
@@ -79,10 +81,10 @@ def style_loss(features, target_grams, layer_weights, normalization="gatys"):
              for layer, weight in layer_weights.items())
 
 
-def total_variation(images, normalization="gatys"):
+def total_variation(images, normalization="sum"):
   """Squared total variation of (B, H, W, C) images (Mahendran & Vedaldi 2015, β = 2; Johnson et al. 2016 §3.3).
 
-  TV(O) = Σ_ij (O[i+1,j] − O[i,j])² + (O[i,j+1] − O[i,j])²; "johnson" averages
+  TV(O) = Σ_ij (O[i+1,j] − O[i,j])² + (O[i,j+1] − O[i,j])²; "mean" averages
   each of the two difference images over its elements instead of summing;
   "luan" halves the sum (neural-style's TVLoss is the gradient of ½ TV).
   """
@@ -110,7 +112,7 @@ def masked_gram_matrices(features, masks):
   return grams / jnp.maximum(area, 1e-8)[..., None, None]
 
 
-def masked_style_layer_loss(grams, target_grams, content_masks, normalization="gatys"):
+def masked_style_layer_loss(grams, target_grams, content_masks, normalization="sum"):
   """Σ_k mean(A_k[C]) · E(Ĝ_k[O], Ĝ_k[S]) for one layer (Luan et al. 2017, eq. 4).
 
   grams, target_grams: (B, K, N, N) from `masked_gram_matrices`; content_masks

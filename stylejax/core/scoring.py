@@ -8,9 +8,10 @@ sizes or methods (ours, Luan's published results, a peer's) compare directly:
   content's for the output, since the output keeps the content's layout);
 - network: the embedded VGG16 (torchvision ImageNet weights), whatever the run used;
 - style distance: the mean over STYLE_LAYERS of 1/N² Σ (Ĝ[O] − Ĝ[S])², Ĝ the
-  position-averaged Gram (Gatys et al. 2016, eq. 4 in Johnson et al.'s
-  normalisation); with masks, each region's Gram against the style's same
-  region, weighted by the region's share of the output (Luan et al. 2017, eq. 4);
+  position-averaged Gram (Gatys et al. 2016, eq. 4 in the "mean" normalisation
+  of stylejax.core.losses, Johnson et al.'s); with masks, each region's Gram
+  against the style's same region, weighted by the region's share of the output
+  (Luan et al. 2017, eq. 4);
 - content distance: mean (F[O] − F[C])² at CONTENT_LAYER;
 - colour distance: the mean over R, G, B of the 1-D Wasserstein-1 distance
   between the output's and the style's pixel values (0..1 units: the average
@@ -39,7 +40,7 @@ def style_distance(vgg, output, style, output_masks=None, style_masks=None):
   style_features = vgg.features(jnp.asarray(style, jnp.float32)[None], STYLE_LAYERS)
   if output_masks is None:
     return float(np.mean([losses.style_layer_loss(losses.gram_matrix(out_features[layer]),
-                                                  losses.gram_matrix(style_features[layer]), "johnson")
+                                                  losses.gram_matrix(style_features[layer]), "mean")
                           for layer in STYLE_LAYERS]))
   shapes = lambda features: {layer: f.shape[1:3] for layer, f in features.items()}  # noqa: E731
   out_masks = masks_lib.layer_masks(output_masks, shapes(out_features))
@@ -47,14 +48,14 @@ def style_distance(vgg, output, style, output_masks=None, style_masks=None):
   return float(np.mean([
       losses.masked_style_layer_loss(losses.masked_gram_matrices(out_features[layer], out_masks[layer]),
                                      losses.masked_gram_matrices(style_features[layer], sty_masks[layer]),
-                                     out_masks[layer], "johnson")
+                                     out_masks[layer], "mean")
       for layer in STYLE_LAYERS]))
 
 
 def content_distance(vgg, output, content):
   """Mean squared feature difference at CONTENT_LAYER of two (H, W, 3) 0..255 images of one size."""
   features = vgg.features(jnp.asarray(np.stack([output, content]), jnp.float32), [CONTENT_LAYER])[CONTENT_LAYER]
-  return float(losses.content_loss(features[:1], features[1:], "johnson"))
+  return float(losses.content_loss(features[:1], features[1:], "mean"))
 
 
 def color_distance(output, style):

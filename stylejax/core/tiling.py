@@ -1,4 +1,5 @@
-"""Exact tiled inference of a transformation network (stylejax.nets) for images too large for the device.
+"""Exact tiled inference of a Johnson network (stylejax.core.networks.johnson, any kind with `tiles`) for images
+too large for the device.
 
 The image is cut into a grid of cores whose sides are multiples of 4 px (so
 the network's two stride-2 stages see the whole image's pixel grid); each core
@@ -22,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import traverse_util
 
-from stylejax.core import nets
+from stylejax.core import networks
 
 ALIGN = 4  # two stride-2 stages
 
@@ -51,7 +52,7 @@ def _box_mask(shape, box, factor):
 @functools.partial(jax.jit, static_argnames="net")
 def _tile_pass(net, params, stats, tile, box):
   """Stylised tile and, per norm layer, (count, mean, M2) of its input over the core box."""
-  out, state = net.apply({"params": params, "norm_stats": stats}, tile, mutable=["intermediates"])
+  out, state = net.module().apply({"params": params, "norm_stats": stats}, tile, mutable=["intermediates"])
   moments = {}
   for key, (x,) in traverse_util.flatten_dict(state["intermediates"]).items():
     x = x[0].astype(jnp.float32)
@@ -73,7 +74,7 @@ def _merge(a, b):
 
 def stylize_tiled(net, params, image, core=1024, strength=1.0):
   """The network's output for one (H, W, 3) image (0..255), computed tile by tile, blended with the
-  image by `strength` as `nets.stylize` does.
+  image by `strength` as `networks.stylize` does.
 
   `core` (a multiple of 4) is the side of the part of each tile that is kept;
   tiles add `margin(net)` pixels of context on each side.
@@ -96,7 +97,7 @@ def stylize_tiled(net, params, image, core=1024, strength=1.0):
       tile = jnp.asarray(image[ty0:ty1, tx0:tx1], jnp.float32)[None]
       yield (ty0, tx0), box, _tile_pass(net, params, stats, tile, box)
 
-  shapes = jax.eval_shape(lambda x: net.apply({"params": params}, x, mutable=["intermediates"])[1],
+  shapes = jax.eval_shape(lambda x: net.module().apply({"params": params}, x, mutable=["intermediates"])[1],
                           jax.ShapeDtypeStruct((1, 8, 8, 3), jnp.float32))
   channels = {key[:-1]: shape.shape[-1] for key, (shape,) in traverse_util.flatten_dict(shapes["intermediates"]).items()}
   layers = list(channels)  # in call order
@@ -115,4 +116,4 @@ def stylize_tiled(net, params, image, core=1024, strength=1.0):
   for (ty0, tx0), box, (out, _) in run(stats):
     y0, y1, x0, x1 = box
     result[ty0 + y0:ty0 + y1, tx0 + x0:tx0 + x1] = np.asarray(out)[y0:y1, x0:x1]
-  return nets.blend(result, image, strength)
+  return networks.blend(result, image, strength)

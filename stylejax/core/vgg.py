@@ -11,6 +11,8 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
+DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}  # compute dtypes of the VGG and the networks
+
 # Convolutions per block; block b has WIDTHS[b] output channels.
 LAYOUTS = {"vgg16": (2, 2, 3, 3, 3), "vgg19": (2, 2, 4, 4, 4)}
 WIDTHS = (64, 128, 256, 512, 512)

@@ -17,13 +17,12 @@ import warnings
 import zipfile
 
 import jax
-import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
 from flax import traverse_util
 
 from stylejax.errors import UserError
-from stylejax.io import atomic, weights
+from stylejax.io import atomic, configs, weights
 
 
 def manager(workdir, keep=None):
@@ -169,7 +168,8 @@ def set_aside(checkpoints, workdir, steps):
 
 
 def read_config(model_dir):
-  """The saved config.json of a `train` workdir as a ConfigDict; anything else is a clear error."""
+  """The saved config.json of a `train` workdir as a ConfigDict (stylejax.io.configs.read); anything else is a
+  clear error."""
   path = os.path.join(model_dir, "config.json")
   if not os.path.isdir(model_dir):
     raise UserError(f"model directory not found: {model_dir}")
@@ -177,15 +177,13 @@ def read_config(model_dir):
     raise UserError(f"{model_dir} is not a trained model directory (no config.json); "
                     "give the --workdir of a configs/johnson.py run")
   try:
-    with open(path) as f:
-      config = json.load(f)
-  except (json.JSONDecodeError, UnicodeDecodeError) as e:
+    config = configs.read(path)
+  except ValueError as e:
     raise UserError(f"{path} is damaged ({e}); it describes the network, so the model cannot be rebuilt") from None
-  if not isinstance(config, dict) or "net" not in config:  # e.g. an optimize run's workdir
-    job = config.get("job") if isinstance(config, dict) else None
-    raise UserError(f"{model_dir} is the workdir of a run of job {job!r}, which holds no trained network; "
-                    "give the --workdir of a configs/johnson.py run")
-  return ml_collections.ConfigDict(config)
+  if "net" not in config:  # e.g. an optimize run's workdir
+    raise UserError(f"{model_dir} is the workdir of a run of job {config.get('job')!r}, which holds no trained "
+                    "network; give the --workdir of a configs/johnson.py run")
+  return config
 
 
 EXPORTED = "params.npz"  # an exported model's parameters (the `export` job): no optimiser state, no orbax

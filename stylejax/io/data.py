@@ -164,6 +164,19 @@ def training_batches(source, image_size, batch_size, seed, shard_index=0, shard_
   return dataset.batch(batch_size, drop_remainder=True)
 
 
+def style_examples(paths, size, max_pixels=images.DEFAULT_MAX_PIXELS):
+  """The style set of a network that takes a style input: each image's centre square at `size`,
+  (N, size, size, 3) uint8."""
+  return np.stack([square_crop(images.read_rgb(path, max_pixels), size) for path in paths])
+
+
+def styles_for_step(styles, step, batch_size, seed, shard_index=0, shard_count=1):
+  """This host's share of the style images of global batch `step`: example k of the global batch takes a
+  style drawn from (seed, step), so a resumed run and any number of hosts draw the same ones."""
+  picks = np.random.default_rng((seed, step)).integers(len(styles), size=batch_size)
+  return styles[picks[shard_index::shard_count]]
+
+
 def iterate(dataset, num_threads=4, prefetch=8, state=None):
   """A checkpointable iterator over `dataset`, decoding in threads; `state` resumes one."""
   iterator = iter(dataset.to_iter_dataset(grain.ReadOptions(num_threads=num_threads,

@@ -1,5 +1,6 @@
 """Run outputs: resolved config, metrics.jsonl, TensorBoard events, plots, progress bar."""
 
+import contextlib
 import json
 import os
 import platform
@@ -65,9 +66,31 @@ def peak_memory_bytes():
   return stats.get("peak_bytes_in_use")
 
 
+_observers = []  # callback(done, total) of whoever watches this process's jobs (`observing`)
+
+
+@contextlib.contextmanager
+def observing(callback):
+  """Within the block, every progress bar of a job run in this process also calls callback(done, total)
+  after each update (the website's worker shows a job's progress so); what it raises stops the job."""
+  _observers.append(callback)
+  try:
+    yield
+  finally:
+    _observers.remove(callback)
+
+
+class _Progress(tqdm.tqdm):
+  def update(self, n=1):
+    shown = super().update(n)
+    for callback in list(_observers):
+      callback(self.n, self.total)
+    return shown
+
+
 def progress(total, desc, unit="step", initial=0):
   """A progress bar with ETA on stderr; `initial`: work already done (a resumed run)."""
-  return tqdm.tqdm(total=total, desc=desc, unit=unit, initial=initial, file=sys.stderr, dynamic_ncols=True, leave=True)
+  return _Progress(total=total, desc=desc, unit=unit, initial=initial, file=sys.stderr, dynamic_ncols=True, leave=True)
 
 
 def read_rows(workdir):

@@ -14,6 +14,7 @@ Sources (all read without executing code from the file):
 """
 
 import collections
+import functools
 import hashlib
 import importlib
 import importlib.util
@@ -283,7 +284,9 @@ def _install_hint(arch):
 
 
 def load_vgg(arch="vgg16", weights="", pooling="avg"):
-  """A Vgg from `weights` (a file), the cache, or the embedded VGG16."""
+  """A Vgg from `weights` (a file), the cache, or the embedded VGG16. The last few loaded stay in memory
+  while their file is unchanged, so a long-lived process (the website's worker, a sweep, the tests) reads
+  each once."""
   if arch not in vgg_lib.LAYOUTS:
     raise UserError(f"unknown VGG architecture {arch!r}; choose one of {', '.join(vgg_lib.LAYOUTS)}")
   if pooling not in vgg_lib.POOLINGS:
@@ -296,6 +299,16 @@ def load_vgg(arch="vgg16", weights="", pooling="avg"):
     path = lpips_vgg16_file()
   else:
     raise UserError(_install_hint(arch))
+  try:
+    stat = os.stat(path)
+  except OSError:
+    raise UserError(f"weights file not found: {path}") from None
+  return _load_vgg(arch, os.path.abspath(path), (stat.st_mtime_ns, stat.st_size), pooling)
+
+
+@functools.lru_cache(maxsize=4)
+def _load_vgg(arch, path, stamp, pooling):
+  """load_vgg's reading, remembered per file version (`stamp`: its mtime and size)."""
   params, mean, std = read_weights(path)
   found = _arch_of(params, path)
   if found != arch:

@@ -17,27 +17,7 @@ import numpy as np
 from stylejax import api, settings
 from stylejax.core import masks as masks_lib, metrics
 from stylejax.errors import UserError
-from stylejax.io import images, mask_files, runlog
-
-
-def read_inputs(config):
-  """Validates the config and decodes every input once: (content, styles, blend, content mask, style mask)."""
-  settings.check_optimize(config)
-  settings.objective(config)
-  style_paths, blend = settings.style_inputs(config)
-  content = images.read_rgb(settings.paths(config.content, "content")[0], config.max_input_pixels)
-  styles = [images.read_rgb(path, config.max_input_pixels) for path in style_paths]
-  source = config.masks.source
-  if source != "none" and len(styles) != 1:
-    raise UserError("masks work with one style image")
-  content_mask = style_mask = None
-  if source in ("files", "labels"):
-    if not (config.masks.content and config.masks.style):
-      raise UserError(f"masks.source={source} needs masks.content and masks.style files")
-    read = mask_files.load_label_map if source == "labels" else mask_files.load_segmentation
-    content_mask, style_mask = (read(path, config.max_input_pixels)
-                                for path in (config.masks.content, config.masks.style))
-  return content, styles, blend, content_mask, style_mask
+from stylejax.io import images, runlog
 
 
 def _save_masks(workdir, transfer):
@@ -50,16 +30,10 @@ def _save_masks(workdir, transfer):
 
 
 def run(config, workdir):
-  """The `optimize` job: stylize config.content with config.style; writes the run outputs, returns the summary."""
-  return execute(config, workdir)[0]
-
-
-def execute(config, workdir, on_progress=None, vgg=None):
-  """`run`, returning (summary, result image (H, W, 3) float 0..255) for tools that score the result.
-  on_progress(step, total) after each chunk (the website's progress bar); what it raises stops the run.
-  vgg: the config's VGG, already loaded (a long-lived process keeps it)."""
-  content, styles, blend, content_mask, style_mask = read_inputs(config)
-  vgg = vgg or api.load_vgg(config)
+  """The `optimize` job: stylize config.content with config.style; writes the run outputs, returns the summary
+  (`image`: the file of the result, in the workdir). Its progress bar can be watched (runlog.observing)."""
+  content, styles, blend, content_mask, style_mask = api.read_inputs(config)
+  vgg = api.load_vgg(config)
   sizes = api.pixels.scale_sizes(config.image_size, config.num_scales)
   masks = api.find_masks(config, vgg, content, styles[0], sizes[-1], content_mask, style_mask)
   transfer = api.PixelTransfer(config, content, styles, blend, vgg, masks)
@@ -76,8 +50,6 @@ def execute(config, workdir, on_progress=None, vgg=None):
       return
     bar.update(step - bar.n)
     bar.set_postfix(total=f"{float(terms['total']):.4g}")
-    if on_progress:
-      on_progress(step, total_steps)
     if config.snapshot_every_steps and step % config.snapshot_every_steps == 0:
       images.save_image(os.path.join(workdir, "snapshots", f"step_{step:06d}.png"), transfer.image)
       log.image("snapshot", transfer.image, step)
@@ -117,7 +89,7 @@ def execute(config, workdir, on_progress=None, vgg=None):
   if status == "halted":
     raise UserError(f"loss became NaN or Inf at step {transfer.halted_at}; kept the last good image "
                     f"(step {transfer.halted_at - 1}) in {image_path}")
-  return summary, result
+  return summary
 
 
 def _summary(config, rows, transfer, wall, vgg):

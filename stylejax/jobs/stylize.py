@@ -30,11 +30,10 @@ import os
 import time
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from stylejax import api
-from stylejax.core import nets, tiling
+from stylejax.core import tiling
 from stylejax.errors import UserError
 from stylejax.io import compile_cache, data, images, runlog
 
@@ -122,32 +121,10 @@ def _validate(config):
     raise UserError("batch_size must be >= 1 and tile_size a multiple of 4, at least 64")
 
 
-def _finish(content, stylised, config):
-  """Optionally the content's colours (YIQ)."""
-  return images.original_colors(stylised, content) if config.original_colors else stylised
-
-
-def is_tiled(model, content, config):
-  return bool(model.tiles) and content.shape[0] * content.shape[1] > config.tile_pixels
-
-
-def stylize_many(model, contents, config):
-  """Stylised copies of (H, W, 3) images: same-size ones in full batches of batch_size, the rest one at a
-  time (so each size compiles at most two programs), those above tile_pixels in exact tiles."""
-  results, sizes = [None] * len(contents), collections.defaultdict(list)
-  for k, content in enumerate(contents):
-    if is_tiled(model, content, config):
-      results[k] = tiling.stylize_tiled(model.net, model.params, content, config.tile_size, config.strength)
-    else:
-      sizes[content.shape[:2]].append(k)
-  for indices in sizes.values():
-    full = len(indices) // config.batch_size * config.batch_size
-    chunks = [indices[i:i + config.batch_size] for i in range(0, full, config.batch_size)]
-    for chunk in chunks + [[k] for k in indices[full:]]:
-      batch = jnp.asarray(np.stack([contents[k] for k in chunk]))
-      for k, stylised in zip(chunk, np.asarray(nets.stylize(model.net, model.params, batch, config.strength))):
-        results[k] = stylised
-  return [_finish(content, stylised, config) for content, stylised in zip(contents, results)]
+def options(config):
+  """The stylisation settings of a stylize config."""
+  return api.StylizeOptions(config.batch_size, config.strength, config.tile_pixels, config.tile_size,
+                            config.original_colors)
 
 
 def _prefetch(items, config):
@@ -168,7 +145,8 @@ def _prefetch(items, config):
       yield result(*window.popleft())
 
 
-def _save_options(config):
+def save_options(config):
+  """images.save_image's options for the configured output format."""
   return {"quality": config.quality} if config.output_format in ("jpeg", "webp") else {}
 
 
@@ -181,31 +159,35 @@ def _run_local(config, todo, model):
     for window in iter(lambda: list(itertools.islice(decoded, 4 * config.batch_size)), []):
       failures.update({path: str(image) for (path, _), image in window if isinstance(image, UserError)})
       readable = [(target, image) for (_, target), image in window if not isinstance(image, UserError)]
-      for (target, content), stylised in zip(readable, stylize_many(model, [c for _, c in readable], config)):
+      stylised = model.stylize_many([content for _, content in readable], options=options(config))
+      for (target, content), result in zip(readable, stylised):
         # Atomic: a crash never leaves a half-written output that a rerun would skip.
-        images.save_image(target, stylised, **_save_options(config))
-        counts.update(images=1, pixels=content.shape[0] * content.shape[1], tiled=is_tiled(model, content, config))
+        images.save_image(target, result, **save_options(config))
+        counts.update(images=1, pixels=content.shape[0] * content.shape[1],
+                      tiled=model.tiled(content.shape, config.tile_pixels))
       bar.update(len(window))
   return counts, failures
 
 
 class _RayStylizer:
   """Ray Data actor: loads the model once, then stylises the decoded rows of each batch as the local engine
-  does (`stylize_many`) and writes them (atomically); only the facts go back. Its compiled programs persist in `cache`
-  (in the workdir), so a rerun's actors do not compile again."""
+  does (`Model.stylize_many` with `options`) and writes them (atomically, with `save`: save_image's options);
+  only the facts go back. Its compiled programs persist in `cache` (in the workdir), so a rerun's actors do
+  not compile again."""
 
-  def __init__(self, config, cache):
+  def __init__(self, checkpoint, compute_dtype, options, save, cache):
     compile_cache.use(cache)
-    self.config, self.model = config, api.load_model(config.checkpoint, config.compute_dtype)
+    self.model, self.options, self.save = api.load_model(checkpoint, compute_dtype), options, save
 
   def __call__(self, batch):
     readable = [k for k, error in enumerate(batch["error"]) if not error]
-    for k, stylised in zip(readable, stylize_many(self.model, [batch["image"][k] for k in readable], self.config)):
-      images.save_image(batch["target"][k], stylised, **_save_options(self.config))
+    stylised = self.model.stylize_many([batch["image"][k] for k in readable], options=self.options)
+    for k, result in zip(readable, stylised):
+      images.save_image(batch["target"][k], result, **self.save)
     return {"path": batch["path"], "error": batch["error"],
             "pixels": np.array([image.shape[0] * image.shape[1] if not error else 0
                                 for image, error in zip(batch["image"], batch["error"])]),
-            "tiled": np.array([is_tiled(self.model, image, self.config) and not error
+            "tiled": np.array([self.model.tiled(image.shape, self.options.tile_pixels) and not error
                                for image, error in zip(batch["image"], batch["error"])])}
 
 
@@ -229,7 +211,8 @@ def _run_ray(config, todo, workdir):
   rows = rows.map(images.decode_row, fn_kwargs={"max_side": config.max_side, "max_pixels": config.max_input_pixels},
                   num_cpus=0.5)
   rows = rows.map_batches(_RayStylizer, batch_size=window, batch_format="numpy", num_gpus=1 if gpus else 0,
-                          fn_constructor_args=(config, os.path.join(os.path.abspath(workdir), "xla_cache")),
+                          fn_constructor_args=(config.checkpoint, config.compute_dtype, options(config), save_options(config),
+                                               os.path.join(os.path.abspath(workdir), "xla_cache")),
                           compute=ray.data.ActorPoolStrategy(size=actors))
   failures, counts = {}, collections.Counter()
   with runlog.progress(len(todo), "stylize (ray)", unit="img") as bar:
@@ -260,7 +243,7 @@ def run(config, workdir):
              "failed": failures, "seconds": seconds, "job_seconds": time.perf_counter() - job_start,
              "images_per_s": counts["images"] / seconds if seconds else None,
              "megapixels_per_s": counts["pixels"] / 1e6 / seconds if seconds else None,
-             "compute_dtype": jnp.dtype(model.net.dtype).name, **runlog.environment()}
+             "compute_dtype": model.net.dtype, **runlog.environment()}
   runlog.write_json(os.path.join(workdir, "stylize.json"), summary)
   if failures:
     raise UserError(f"{len(failures)} of {len(todo)} images failed (listed in {workdir}/stylize.json), "

@@ -1,4 +1,6 @@
-"""The `train` job (configs/johnson.py): train one feed-forward network per style into a model directory.
+"""The `train` job (configs/johnson.py): train a feed-forward network into a model directory: one network
+per style, or, for a network that takes a style input (`takes_style`), one for the styles of `style`
+(comma-separated: each example of a batch gets one, drawn by seed and step).
 
 The step is stylejax.methods.training.train_step (loss: stylejax.core.objective,
 the slow method's, with the matting term when `loss.affine_weight` is set).
@@ -17,7 +19,6 @@ config), checkpoints/ (parameters, optimiser and data state), style.jpg
 metrics.jsonl, losses.png, samples/ and TensorBoard events.
 """
 
-import json
 import os
 import time
 import warnings
@@ -26,13 +27,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from flax import traverse_util
 from jax.sharding import NamedSharding, PartitionSpec as P
 
-from stylejax import settings
-from stylejax.core import nets
+from stylejax import api, settings
+from stylejax.core import networks
 from stylejax.errors import UserError
-from stylejax.io import checkpoints, data, images, runlog, weights
+from stylejax.io import checkpoints, configs, data, images, runlog, weights
 from stylejax.methods import training
 
 # Settings a resumed run may change; any other difference from the saved config is refused.
@@ -42,9 +42,7 @@ RESUMABLE_CHANGES = ("total_steps", "log_every_steps", "sample_every_steps", "ch
 
 def _check_resumable(config, workdir):
   """Refuses to resume a run whose saved config differs in more than RESUMABLE_CHANGES."""
-  saved = checkpoints.read_config(workdir)
-  old, new = (traverse_util.flatten_dict(json.loads(json.dumps(c.to_dict())), sep=".") for c in (saved, config))
-  changed = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k) and k not in RESUMABLE_CHANGES)
+  changed = configs.differences(checkpoints.read_config(workdir), config, ignore=RESUMABLE_CHANGES)
   if changed:
     raise UserError(f"{workdir} holds a run with a different config ({', '.join(changed)}); "
                     "use another --workdir, or the same settings to resume it")
@@ -62,12 +60,14 @@ def local_copy(tree):
   return jax.tree.map(lambda a: a.addressable_data(0), tree)
 
 
-def _save_samples(workdir, log, net, params, previews, step):
-  """samples/step_N.png: each preview photo above its stylisation, side by side."""
+def _save_samples(workdir, log, net, params, previews, style, step):
+  """samples/step_N.png: each preview photo above its stylisation (with `style`, for a network that takes
+  one), side by side."""
   params = local_copy(params)
+  style = jnp.asarray(style)[None] if net.takes_style else None
   columns = []
   for name, photo in previews:
-    stylized = np.asarray(nets.stylize(net, params, jnp.asarray(photo)[None])[0])
+    stylized = np.asarray(networks.stylize(net, params, jnp.asarray(photo)[None], style)[0])
     log.image(f"sample/{name}", stylized, step)
     columns.append(np.concatenate([photo, stylized], axis=0))
   height = max(c.shape[0] for c in columns)
@@ -76,28 +76,26 @@ def _save_samples(workdir, log, net, params, previews, step):
   images.save_image(os.path.join(workdir, "samples", f"step_{step:07d}.png"), sheet)
 
 
-def style_grams(objective, vgg, config):
-  """Gram targets of the style image at long side style_size, computed once; (grams, style image)."""
-  style = images.load_image(settings.paths(config.style, "style")[0], config.style_size, config.max_input_pixels)
-  return objective.blended_style_grams(vgg, [style]), style
-
-
 def run(config, workdir):
   """The `train` job: train config.net on config.data for config.style; see the module docstring."""
   settings.check_train(config, jax.device_count())
   objective = settings.objective(config)
   net = settings.network(config)
   vgg = weights.load_vgg(config.vgg.arch, config.vgg.weights, config.vgg.pooling)
-  grams, style = style_grams(objective, vgg, config)
+  grams, style = api.style_targets(objective, vgg, settings.paths(config.style, "style")[0], config.style_size,
+                                   config.max_input_pixels)
+  style_set = None
+  if net.takes_style:  # each example gets one of the styles; their Grams are computed in the step
+    style_set, grams = data.style_examples(settings.paths(config.style, "style"), config.style_size,
+                                           config.max_input_pixels), None
   previews = _preview_images(config)
   source = data.make_source(config.data, config.data_dir, config.max_input_pixels)
   tx = optax.adam(config.learning_rate)
-  extras = settings.training_terms(config)
 
   mesh = jax.make_mesh((jax.device_count(),), ("data",), axis_types=(jax.sharding.AxisType.Auto,))
   replicated, split = NamedSharding(mesh, P()), NamedSharding(mesh, P("data"))
   vgg, grams = jax.device_put((vgg, grams), replicated)
-  state = jax.device_put(training.init_state(net, tx, config.image_size, config.seed), replicated)
+  state = jax.device_put(training.init_state(net, tx, config.image_size, config.seed, config.style_size), replicated)
 
   manager = checkpoints.manager(workdir, config.keep_checkpoints)
   resume_step, data_state = None, None
@@ -125,7 +123,10 @@ def run(config, workdir):
   try:
     while step < config.total_steps:
       batch = jax.make_array_from_process_local_data(split, next(batches))
-      state, metrics = training.train_step(state, batch, vgg, grams, objective=objective, net=net, tx=tx, **extras)
+      styles = None if style_set is None else jax.make_array_from_process_local_data(split, data.styles_for_step(
+          style_set, step, config.batch_size, config.seed, jax.process_index(), jax.process_count()))
+      state, metrics = training.train_step(state, batch, vgg, grams, objective=objective, net=net, tx=tx,
+                                           styles=styles)
       step += 1
       if step % config.log_every_steps == 0 or step == config.total_steps:
         metrics, bad = {k: float(v) for k, v in local_copy(metrics).items()}, int(local_copy(state["bad"]))
@@ -141,11 +142,11 @@ def run(config, workdir):
         log.scalars(step, metrics)
         bar.update(step - bar.n)
       if config.sample_every_steps and step % config.sample_every_steps == 0:
-        _save_samples(logdir, log, net, state["params"], previews, step)
+        _save_samples(logdir, log, net, state["params"], previews, style, step)
       if step % config.checkpoint_every_steps == 0 or step == config.total_steps:
         checkpoints.save(manager, step, state, batches.get_state())
     if not (config.sample_every_steps and step % config.sample_every_steps == 0):
-      _save_samples(logdir, log, net, state["params"], previews, step)
+      _save_samples(logdir, log, net, state["params"], previews, style, step)
   finally:
     bar.close()
     checkpoints.seal_latest(manager)

@@ -120,8 +120,8 @@ def phases(objective, sizes, steps, two_stage):
   """(long side, objective, steps) per phase: coarse to fine, steps[k] at sizes[k], and per scale
   Luan's two stages (first without the photorealism term, then with it) when asked."""
   stages = [objective]
-  if two_stage and objective.affine_weight:
-    stages = [objective.without_affine(), objective]
+  if two_stage and objective.weight("affine"):
+    stages = [objective.without("affine"), objective]
   return [(size, stage, n) for size, n in zip(sizes, steps) for stage in stages]
 
 

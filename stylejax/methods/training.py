@@ -4,13 +4,12 @@ The network T_θ minimises over content batches C
     E_C [ objective.total(T_θ(C)) ]
 with targets built by `Objective.targets` from each batch: the batch's own
 content features (and matting-Laplacian data when the objective has the affine
-term), the style's Gram matrices computed once. A network may add its own
-terms (sown into its `losses` collection, e.g. the bilateral grid's
-smoothness), weighted by `regularization`; `input_blend` b trains on
-(1 − b)·T_θ(C) + b·C instead of T_θ(C) (the thesis's §4 model, b = 0.15; off
-at inference). Data parallelism comes from
-the caller's shardings (batch split over devices, parameters replicated; XLA
-inserts the gradient all-reduce).
+term), the style's Gram matrices computed once, or, for a network that takes a
+style input (`net.takes_style`), each example's style image, whose Grams are
+computed in the step. The network's own regularisers (its `train_apply`) are
+terms of the objective like any other (stylejax.core.terms.NetworkTerm). Data
+parallelism comes from the caller's shardings (batch split over devices,
+parameters replicated; XLA inserts the gradient all-reduce).
 """
 
 import functools
@@ -19,34 +18,37 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from stylejax.core import nets
+
+def style_targets(objective, vgg, styles):
+  """Per-example Gram targets ({layer: (B, N, N)}) of a batch of style images (B, H, W, 3) in 0..255."""
+  grams = jax.vmap(lambda style: objective.style_grams(vgg, style[None]))(styles)
+  return {layer: gram[:, 0] for layer, gram in grams.items()}
 
 
-def loss_terms(objective, net, params, vgg, style_grams, content, input_blend=0.0):
-  """Unweighted loss terms of T_θ on a content batch (B, H, W, 3) in 0..255: the objective's and the
-  network's own (its `losses` collection)."""
-  stylized, sown = net.apply({"params": params}, content, mutable=["losses"])
-  if input_blend:
-    stylized = nets.blend(stylized, content, 1.0 - input_blend)
+def loss_terms(objective, net, params, vgg, style_grams, content, styles=None):
+  """Unweighted loss terms of T_θ on a content batch (B, H, W, 3) in 0..255 (and, for a network that takes
+  a style, the batch's style images): the objective's, the network's regularisers among them."""
+  stylized, own = net.train_apply(params, content, styles)
+  if styles is not None:
+    style_grams = style_targets(objective, vgg, styles)
   targets = jax.lax.stop_gradient(objective.targets(vgg, content, style_grams))
-  own = {name: values[0] for name, values in sown.get("losses", {}).items()}
-  return {**objective.terms(stylized, vgg, targets), **own}
+  return objective.terms(stylized, vgg, targets, own)
 
 
-@functools.partial(jax.jit, static_argnames=("objective", "net", "tx", "regularization", "input_blend"),
-                   donate_argnames="state")
-def train_step(state, batch, vgg, style_grams, *, objective, net, tx, regularization=(), input_blend=0.0):
-  """One optimiser step on a uint8 batch -> (state, {term: value, 'total': value}).
+@functools.partial(jax.jit, static_argnames=("objective", "net", "tx"), donate_argnames="state")
+def train_step(state, batch, vgg, style_grams, *, objective, net, tx, styles=None):
+  """One optimiser step on a uint8 content batch (and its uint8 style images for a network that takes
+  them) -> (state, {term: value, 'total': value}).
 
   state = {params, opt_state, step, bad}: bad is -1, or the first step whose
   loss or gradient was NaN/Inf; from then on parameters stay as they were.
-  regularization: ((network term, weight), ...) added to the objective's total.
   """
   content = batch.astype(jnp.float32)
+  styles = None if styles is None else styles.astype(jnp.float32)
 
   def loss_fn(params):
-    terms = loss_terms(objective, net, params, vgg, style_grams, content, input_blend)
-    return objective.total(terms) + sum(weight * terms[name] for name, weight in regularization), terms
+    terms = loss_terms(objective, net, params, vgg, style_grams, content, styles)
+    return objective.total(terms), terms
 
   (loss, terms), grads = jax.value_and_grad(loss_fn, has_aux=True)(state["params"])
   updates, opt_state = tx.update(grads, state["opt_state"], state["params"])
@@ -59,7 +61,10 @@ def train_step(state, batch, vgg, style_grams, *, objective, net, tx, regulariza
   return {"params": params, "opt_state": opt_state, "step": state["step"] + 1, "bad": bad}, {**terms, "total": loss}
 
 
-def init_state(net, tx, image_size, seed):
-  """{params, opt_state, step, bad} of a fresh network for square crops of image_size."""
-  params = net.init(jax.random.key(seed), jnp.zeros((1, image_size, image_size, 3), jnp.float32))["params"]
+def init_state(net, tx, image_size, seed, style_size=None):
+  """{params, opt_state, step, bad} of a fresh network for square crops of image_size (and, for a network
+  that takes a style, square style images of style_size)."""
+  content = jnp.zeros((1, image_size, image_size, 3), jnp.float32)
+  style = jnp.zeros((1, style_size or image_size, style_size or image_size, 3), jnp.float32) if net.takes_style else None
+  params = net.init(jax.random.key(seed), content, style)
   return {"params": params, "opt_state": tx.init(params), "step": jnp.int32(0), "bad": jnp.int32(-1)}

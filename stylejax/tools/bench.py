@@ -36,13 +36,12 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from stylejax import api, settings
-from stylejax.core import matting, nets
+from stylejax import api, launch, settings
+from stylejax.core import matting, networks
 from stylejax.core import vgg as vgg_lib
-from stylejax.core.objective import DTYPES
+from stylejax.core.vgg import DTYPES
 from stylejax.errors import UserError
-from stylejax.io import assets, data, images, runlog, weights
-from stylejax.jobs import optimize, stylize, train
+from stylejax.io import assets, configs, data, images, runlog, weights
 from stylejax.methods import pixels, training
 from stylejax.tools import timing
 
@@ -71,7 +70,7 @@ def peer_module(module, package):
 
 
 def pixel_step(config, vgg, width, height):
-  content, styles, _, content_mask, style_mask = optimize.read_inputs(config)
+  content, styles, _, content_mask, style_mask = api.read_inputs(config)
   image = images.resize(images.at_long_side(content), height, width)
   if config.bench.impl == "torch":
     if config.masks.source != "none" or config.loss.affine_weight or config.optimizer != "adam":
@@ -95,7 +94,7 @@ def pixel_step(config, vgg, width, height):
 
   result = timing.measure(chunk, config.bench.repeats, per_call=config.bench.steps)
   objective = transfer.objective
-  flops = 2 * vgg_lib.conv_flops(vgg.arch, height, width, objective.content_layers + objective.style_layers)
+  flops = 2 * vgg_lib.conv_flops(vgg.arch, height, width, objective.layers)
   return {**result, "tflops": None if linesearch else flops / result["ms"] / 1e9,
           "finite": bool(jnp.all(jnp.isfinite(carry[0])))}
 
@@ -113,13 +112,14 @@ def train_step(config, vgg):
     result = timing.measure(step, config.bench.repeats, peers.wait)
   else:
     objective, net, tx = settings.objective(config), settings.network(config), optax.adam(config.learning_rate)
-    grams, _ = train.style_grams(objective, vgg, config)
-    batch, extras = jnp.asarray(_training_inputs(config)), settings.training_terms(config)
+    grams, _ = api.style_targets(objective, vgg, settings.paths(config.style, "style")[0], config.style_size,
+                                 config.max_input_pixels)
+    batch = jnp.asarray(_training_inputs(config))
     state = training.init_state(net, tx, config.image_size, config.seed)
 
     def step():
       nonlocal state
-      state, metrics = training.train_step(state, batch, vgg, grams, objective=objective, net=net, tx=tx, **extras)
+      state, metrics = training.train_step(state, batch, vgg, grams, objective=objective, net=net, tx=tx)
       return metrics["total"]
     result = timing.measure(step, config.bench.repeats)
   return {**result, "images_per_s": config.batch_size * 1e3 / result["ms"]}
@@ -132,24 +132,25 @@ def stylize_once(config, width, height):
     result = timing.measure(peers.johnson_stylize(config, image), config.bench.repeats, peers.wait)
   else:
     net = settings.network(config)
-    params = net.init(jax.random.key(config.seed), jnp.zeros((1, 32, 32, 3)))["params"]
+    params = net.init(jax.random.key(config.seed), jnp.zeros((1, 32, 32, 3)))
     image = jnp.asarray(image)
-    result = timing.measure(lambda: nets.stylize(net, params, image), config.bench.repeats)
+    result = timing.measure(lambda: networks.stylize(net, params, image), config.bench.repeats)
   return {**result, "megapixels_per_s": width * height / 1e3 / result["ms"]}
 
 
 def stylize_folder(config, workdir):
   model = os.path.join(workdir, "model")
-  train.run(settings.with_values(config, total_steps=1, sample_every_steps=0, checkpoint_every_steps=1), model)
+  launch.run(configs.override(config, {"job": "train", "total_steps": 1, "sample_every_steps": 0,
+                                       "checkpoint_every_steps": 1}), model)
   folder = os.path.join(workdir, "folder")
   paths = data.sample_paths()
   for k in range(config.bench.folder_images):
     image = images.load_image(paths[k % len(paths)], config.bench.folder_side)
     images.save_image(os.path.join(folder, f"{k:04d}.jpg"), image)
-  job_config = settings.with_values(config.stylize, checkpoint=model, input=folder,
-                                    output=os.path.join(workdir, "stylized"), overwrite=True)
-  first = stylize.run(job_config, os.path.join(workdir, "stylize"))  # compiles once per image size
-  second = stylize.run(job_config, os.path.join(workdir, "stylize"))
+  job_config = configs.override(config.stylize, {"checkpoint": model, "input": folder,
+                                                 "output": os.path.join(workdir, "stylized"), "overwrite": True})
+  first = launch.run(job_config, os.path.join(workdir, "stylize"))  # compiles once per image size
+  second = launch.run(job_config, os.path.join(workdir, "stylize"))
   return {"ms": 1e3 / second["images_per_s"], "images_per_s": second["images_per_s"],
           "images": config.bench.folder_images, "engine": second["engine"], "first_job_s": first["job_seconds"],
           "second_job_s": second["job_seconds"]}

@@ -13,9 +13,8 @@ import os
 import numpy as np
 from PIL import Image, ImageDraw
 
-from stylejax import api, settings
+from stylejax import api, launch, settings
 from stylejax.io import images, mask_files, runlog
-from stylejax.jobs import optimize
 from stylejax.tools import score as score_tool
 
 TILE_HEIGHT = 256
@@ -79,7 +78,8 @@ def run(config, workdir):
   references, masks_shown = list(scores), False
   for name, run_config in config.runs.items():
     run_dir = os.path.join(workdir, name)
-    summaries[name], result = optimize.execute(run_config, run_dir)
+    summaries[name] = launch.run(run_config, run_dir)
+    result = images.load_image(os.path.join(run_dir, summaries[name]["image"]))
     scores[name] = api.score(result, *scoring_inputs(run_config))
     masks_png = os.path.join(run_dir, "masks_content.png")
     if os.path.isfile(masks_png) and not masks_shown:

@@ -14,11 +14,10 @@ import time
 import jax
 import jax.numpy as jnp
 
-from stylejax import api, settings
-from stylejax.core import nets
+from stylejax import api, launch, settings
+from stylejax.core import networks
 from stylejax.errors import UserError
-from stylejax.io import images, runlog, weights
-from stylejax.jobs import optimize, train
+from stylejax.io import configs, images, runlog, weights
 from stylejax.methods import pixels
 from stylejax.tools import compare
 
@@ -26,13 +25,11 @@ LOSS_KEYS = ("loss", "vgg", "seed")  # what Gatys takes from the network's confi
 
 
 def _gatys_config(config, train_config, photo):
-  gatys = config.gatys.copy_and_resolve_references()
-  with gatys.unlocked():
-    for key in LOSS_KEYS:
-      gatys[key] = train_config[key]
-    gatys.content, gatys.style, gatys.image_size = photo, (train_config.style,), config.image_size
-    gatys.style_scale = train_config.style_size / config.image_size  # the same style Gram targets
-  return gatys
+  """config.gatys on `photo` with the network's LOSS_KEYS and style, the style at the long side it was trained
+  with (the same style Gram targets)."""
+  return configs.override(config.gatys, {
+      **{key: train_config[key] for key in LOSS_KEYS}, "content": photo, "style": (train_config.style,),
+      "image_size": config.image_size, "style_scale": train_config.style_size / config.image_size})
 
 
 def _caption(name, terms, seconds):
@@ -48,17 +45,19 @@ def run(config, workdir):
   net, params, step, train_config = model.net, model.params, model.step, model.config
   objective = settings.objective(train_config)
   vgg = weights.load_vgg(train_config.vgg.arch, train_config.vgg.weights, train_config.vgg.pooling)
-  grams, style = train.style_grams(objective, vgg, train_config)
+  grams, style = api.style_targets(objective, vgg, settings.paths(train_config.style, "style")[0],
+                                   train_config.style_size, train_config.max_input_pixels)
   results, rows = {}, []
   for photo in photos:
     name = os.path.splitext(os.path.basename(photo))[0]
     content = images.load_image(photo, config.image_size, config.max_input_pixels)
     batch = jnp.asarray(content)[None]
-    jax.block_until_ready(nets.stylize(net, params, batch))  # compile
+    jax.block_until_ready(networks.stylize(net, params, batch))  # compile
     start = time.perf_counter()
-    fast = jax.block_until_ready(nets.stylize(net, params, batch))
+    fast = jax.block_until_ready(networks.stylize(net, params, batch))
     fast_seconds = time.perf_counter() - start
-    summary, gatys = optimize.execute(_gatys_config(config, train_config, photo), os.path.join(workdir, name))
+    summary = launch.run(_gatys_config(config, train_config, photo), os.path.join(workdir, name))
+    gatys = images.load_image(os.path.join(workdir, name, summary["image"]))
     targets = objective.targets(vgg, batch, grams)
     scores = {key: {k: float(v) for k, v in pixels.evaluate(vgg, targets, jnp.asarray(image)[None],
                                                               objective=objective).items()}

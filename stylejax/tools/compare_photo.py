@@ -22,10 +22,9 @@ import time
 import jax
 import numpy as np
 
-from stylejax import api, settings
+from stylejax import api, launch, settings
 from stylejax.errors import UserError
-from stylejax.io import images, runlog
-from stylejax.jobs import optimize
+from stylejax.io import configs, images, runlog
 from stylejax.tools import compare, score as score_tool
 
 KEYS = ("style", "content", "color", "affine_energy", "gradient_ssim", "seconds")
@@ -44,13 +43,13 @@ def _slow_result(run_config, workdir):
   try:
     with open(os.path.join(workdir, "summary.json")) as f:
       summary = json.load(f)
-    with open(os.path.join(workdir, "config.json")) as f:
-      same = json.load(f) == json.loads(run_config.to_json_best_effort())
+    same = not configs.differences(configs.read(os.path.join(workdir, "config.json")), run_config)
     if same and summary.get("status") == "finished":
       return summary, images.load_image(os.path.join(workdir, "result.png"))
   except (OSError, ValueError, UserError):
     pass  # no finished run there: run it
-  return optimize.execute(run_config, workdir)
+  summary = launch.run(run_config, workdir)
+  return summary, images.load_image(os.path.join(workdir, summary["image"]))
 
 
 def run(config, workdir):
@@ -72,7 +71,7 @@ def run(config, workdir):
     row = [compare.captioned(fitted, name), compare.captioned(images.at_long_side(style, config.image_size), "style")]
     results = {}
     for method, slow in config.slow.items():
-      run_config = settings.with_values(slow, content=photo, style=(style_path,), image_size=config.image_size)
+      run_config = configs.override(slow, {"content": photo, "style": (style_path,), "image_size": config.image_size})
       summary, results[method] = _slow_result(run_config, os.path.join(workdir, name, method))
       scores[f"{name} {method}"] = {**api.score(results[method], content, style), "seconds": summary["wall_time_s"]}
     for method, model in models.items():

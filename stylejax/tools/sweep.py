@@ -24,7 +24,6 @@ one line per combination of the other swept values).
 
 import csv
 import glob
-import hashlib
 import io
 import itertools
 import json
@@ -33,11 +32,9 @@ import re
 import time
 import traceback
 
-import ml_collections
-
 from stylejax import launch
 from stylejax.errors import UserError
-from stylejax.io import atomic, images, runlog
+from stylejax.io import atomic, configs, images, runlog
 from stylejax.tools import compare
 
 POINTS = "points"
@@ -76,25 +73,6 @@ def expand(blocks):
   return points
 
 
-def resolve(base, values):
-  """A copy of `base` with the dotted keys of `values` set, each key checked to exist and each value typed."""
-  config = base.copy_and_resolve_references()
-  for key, value in values.items():
-    *parents, leaf = key.split(".")
-    node = config
-    for part in parents:
-      node = node.get(part) if isinstance(node, ml_collections.ConfigDict) else None
-    if not isinstance(node, ml_collections.ConfigDict) or leaf not in node:
-      raise UserError(f"sweep key {key!r} is not a key of the base config ({base.job})")
-    if isinstance(node[leaf], tuple) and isinstance(value, list):
-      value = tuple(value)
-    try:
-      node[leaf] = value
-    except TypeError as e:
-      raise UserError(f"sweep value {value!r} does not fit {key!r}: {e}") from None
-  return config
-
-
 def lookup(tree, path):
   """The value at a dotted path of nested dicts, or None."""
   for part in path.split("."):
@@ -104,13 +82,9 @@ def lookup(tree, path):
   return tree
 
 
-def config_sha256(config):
-  return hashlib.sha256(runlog.config_json(config).encode()).hexdigest()
-
-
 def is_done(record, config):
   """A point finished with exactly this resolved config (a changed base reruns it)."""
-  return bool(record) and record["status"] == "done" and record.get("config_sha256") == config_sha256(config)
+  return bool(record) and record["status"] == "done" and record.get("config_sha256") == configs.fingerprint(config)
 
 
 def run_point(config, folder):
@@ -125,7 +99,7 @@ def run_point(config, folder):
     with atomic.writing(os.path.join(folder, "error.txt"), "w") as f:
       f.write(traceback.format_exc())
   return {"status": "failed" if error else "done", "error": error, "summary": summary,
-          "seconds": time.perf_counter() - start, "config_sha256": config_sha256(config)}
+          "seconds": time.perf_counter() - start, "config_sha256": configs.fingerprint(config)}
 
 
 def read_record(folder):
@@ -220,7 +194,7 @@ def check(config):
 def run(config, workdir):
   check(config)
   points = expand(config.sweep)
-  resolved = {name: resolve(config.base, values) for name, values in points.items()}
+  resolved = {name: configs.override(config.base, values) for name, values in points.items()}
   os.makedirs(workdir, exist_ok=True)
   runlog.write_config(workdir, config)
   folders = {name: os.path.join(workdir, POINTS, name) for name in points}

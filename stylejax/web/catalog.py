@@ -1,5 +1,6 @@
 """The fast models the site offers: every model directory (trained or exported) in the bundled
-stylejax/assets/models and in the configured models_dir, grouped by network kind.
+stylejax/assets/models and in the configured models_dir, grouped by what their network kind is for
+(painting or photo styles, `Network.photorealistic`).
 
 Folders are scanned on every call, so a model directory copied into models_dir
 appears in the menu at the next page load. Reading a model's config.json needs
@@ -7,13 +8,13 @@ no accelerator: the server lists models, the worker loads them.
 """
 
 import dataclasses
-import json
 import os
 import re
 
-from stylejax.io import assets, checkpoints
+from stylejax.core import networks
+from stylejax.io import assets, checkpoints, configs
 
-GROUPS = {"johnson": "Painting styles", "bilateral": "Photo styles"}  # net.kind -> menu group
+GROUPS = ("Painting styles", "Photo styles")  # in menu order
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
@@ -26,7 +27,7 @@ class Model:
 
   @property
   def group(self):
-    return GROUPS[self.kind]
+    return GROUPS[networks.KINDS[self.kind].photorealistic]
 
   @property
   def title(self):
@@ -43,12 +44,10 @@ def _read(folder):
   has_weights = (os.path.isdir(os.path.join(folder, "checkpoints"))
                  or os.path.isfile(os.path.join(folder, checkpoints.EXPORTED)))
   try:
-    with open(os.path.join(folder, "config.json")) as f:
-      net = json.load(f)["net"]
-  except (OSError, ValueError, KeyError, TypeError):
+    kind = configs.read(os.path.join(folder, "config.json")).net.kind
+  except (OSError, ValueError, AttributeError):
     return None
-  kind = net.get("kind", "johnson") if isinstance(net, dict) else None
-  if not has_weights or kind not in GROUPS:
+  if not has_weights or kind not in networks.KINDS:
     return None
   style = os.path.join(folder, "style.jpg")
   return Model(os.path.basename(folder), folder, kind, style if os.path.isfile(style) else "")
@@ -65,4 +64,4 @@ def models(folders):
       model = _read(os.path.join(folder, name)) if _NAME.fullmatch(name) else None
       if model is not None:
         found[name] = model
-  return dict(sorted(found.items(), key=lambda item: (list(GROUPS).index(item[1].kind), item[0])))
+  return dict(sorted(found.items(), key=lambda item: (GROUPS.index(item[1].group), item[0])))

@@ -11,7 +11,6 @@ from its start. Ctrl-C, SIGTERM or the death of the server that started it give
 the running job back and end the process cleanly.
 """
 
-import json
 import logging
 import os
 import signal
@@ -20,12 +19,9 @@ import threading
 import time
 import traceback
 
-import ml_collections
-
-from stylejax import api
+from stylejax import api, launch
 from stylejax.errors import UserError
-from stylejax.io import compile_cache, images
-from stylejax.jobs import optimize
+from stylejax.io import compile_cache, configs, images, runlog
 from stylejax.web import catalog, mail, queue as queue_lib, site_files
 
 log = logging.getLogger("stylejax.web.worker")
@@ -48,7 +44,6 @@ class Worker:
     self.parent = os.getppid()
     self.lease = config.worker.lease_seconds
     self.models = {}  # name -> (path, api.Model), loaded on first use, least recently used first
-    self.vggs = {}  # (arch, weights, pooling) -> loaded VGG
 
   def model(self, name):
     """The loaded fast model `name` from the catalog (reloaded if its folder changed)."""
@@ -67,7 +62,7 @@ class Worker:
     folder = site_files.job_dir(self.workdir, job.token)
     photo = images.read_rgb(os.path.join(folder, site_files.INPUT))
     start = time.perf_counter()
-    result = self.model(job.params["model"]).stylize(photo, job.params["strength"])
+    result = self.model(job.params["model"]).stylize(photo, strength=job.params["strength"])
     seconds = time.perf_counter() - start
     images.save_image(os.path.join(folder, site_files.RESULT), result, compress_level=1)
     return {"seconds": seconds}
@@ -75,23 +70,17 @@ class Worker:
   def custom(self, job):
     """The slow method (Gatys or Luan) on the uploaded pair through the optimize job, with progress."""
     folder = site_files.job_dir(self.workdir, job.token)
-    preset = self.config.custom[job.params["method"]]
-    config = api.preset(preset)
-    config.content = os.path.join(folder, site_files.CONTENT)
-    config.style = (os.path.join(folder, site_files.STYLE),)
-    config.image_size = job.params["size"]
-    config.seed = self.config.seed
-    config.log_every_steps = self.config.custom.log_every_steps
-    vgg_key = (config.vgg.arch, config.vgg.weights, config.vgg.pooling)
-    if vgg_key not in self.vggs:
-      self.vggs[vgg_key] = api.load_vgg(config)
+    config = api.preset(self.config.custom[job.params["method"]], content=os.path.join(folder, site_files.CONTENT),
+                        style=(os.path.join(folder, site_files.STYLE),), image_size=job.params["size"],
+                        seed=self.config.seed, log_every_steps=self.config.custom.log_every_steps)
 
     def on_progress(step, total):
       if not self.queue.progress(job.token, self.id, step, total, self.lease):
         raise LostJob
       self.serve_online()
 
-    summary, _ = optimize.execute(config, folder, on_progress, self.vggs[vgg_key])
+    with runlog.observing(on_progress):
+      summary = launch.run(config, folder)
     return {"seconds": summary["wall_time_s"]}
 
   def run_job(self, job):
@@ -188,8 +177,7 @@ def main(workdir):
   signal.signal(signal.SIGTERM, _interrupt)
   logging.basicConfig(filename=os.path.join(workdir, "worker.log"), level=logging.INFO,
                       format="%(asctime)s %(levelname)s %(message)s", force=True)
-  with open(os.path.join(workdir, "config.json")) as f:
-    config = ml_collections.ConfigDict(json.load(f))
+  config = configs.read(os.path.join(workdir, "config.json"))
   # Compiled programs persist in the workdir, so a restarted worker answers photo sizes it has seen at once.
   compile_cache.use(os.path.join(workdir, "xla_cache"))
   Worker(config, workdir).run()

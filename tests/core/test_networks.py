@@ -1,18 +1,19 @@
-"""The feed-forward transformation network (Johnson et al. 2016, supplementary table)."""
+"""The network kinds: Johnson et al.'s transformation network (supplementary table) and the bilateral grid."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from stylejax.core import nets
+from stylejax.core import networks
+from stylejax.core.networks import bilateral, johnson
 
 
-@pytest.mark.parametrize("upsample", nets.UPSAMPLINGS)
-@pytest.mark.parametrize("padding", nets.PADDINGS)
+@pytest.mark.parametrize("upsample", johnson.UPSAMPLINGS)
+@pytest.mark.parametrize("padding", johnson.PADDINGS)
 @pytest.mark.parametrize("size", [(32, 32), (33, 47), (21, 18)])
 def test_any_size_round_trips(upsample, padding, size):
-  net = nets.TransformNet(upsample=upsample, padding=padding, residual_blocks=1)
+  net = networks.build("johnson", {"upsample": upsample, "padding": padding, "residual_blocks": 1})
   x = jnp.asarray(np.random.default_rng(0).uniform(0, 255, (2, *size, 3)), jnp.float32)
   params = net.init(jax.random.key(0), x)
   y = net.apply(params, x)
@@ -21,7 +22,7 @@ def test_any_size_round_trips(upsample, padding, size):
 
 
 def test_thesis_layer_shapes_and_size():
-  net = nets.TransformNet()
+  net = johnson.TransformNet()
   params = net.init(jax.random.key(0), jnp.zeros((1, 256, 256, 3)))
   count = sum(p.size for p in jax.tree.leaves(params))
   assert 1.6e6 < count < 1.8e6  # Johnson et al.'s network has about 1.68 M parameters
@@ -35,15 +36,15 @@ def test_thesis_layer_shapes_and_size():
 
 
 def test_width_scales_every_layer():
-  net = nets.TransformNet(width=16)
+  net = networks.build("johnson", {"width": 16})
   params = net.init(jax.random.key(0), jnp.zeros((1, 32, 32, 3)))
   assert 0.24 < sum(p.size for p in jax.tree.leaves(params)) / 1.68e6 < 0.27  # about a quarter
-  assert params["params"]["ConvNormAct_2"]["Conv_0"]["kernel"].shape[-1] == 64
+  assert params["ConvNormAct_2"]["Conv_0"]["kernel"].shape[-1] == 64
 
 
 def test_bfloat16_compute_stays_close():
   x = jnp.asarray(np.random.default_rng(1).uniform(0, 255, (1, 24, 24, 3)), jnp.float32)
-  net32, net16 = nets.TransformNet(residual_blocks=1), nets.TransformNet(residual_blocks=1, dtype=jnp.bfloat16)
+  net32, net16 = (networks.build("johnson", {"residual_blocks": 1}, dtype) for dtype in ("float32", "bfloat16"))
   params = net32.init(jax.random.key(0), x)
   np.testing.assert_allclose(net16.apply(params, x), net32.apply(params, x), atol=8.0)
 
@@ -54,37 +55,62 @@ def _photo(shape, seed=0):
 
 @pytest.mark.parametrize("size", [(64, 64), (37, 91), (130, 17)])
 def test_bilateral_net_starts_as_the_identity_at_any_size(size):
-  net = nets.BilateralNet(low_res=32, grid_size=8, grid_depth=4, width=4)
-  params = net.init(jax.random.key(0), _photo((1, 16, 16, 3)))["params"]
+  net = networks.build("bilateral", {"low_res": 32, "grid_size": 8, "grid_depth": 4, "width": 4})
+  params = net.init(jax.random.key(0), _photo((1, 16, 16, 3)))
   photos = _photo((2, *size, 3))
-  out, sown = net.apply({"params": params}, photos, mutable=["losses"])
+  out, own = net.train_apply(params, photos)
   assert out.shape == photos.shape
   np.testing.assert_allclose(out, photos, atol=1e-3)
-  assert float(sown["losses"]["grid_smoothness"][0]) == 0.0
+  assert float(own["grid_smoothness"]) == 0.0
 
 
 def test_bilateral_net_output_is_a_local_affine_recolouring_and_strength_blends_transforms():
-  net = nets.BilateralNet(low_res=32, grid_size=8, grid_depth=4, width=4)
-  params = net.init(jax.random.key(0), _photo((1, 16, 16, 3)))["params"]
+  net = networks.build("bilateral", {"low_res": 32, "grid_size": 8, "grid_depth": 4, "width": 4})
+  params = net.init(jax.random.key(0), _photo((1, 16, 16, 3)))
   last = [name for name in params if name.startswith("Conv_")][-1]
   params[last]["kernel"] = jax.random.normal(jax.random.key(1), params[last]["kernel"].shape) * 0.05
   photos = _photo((1, 48, 40, 3), 1) * 0.5 + 64  # inside [64, 192]: no clipping
-  stylized = nets.stylize(net, params, photos)
+  stylized = networks.stylize(net, params, photos)
   assert float(jnp.abs(stylized - photos).mean()) > 0.1
-  np.testing.assert_allclose(nets.stylize(net, params, photos, 0.0), photos, atol=1e-3)
-  half = nets.stylize(net, params, photos, 0.5)
+  np.testing.assert_allclose(networks.stylize(net, params, photos, strength=0.0), photos, atol=1e-3)
+  half = networks.stylize(net, params, photos, strength=0.5)
   np.testing.assert_allclose(half, 0.5 * (stylized + photos), atol=1e-2)  # linear in the grid (no clipping here)
 
 
 def test_bilateral_net_refuses_a_grid_that_does_not_divide_low_res():
   with pytest.raises(ValueError, match="power"):
-    nets.BilateralNet(low_res=100, grid_size=16).init(jax.random.key(0), _photo((1, 16, 16, 3)))
+    networks.build("bilateral", {"low_res": 100, "grid_size": 16})
 
 
 def test_low_resolution_view_averages_whole_blocks_then_resizes():
   photos = _photo((2, 1000, 517, 3))
-  low = nets.low_resolution(photos, 64)
+  low = bilateral.low_resolution(photos, 64)
   assert low.shape == (2, 64, 64, 3)
   np.testing.assert_allclose(low.mean((1, 2)), photos.mean((1, 2)), rtol=0.02)
   constant = jnp.full((1, 301, 77, 3), 17.0)
-  np.testing.assert_allclose(nets.low_resolution(constant, 32), 17.0, rtol=1e-6)
+  np.testing.assert_allclose(bilateral.low_resolution(constant, 32), 17.0, rtol=1e-6)
+
+
+def test_the_registry_builds_every_kind_and_names_what_is_wrong():
+  assert set(networks.KINDS) >= {"johnson", "thesis", "bilateral"}
+  assert networks.KINDS["johnson"].tiles and not networks.KINDS["bilateral"].tiles
+  assert networks.KINDS["bilateral"].regularizers == ("grid_smoothness",)
+  for kind, settings, message in (("unet", {}, "unknown net.kind 'unet'"), ("johnson", {"grid_size": 8}, "net.grid_size"),
+                                  ("johnson", {"upsample": "bicubic"}, "unknown upsample"),
+                                  ("thesis", {"input_blend": 1.0}, "input_blend must be in"),
+                                  ("bilateral", {"padding": "mirror"}, "unknown padding")):
+    with pytest.raises(ValueError, match=message):
+      networks.build(kind, settings)
+  with pytest.raises(ValueError, match="compute dtype"):
+    networks.build("johnson", {}, "float16")
+
+
+def test_the_thesis_kind_blends_its_training_output_with_the_input_and_not_its_inference():
+  net = networks.build("thesis", {"residual_blocks": 1, "input_blend": 0.15})
+  photos = _photo((1, 24, 24, 3))
+  params = net.init(jax.random.key(0), photos)
+  plain = johnson.Johnson(residual_blocks=1).apply(params, photos)
+  trained, own = net.train_apply(params, photos)
+  np.testing.assert_allclose(trained, 0.85 * plain + 0.15 * photos, rtol=1e-5, atol=1e-3)
+  np.testing.assert_allclose(net.apply(params, photos), plain, rtol=1e-6)
+  assert own == {}

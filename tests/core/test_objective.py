@@ -1,4 +1,4 @@
-"""The loss composition: masked and plain style, the matting term in both forms, targets."""
+"""The loss composition: masked and plain style, the matting term in both forms, targets, the terms' settings."""
 
 import jax.numpy as jnp
 import numpy as np
@@ -6,7 +6,7 @@ import pytest
 
 from configs import luan
 from stylejax import settings
-from stylejax.core import matting, objective as objective_lib
+from stylejax.core import matting, objective as objective_lib, terms
 from stylejax.io import weights
 
 
@@ -31,9 +31,9 @@ def test_masked_objective_with_one_region_equals_the_plain_one(rng):
   style = jnp.asarray(rng.uniform(0, 255, (1, 36, 36, 3)), jnp.float32)
   ones = lambda h, w: {layer: jnp.ones((1, *shape, 1)) for layer, shape in plain.layer_shapes(vgg, h, w).items()}  # noqa: E731
   laplacian = matting.prepare("banded", np.asarray(content[0]) / 255.0)
-  masked_targets = {"content": plain.content_targets(vgg, content), "masks": ones(32, 40),
+  masked_targets = {"content": plain.features(vgg, content, plain.term("content").layers()), "masks": ones(32, 40),
                     "style": plain.style_grams(vgg, style, ones(36, 36)), "laplacian": laplacian}
-  plain_targets = {"content": unmasked.content_targets(vgg, content), "style": unmasked.style_grams(vgg, style),
+  plain_targets = {"content": unmasked.features(vgg, content, unmasked.term("content").layers()), "style": unmasked.style_grams(vgg, style),
                    "laplacian": laplacian}
   image = content + 10.0
   a, b = plain.terms(image, vgg, masked_targets), unmasked.terms(image, vgg, plain_targets)
@@ -47,7 +47,7 @@ def test_a_missing_target_is_a_clear_error_and_the_builder_supplies_every_target
   content = jnp.asarray(rng.uniform(0, 255, (1, 32, 40, 3)), jnp.float32)
   grams = objective.blended_style_grams(vgg, [np.asarray(content[0])], style_masks=[np.ones((32, 40, 1), np.float32)])
   with pytest.raises(ValueError, match="needs targets masks, laplacian"):
-    objective.terms(content, vgg, {"content": objective.content_targets(vgg, content), "style": grams})
+    objective.terms(content, vgg, {"content": objective.features(vgg, content, objective.term("content").layers()), "style": grams})
   targets = objective.targets(vgg, content, grams, content_masks=np.ones((32, 40, 1), np.float32))
   assert set(targets) == set(objective.needed_targets)
   assert np.isfinite(float(objective.total(objective.terms(content + 5.0, vgg, targets))))
@@ -75,12 +75,32 @@ def test_the_luan_normalization_sees_features_as_of_0_255_inputs(rng):
   vgg = weights.load_vgg()
   scale = float(np.mean(vgg.std))
   make = lambda normalization: objective_lib.Objective(  # noqa: E731
-      ("conv4_2",), (("conv1_1", 1.0),), 1.0, 1.0, 0.0, normalization=normalization)
-  luan, johnson = make("luan"), make("johnson")
+      ((terms.Content(("conv4_2",)), 1.0), (terms.Style((("conv1_1", 1.0),)), 1.0)), normalization)
+  luan, mean = make("luan"), make("mean")
   content = jnp.asarray(rng.uniform(0, 255, (1, 32, 32, 3)), jnp.float32)
   style = rng.uniform(0, 255, (32, 32, 3)).astype(np.float32)
   image = content + 10.0
-  terms = {name: o.terms(image, vgg, o.targets(vgg, content, o.blended_style_grams(vgg, [style])))
-           for name, o in (("luan", luan), ("johnson", johnson))}
-  np.testing.assert_allclose(terms["luan"]["content"], scale**2 * terms["johnson"]["content"], rtol=1e-4)
-  np.testing.assert_allclose(terms["luan"]["style"], scale**4 / 64**2 * terms["johnson"]["style"], rtol=1e-4)
+  values = {name: o.terms(image, vgg, o.targets(vgg, content, o.blended_style_grams(vgg, [style])))
+           for name, o in (("luan", luan), ("mean", mean))}
+  np.testing.assert_allclose(values["luan"]["content"], scale**2 * values["mean"]["content"], rtol=1e-4)
+  np.testing.assert_allclose(values["luan"]["style"], scale**4 / 64**2 * values["mean"]["style"], rtol=1e-4)
+
+
+def test_each_weight_picks_its_term_and_weight_zero_leaves_costly_terms_out():
+  config = luan.get_config("tiny")
+  objective = settings.objective(config)
+  assert objective.names == ("content", "style", "tv", "affine")
+  assert isinstance(objective.term("style"), terms.MaskedStyle) and isinstance(objective.term("affine"), terms.AffineEnergy)
+  config.masks.source, config.loss.affine_form = "none", "difference"
+  assert type(settings.objective(config).term("style")) is terms.Style
+  assert isinstance(settings.objective(config).term("affine"), terms.AffineDifference)
+  config.loss.affine_weight, config.loss.tv_weight = 0.0, 0.0
+  assert settings.objective(config).names == ("content", "style", "tv")  # tv is cheap and logged; affine is not
+  assert settings.objective(config).without("style").names == ("content", "tv")
+  for key, value, message in (("affine_form", "ratio", "unknown affine form"), ("matting_eps", 0.0, "matting_eps"),
+                              ("style_layer_weights", (1.0,), "1 values for 5 style layers"),
+                              ("laplacian_backend", "dense", "unknown laplacian backend")):
+    bad = luan.get_config("tiny")
+    bad.loss[key] = value
+    with pytest.raises(settings.UserError, match=message):
+      settings.objective(bad)

@@ -16,6 +16,7 @@ def write_many(path, value, count):
     images.save_image(path, np.full((16, 16, 3), float(value)))
 
 
+@pytest.mark.slow
 def test_two_processes_writing_one_image_never_collide(tmp_path):
   path = str(tmp_path / "same.png")
   context = multiprocessing.get_context("spawn")

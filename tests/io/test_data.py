@@ -103,3 +103,12 @@ def test_tfds_builder_round_trip_without_tensorflow(photo_folder, tmp_path):
   with pytest.raises(UserError, match="cannot open tfds dataset"):
     data.make_source("tfds:no_such_dataset", str(data_dir))
   assert not os.path.exists(data_dir / "no_such_dataset")
+
+
+def test_each_example_draws_its_style_by_seed_and_step_and_hosts_share_one_draw():
+  styles = np.arange(5, dtype=np.uint8)[:, None, None, None] * np.ones((5, 4, 4, 3), np.uint8)
+  whole = data.styles_for_step(styles, 7, 6, seed=0)
+  np.testing.assert_array_equal(whole, data.styles_for_step(styles, 7, 6, seed=0))  # a resumed run draws the same
+  halves = [data.styles_for_step(styles, 7, 6, 0, index, 2) for index in range(2)]
+  np.testing.assert_array_equal(np.concatenate(halves), np.concatenate([whole[0::2], whole[1::2]]))
+  assert len({int(s[0, 0, 0]) for step in range(20) for s in data.styles_for_step(styles, step, 6, 0)}) == 5

@@ -79,6 +79,7 @@ def test_crafted_zip_pth_and_lpips_checkpoint_run_no_code(tmp_path):
   assert not os.path.exists(marker)
 
 
+@pytest.mark.slow
 def test_the_weights_job_and_vgg_weights_refuse_a_crafted_file_before_any_code_runs(tmp_path):
   marker = str(tmp_path / "pwned")
   path = tmp_path / "evil.pth"

@@ -11,6 +11,8 @@ from PIL import Image
 from tests.faults import run_cli_on_filesystem
 from tests.helpers import ROOT
 
+pytestmark = pytest.mark.slow  # every test runs run.py in its own process
+
 TINY = ["--config=configs/gatys.py:tiny", "--config.total_steps=5"]
 
 

@@ -12,6 +12,8 @@ import pytest
 from stylejax.io import runlog
 from tests.helpers import ROOT, free_port
 
+pytestmark = pytest.mark.slow  # run.py processes, jax.distributed, kill -9
+
 TRAIN = [sys.executable, "run.py", "--config=configs/johnson.py:tiny", "--config.sample_every_steps=0"]
 
 
@@ -34,7 +36,6 @@ def losses(workdir):
   return np.array([[row["step"], row["total"], row["style"], row["content"]] for row in runlog.read_rows(workdir)])
 
 
-@pytest.mark.slow
 def test_two_processes_train_as_one_process_with_two_devices_and_resume_after_a_kill(tmp_path):
   single = subprocess.run([*TRAIN, f"--workdir={tmp_path / 'single'}"], cwd=ROOT, capture_output=True, text=True,
                           env={**os.environ, "JAX_NUM_CPU_DEVICES": "2"}, timeout=600)

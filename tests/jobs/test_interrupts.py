@@ -7,9 +7,12 @@ import sys
 import time
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from tests.helpers import ROOT
+
+pytestmark = pytest.mark.slow  # a real run.py process, interrupted
 
 
 def wait_for_row(metrics, step, process, timeout_s=300):

@@ -159,6 +159,7 @@ def test_bad_settings_are_user_errors(tmp_path, overrides, message):
 
 
 
+@pytest.mark.slow
 def test_cli_comma_lists_of_absolute_and_relative_paths(tmp_path):
   styles = f"{assets.path('the_scream.jpg')},../{os.path.basename(ROOT)}/stylejax/assets/starry_night.jpg"
   result = run_cli(tmp_path / "w", f"--config.style={styles}", "--config.total_steps=1")

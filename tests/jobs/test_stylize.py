@@ -12,7 +12,7 @@ from PIL import Image
 
 from configs import stylize as stylize_config
 from stylejax import api
-from stylejax.core import nets
+from stylejax.core import networks
 from stylejax.errors import UserError
 from stylejax.io import images
 from stylejax.jobs import stylize
@@ -63,7 +63,7 @@ def test_outputs_match_the_network_and_strength_blends(model_dir, photo_tree, tm
   net, params, step = model.net, model.params, model.step
   assert step == 2
   content = images.load_image(photo_tree / "b.png")
-  expected = np.asarray(nets.stylize(net, params, jnp.asarray(content)[None])[0])
+  expected = np.asarray(networks.stylize(net, params, jnp.asarray(content)[None])[0])
   stylize.run(stylize_cfg(model_dir, photo_tree / "b.png", tmp_path / "full"), str(tmp_path / "w1"))
   np.testing.assert_allclose(images.load_image(tmp_path / "full" / "b.png"), expected, atol=1.0)
   stylize.run(stylize_cfg(model_dir, photo_tree / "b.png", tmp_path / "none", strength=0.0), str(tmp_path / "w2"))
@@ -76,7 +76,7 @@ def test_outputs_match_the_network_and_strength_blends(model_dir, photo_tree, tm
 def test_a_bilateral_model_stylises_a_folder_and_a_4k_photo_in_one_pass(photo_model_dir, photo_tree, tmp_path):
   """configs/fast_photo.py models load from their directory like Johnson ones; no tiling at any size."""
   model = api.load_model(photo_model_dir)
-  assert isinstance(model.net, nets.BilateralNet) and not model.tiles
+  assert model.net.kind == "bilateral" and not model.net.tiles
   out, work = tmp_path / "out", str(tmp_path / "work")
   with pytest.raises(UserError, match="1 of 6 images failed"):
     stylize.run(stylize_cfg(photo_model_dir, photo_tree, out), work)

@@ -26,6 +26,7 @@ def test_weights_job_installs_into_cache_and_vgg19_loads_from_it(tmp_path, monke
   np.testing.assert_allclose(got[0], reference["relu5_4"], rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_weights_job_from_the_command_line(tmp_path):
   root = os.path.dirname(os.path.dirname(DATA))
   env = {**os.environ, "STYLEJAX_HOME": str(tmp_path / "home")}

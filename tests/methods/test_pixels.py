@@ -3,7 +3,7 @@
 import jax.numpy as jnp
 import numpy as np
 
-from stylejax.core import objective as objective_lib
+from stylejax.core import objective as objective_lib, terms
 from stylejax.io import weights
 from stylejax.methods import pixels
 from tests.helpers import smooth_image
@@ -11,8 +11,9 @@ from tests.helpers import smooth_image
 
 def test_optimize_reports_every_chunk_lowers_the_loss_and_halts_on_nan(rng):
   vgg = weights.load_vgg()
-  objective = objective_lib.Objective(("relu2_2",), (("relu1_2", 1.0), ("relu2_2", 1.0)), 1.0, 1e3, 1e-3,
-                                      normalization="johnson")
+  objective = objective_lib.Objective(((terms.Content(("relu2_2",)), 1.0),
+                                       (terms.Style((("relu1_2", 1.0), ("relu2_2", 1.0))), 1e3),
+                                       (terms.TotalVariation(), 1e-3)), "mean")
   content = jnp.asarray(smooth_image(rng, 32, 32))[None]
   targets = objective.targets(vgg, content, objective.blended_style_grams(vgg, [smooth_image(rng, 32, 32)]))
   start = content + 20.0
@@ -29,8 +30,9 @@ def test_optimize_reports_every_chunk_lowers_the_loss_and_halts_on_nan(rng):
 
 
 def test_phases_two_stage_and_multiscale():
-  objective = objective_lib.Objective(("conv4_2",), (("conv1_1", 1.0),), 1.0, 1.0, 1.0, affine_weight=5.0)
+  objective = objective_lib.Objective(((terms.Content(("conv4_2",)), 1.0), (terms.Style((("conv1_1", 1.0),)), 1.0),
+                                       (terms.AffineEnergy(), 5.0)), "mean")
   plan = pixels.phases(objective, [32, 64], [30, 10], two_stage=True)
-  assert [(size, o.affine_weight, n) for size, o, n in plan] == [(32, 0.0, 30), (32, 5.0, 30), (64, 0.0, 10),
+  assert [(size, o.weight("affine"), n) for size, o, n in plan] == [(32, 0.0, 30), (32, 5.0, 30), (64, 0.0, 10),
                                                                   (64, 5.0, 10)]
   assert len(pixels.phases(objective, [64], [10], two_stage=False)) == 1

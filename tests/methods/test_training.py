@@ -1,4 +1,4 @@
-"""The training step: NaN guard, data-parallel equality across devices, network terms, input blend."""
+"""The training step: NaN guard, data-parallel equality across devices, network terms."""
 
 import os
 import subprocess
@@ -12,10 +12,9 @@ import optax
 import pytest
 
 from configs import fast_photo, johnson
-from stylejax import settings
+from stylejax import api, settings
 from stylejax.errors import UserError
 from stylejax.io import weights
-from stylejax.jobs import train
 from stylejax.methods import training
 from tests.helpers import OVERRIDES, ROOT, assert_bitwise_equal, tiny_config
 
@@ -25,7 +24,7 @@ def test_nan_guard_freezes_parameters_and_records_the_step():
   objective = settings.objective(config)
   net, tx = settings.network(config), optax.adam(1e-3)
   vgg = weights.load_vgg("vgg16")
-  grams, _ = train.style_grams(objective, vgg, config)
+  grams, _ = api.style_targets(objective, vgg, settings.paths(config.style, "style")[0], config.style_size)
   state = training.init_state(net, tx, 32, seed=0)
   before = jax.tree.map(np.asarray, state["params"])
   batch = jnp.full((2, 32, 32, 3), jnp.nan)
@@ -40,9 +39,9 @@ MESH_SCRIPT = textwrap.dedent("""
     import jax, jax.numpy as jnp, numpy as np, optax
     from jax.sharding import NamedSharding, PartitionSpec as P
     from tests.helpers import tiny_config
-    from stylejax import settings
+    from stylejax import api, settings
     from stylejax.io import weights
-    from stylejax.jobs import train
+    from stylejax import api
     from stylejax.methods import training
     assert jax.device_count() == 4
     config = tiny_config()
@@ -51,7 +50,7 @@ MESH_SCRIPT = textwrap.dedent("""
     # zero gradients of biases before instance norm into +-lr.
     net, tx = settings.network(config), optax.sgd(1e-3)
     vgg = weights.load_vgg("vgg16")
-    grams, _ = train.style_grams(objective, vgg, config)
+    grams, _ = api.style_targets(objective, vgg, settings.paths(config.style, "style")[0], config.style_size)
     batch = np.random.default_rng(0).integers(0, 256, (4, 32, 32, 3), dtype=np.uint8)
     results = []
     for devices in (jax.devices()[:1], jax.devices()):
@@ -87,14 +86,13 @@ def test_data_parallel_step_on_4_devices_matches_1_device():
 
 
 
-def test_network_terms_enter_the_total_with_their_weight_and_input_blend_mixes_in_the_content():
+def test_network_terms_enter_the_total_with_their_weight():
   config = fast_photo.get_config("tiny")
   config.update(OVERRIDES)
   objective, net, tx = settings.objective(config), settings.network(config), optax.sgd(0.0)
-  extras = settings.training_terms(config)
-  assert extras == {"regularization": (("grid_smoothness", config.loss.grid_smoothness_weight),), "input_blend": 0.0}
+  assert objective.weight("grid_smoothness") == config.loss.grid_smoothness_weight
   vgg = weights.load_vgg("vgg16")
-  grams, _ = train.style_grams(objective, vgg, config)
+  grams = objective.blended_style_grams(vgg, [np.full((48, 48, 3), 90.0, np.float32)])
   state = training.init_state(net, tx, 32, seed=0)
   last = [name for name in state["params"] if name.startswith("Conv_")][-1]
   state["params"][last]["kernel"] = jax.random.normal(jax.random.key(1), state["params"][last]["kernel"].shape) * 0.1
@@ -102,31 +100,25 @@ def test_network_terms_enter_the_total_with_their_weight_and_input_blend_mixes_i
   params = jax.tree.map(jnp.copy, state["params"])  # the step donates the state's buffers
   terms = training.loss_terms(objective, net, params, vgg, grams, jnp.asarray(batch, jnp.float32))
   assert float(terms["grid_smoothness"]) > 0
-  _, metrics = training.train_step(state, batch, vgg, grams, objective=objective, net=net, tx=tx, **extras)
-  expected = objective.total(terms) + config.loss.grid_smoothness_weight * terms["grid_smoothness"]
+  _, metrics = training.train_step(state, batch, vgg, grams, objective=objective, net=net, tx=tx)
+  without = objective.without("grid_smoothness")
+  expected = without.total(terms) + config.loss.grid_smoothness_weight * terms["grid_smoothness"]
   np.testing.assert_allclose(float(metrics["total"]), float(expected), rtol=1e-5)
-
-  content = jnp.asarray(batch, jnp.float32)
-  blended = training.loss_terms(objective, net, params, vgg, grams, content, input_blend=0.15)
-  by_hand = objective.terms(0.85 * net.apply({"params": params}, content) + 0.15 * content, vgg,
-                            objective.targets(vgg, content, grams))
-  for name, value in by_hand.items():
-    np.testing.assert_allclose(float(blended[name]), float(value), rtol=1e-5)
 
 
 def test_bad_network_settings_are_refused_in_one_line():
-  config = fast_photo.get_config("tiny")
   for key, value, message in (("kind", "unet", "unknown net.kind"), ("grid_size", 6, "power of 2"),
-                              ("padding", "mirror", "padding must be one of")):
+                              ("padding", "mirror", "unknown padding"), ("upsample", "bicubic", "net.upsample")):
     bad = fast_photo.get_config("tiny")
     bad.net[key] = value
     with pytest.raises(UserError, match=message):
       settings.network(bad)
-  for key, value, message in (("width", 0, "net.width must be >= 1"), ("residual_blocks", -1, "residual_blocks")):
+  for key, value, message in (("width", 0, "width >= 1"), ("residual_blocks", -1, "residual_blocks must be >= 0")):
     bad = johnson.get_config("tiny")
     bad.net[key] = value
     with pytest.raises(UserError, match=message):
       settings.network(bad)
-  config.input_blend = 1.0
-  with pytest.raises(UserError, match="input_blend must be below 1"):
-    settings.training_terms(config)
+  bad = fast_photo.get_config("tiny")
+  del bad.loss["grid_smoothness_weight"]
+  with pytest.raises(UserError, match="set loss.grid_smoothness_weight"):
+    settings.objective(bad)

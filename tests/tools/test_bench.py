@@ -27,6 +27,7 @@ def run_sweep(preset, workdir, *overrides):
   assert done.returncode == 0, done.stderr[-3000:]
 
 
+@pytest.mark.slow
 def test_gatys_sweep_times_ours_and_torch_side_by_side(tmp_path):
   run_sweep("bench_gatys.py:tiny", tmp_path)
   rows = rows_by_point(tmp_path)
@@ -41,6 +42,7 @@ def test_gatys_sweep_times_ours_and_torch_side_by_side(tmp_path):
   assert "| size=64_optimizer=lbfgs | 64 | float32 | lbfgs | ours | done |" in (tmp_path / "results.md").read_text()
 
 
+@pytest.mark.slow
 def test_luan_sweep_times_the_photorealistic_step_against_the_gatys_step(tmp_path):
   run_sweep("bench_luan.py:tiny", tmp_path)
   rows = rows_by_point(tmp_path)
@@ -49,6 +51,7 @@ def test_luan_sweep_times_the_photorealistic_step_against_the_gatys_step(tmp_pat
   assert gatys["ms torch/ours"] > 0 and rows["optimizer=adam"]["ms torch/ours"] is None
 
 
+@pytest.mark.slow
 def test_fast_sweep_times_training_stylisation_and_a_folder_with_the_torch_peer(tmp_path):
   run_sweep("bench_fast.py:tiny", tmp_path, "--config.base.net.residual_blocks=1")
   rows = rows_by_point(tmp_path)

@@ -104,6 +104,7 @@ def _claim_all(path, name, claimed, start):
     claimed.append((name, job.token))
 
 
+@pytest.mark.slow
 def test_two_worker_processes_never_claim_the_same_job(tmp_path):
   path = str(tmp_path / "site.db")
   jobs = queue_lib.JobQueue(path)

@@ -14,11 +14,14 @@ import sys
 import time
 
 import httpx2 as httpx
+import pytest
 from PIL import Image
 from playwright.sync_api import expect, sync_playwright
 
 from stylejax.web import app as app_lib, queue as queue_lib, site_files
 from tests.helpers import ROOT, free_port
+
+pytestmark = pytest.mark.slow  # run.py processes killed with -9, a real browser
 
 PHOTO = os.path.join(ROOT, "stylejax", "assets", "chelsea.jpg")
 STYLE = os.path.join(ROOT, "stylejax", "assets", "starry_night.jpg")

@@ -1,0 +1,60 @@
+"""Feed-forward style transfer networks as plug-ins: one module per kind, one registry (`KINDS`).
+
+- johnson: Johnson et al.'s transformation network (the artistic model);
+- thesis: the same network trained with the thesis's input blend (its §4 photorealistic model);
+- bilateral: a bilateral grid of local affine colour transforms (photorealistic by construction).
+
+Every kind is a `base.Network` (its typed settings, `init`, `apply`, `train_apply`
+and what it needs: tiling, a style input, regularisers); `build` makes one from
+a config's `net` section. Adding a network is one module here, its class
+listed below
+(or `register` called on a class defined anywhere, e.g. in a test) plus a preset.
+"""
+
+import dataclasses
+import functools
+
+import jax
+import jax.numpy as jnp
+
+from stylejax.core.networks.base import Network, blend
+
+KINDS = {}  # net.kind -> Network subclass
+
+
+def register(cls):
+  """Adds a Network subclass to KINDS under its `kind`; returns it (usable as a decorator)."""
+  if not (isinstance(cls, type) and issubclass(cls, Network) and dataclasses.is_dataclass(cls)):
+    raise TypeError(f"{cls!r} is not a dataclass subclassing stylejax.core.networks.Network")
+  KINDS[cls.kind] = cls
+  return cls
+
+
+def build(kind, settings, dtype="float32"):
+  """The network of kind `kind` with `settings` ({field: value}; missing fields take their defaults).
+  Unknown kinds, unknown settings and bad values are ValueErrors that name them."""
+  if kind not in KINDS:
+    raise ValueError(f"unknown net.kind {kind!r}; choose one of {', '.join(KINDS)}")
+  cls = KINDS[kind]
+  names = {field.name for field in dataclasses.fields(cls)} - {"dtype"}
+  unknown = sorted(set(settings) - names)
+  if unknown:
+    raise ValueError(f"net.{unknown[0]} is not a setting of a {kind} network; its settings are "
+                     f"{', '.join(sorted(names))}")
+  return cls(**settings, dtype=dtype)
+
+
+@functools.partial(jax.jit, static_argnames="net")
+def stylize(net, params, content, style=None, strength=1.0):
+  """`net.apply` on any numeric (B, H, W, 3) in 0..255, jitted: stylised images in 0..255 (float32)."""
+  content = content.astype(jnp.float32)
+  style = None if style is None else style.astype(jnp.float32)
+  return net.apply(params, content, style, strength).astype(jnp.float32)
+
+
+from stylejax.core.networks import bilateral, johnson, thesis  # noqa: E402  (after register: the built-in kinds)
+
+for _kind in (johnson.Johnson, thesis.Thesis, bilateral.Bilateral):
+  register(_kind)
+
+__all__ = ["KINDS", "Network", "blend", "build", "register", "stylize"]

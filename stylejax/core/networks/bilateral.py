@@ -1,0 +1,143 @@
+"""The bilateral-grid network (kind "bilateral"): predicts local affine colour transforms of the photo
+(Gharbi et al. 2017; Xia et al. 2020), photorealistic by construction; see `BilateralNet`.
+"""
+
+import dataclasses
+import math
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from stylejax.core import bilateral as grids
+from stylejax.core.networks import base
+from stylejax.core.networks.johnson import PADDINGS
+
+
+def low_resolution(images, size):
+  """(B, H, W, C) -> (B, size, size, C), aspect ratio not kept: a box average by the largest whole
+  factor that stays at or above `size`, then an antialiased linear resize (so a 4K image costs
+  one pass over its pixels, not a 4K-wide resampling matrix)."""
+  batch, height, width, channels = images.shape
+  fy, fx = max(1, height // size), max(1, width // size)
+  if fy > 1 or fx > 1:
+    images = images[:, :height // fy * fy, :width // fx * fx]
+    images = images.reshape(batch, height // fy, fy, width // fx, fx, channels).mean((2, 4))
+  return jax.image.resize(images, (batch, size, size, channels), "linear")
+
+
+class Guide(nn.Module):
+  """The full-resolution guide of Gharbi et al. 2017 (§3.4.1): per pixel, a 3×3 colour transform,
+  a learned curve per channel (`knots` ramps: Σ_k s_ck·max(y_c − k/knots, 0)) and a channel mix,
+  clipped to [0, 1]. Starts as the mean of the three channels."""
+  knots: int = 16
+
+  @nn.compact
+  def __call__(self, images):  # (B, H, W, 3) in [0, 1] -> (B, H, W)
+    colour = self.param("colour", lambda _: jnp.eye(3))
+    colour_bias = self.param("colour_bias", nn.initializers.zeros, (3,))
+    slopes = self.param("slopes", lambda _: jnp.zeros((3, self.knots)).at[:, 0].set(1.0))
+    mix = self.param("mix", lambda _: jnp.full((3,), 1.0 / 3.0))
+    offset = self.param("offset", nn.initializers.zeros, ())
+    # Written as sums of elementwise terms (no matrix products), so XLA fuses the whole guide into one
+    # loop over the pixels and a 4K photo needs no per-knot buffers.
+    y = [sum(images[..., j] * colour[j, c] for j in range(3)) + colour_bias[c] for c in range(3)]
+    curves = [sum(slopes[c, k] * jnp.maximum(y[c] - k / self.knots, 0.0) for k in range(self.knots))
+              for c in range(3)]
+    return jnp.clip(sum(mix[c] * curves[c] for c in range(3)) + offset, 0.0, 1.0)
+
+
+class BilateralNet(nn.Module):
+  """Photo (B, H, W, 3) in 0..255 -> its local affine recolouring in 0..255, at any size, in one pass.
+
+  After Gharbi et al. 2017 ("Deep bilateral learning for real-time image
+  enhancement", §3) and Xia et al. 2020 ("Joint bilateral learning for
+  real-time universal photorealistic style transfer"): a small network sees
+  the photo at `low_res`² and predicts a bilateral grid of 3×4 affine colour
+  transforms (`grid_size`² cells × `grid_depth` intensity cells):
+
+    low_res² photo → log2(low_res / grid_size) stride-2 3×3 convs (`width`, doubling)
+      ├ local path: two 3×3 convs at grid_size²
+      └ global path: two stride-2 3×3 convs, three dense layers (256, 128, 64)
+    → ReLU(local + global) → 1×1 conv to grid_depth·12 coefficients per cell.
+
+  The grid is sliced at the full-resolution `Guide` (stylejax.core.bilateral)
+  and each pixel's transform is applied to its own colour: the output is
+  locally affine in the photo by construction and keeps all its detail. The
+  last layer starts at zero weights and identity-transform biases, so the
+  untrained network returns the photo. The 3×3 convolutions pad by reflection
+  (`padding="reflect"`; with zeros the network can tell the border from the
+  inside, and it learned bright frames there: experiments/fast_photo_vs_luan.md).
+  `strength` (0..1) blends the predicted transforms with the
+  identity. The grid's neighbour differences (`grids.smoothness`) are
+  sown as `losses/grid_smoothness`.
+  """
+  low_res: int = 256
+  grid_size: int = 16
+  grid_depth: int = 8
+  width: int = 8
+  padding: str = "reflect"
+  dtype: jnp.dtype = jnp.float32
+
+  @nn.compact
+  def __call__(self, images, strength=1.0):
+    downsamplings = int(round(math.log2(self.low_res / self.grid_size)))
+    photo = images.astype(jnp.float32) / 255.0
+    reflect = self.padding == "reflect"
+
+    def conv(features, stride=1):  # 3×3, padded by reflection or with zeros
+      layer = nn.Conv(features, (3, 3), (stride, stride), "VALID" if reflect else "SAME", dtype=self.dtype)
+      return lambda x: layer(jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), "reflect") if reflect else x)
+
+    x = low_resolution(photo, self.low_res).astype(self.dtype)
+    for k in range(downsamplings):
+      x = nn.relu(conv(self.width * 2**k, 2)(x))
+    features = self.width * 2**max(downsamplings - 1, 0)
+    local = conv(features)(nn.relu(conv(features)(x)))
+    glob = nn.relu(conv(features, 2)(nn.relu(conv(features, 2)(x))))
+    glob = glob.reshape(glob.shape[0], -1)
+    for units in (256, 128):
+      glob = nn.relu(nn.Dense(units, dtype=self.dtype)(glob))
+    glob = nn.Dense(features, dtype=self.dtype)(glob)
+    fused = nn.relu(local + glob[:, None, None, :])
+    identity = jnp.tile(jnp.eye(3, 4).ravel(), self.grid_depth)
+    coefficients = nn.Conv(self.grid_depth * 12, (1, 1), kernel_init=nn.initializers.zeros,
+                           bias_init=lambda *_: identity, dtype=self.dtype)(fused)
+    grid = coefficients.astype(jnp.float32).reshape(*coefficients.shape[:3], self.grid_depth, 3, 4)
+    self.sow("losses", "grid_smoothness", grids.smoothness(grid))
+    grid = base.blend(grid, grids.identity_grid(*grid.shape[:4]), strength)
+    out = grids.apply(grid, Guide()(photo), photo)
+    return jnp.clip(out, 0.0, 1.0) * 255.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Bilateral(base.Network):
+  """`BilateralNet`'s settings; its grid's smoothness is a regulariser of the training loss."""
+  kind = "bilateral"
+  photorealistic = True
+  regularizers = ("grid_smoothness",)
+
+  low_res: int = 256  # the network's view of every photo, low_res² (aspect ratio not kept)
+  grid_size: int = 16  # grid cells per side
+  grid_depth: int = 8  # grid cells over the guide's range
+  width: int = 8  # channels of the first convolution, doubling with each stride
+  padding: str = "reflect"  # reflect | zeros (zeros: the network learns bright frames at the borders)
+
+  def __post_init__(self):
+    super().__post_init__()
+    if self.padding not in PADDINGS:
+      raise ValueError(f"unknown padding {self.padding!r}; choose one of {', '.join(PADDINGS)}")
+    power = self.low_res / self.grid_size if self.grid_size else 0
+    if self.grid_size < 4 or self.grid_depth < 2 or power < 1 or power != 2 ** round(math.log2(power)):
+      raise ValueError(f"low_res ({self.low_res}) must be grid_size ({self.grid_size}, at least 4) times a power "
+                       f"of 2, and grid_depth ({self.grid_depth}) at least 2")
+    if self.width < 1:
+      raise ValueError(f"width must be >= 1, got {self.width}")
+
+  def module(self):
+    return BilateralNet(self.low_res, self.grid_size, self.grid_depth, self.width, self.padding, self.compute_dtype)
+
+  def apply(self, params, content, style=None, strength=1.0):
+    """Strength blends the predicted transforms with the identity (the grid, not the output: the two
+    agree up to the final clipping, as slicing and applying a grid are linear in it)."""
+    return self.module().apply({"params": params}, *self.inputs(content, style), strength)
