@@ -24,7 +24,7 @@ import numpy as np
 from PIL import Image
 
 from stylejax import settings
-from stylejax.core import masks as masks_lib, networks, postprocess, scoring, tiling
+from stylejax.core import masks as masks_lib, networks, objective as objective_lib, postprocess, scoring, tiling
 from stylejax.errors import UserError
 from stylejax.io import checkpoints, configs, images, mask_files, weights
 from stylejax.methods import pixels
@@ -50,8 +50,9 @@ def load_vgg(config):
 
 
 def read_inputs(config):
-  """Validates the config and decodes every input once: (content, styles, blend, content mask, style mask)."""
-  settings.check_optimize(config)
+  """Validates an optimize config and decodes every input once: (content, styles, blend, content mask, style
+  mask)."""
+  settings.transfer_settings(config)
   settings.objective(config)
   style_paths, blend = settings.style_inputs(config)
   content = images.read_rgb(settings.paths(config.content, "content")[0], config.max_input_pixels)
@@ -87,29 +88,27 @@ def fit(image, long_side):
   return array
 
 
-def find_masks(config, vgg, content, style, long_side, content_mask=None, style_mask=None):
+def find_masks(masks, vgg, content, style, long_side, style_scale=1.0, content_mask=None, style_mask=None):
   """(content masks, style masks, region names) for decoded `content` and `style` at `long_side` (the style at
-  long_side · style_scale), or None without masks.
+  long_side · style_scale), per `masks` (core.masks.MaskSettings), or None without masks.
 
   content_mask, style_mask: Luan's colour-coded images ((H, W, 3) 0..255,
-  masks.source=files) or integer label maps ((H, W), masks.source=labels) of
+  source files) or integer label maps ((H, W), source labels) of
   the same aspect ratio as their images.
   """
-  source = config.masks.source
-  if source == "none":
+  if masks.source == "none":
     return None
-  content, style = fit(content, long_side), fit(style, max(1, round(long_side * config.style_scale)))
-  if source == "auto":
-    return masks_lib.auto_masks(vgg, content, style, config.masks.regions, seed=config.seed)
+  content, style = fit(content, long_side), fit(style, max(1, round(long_side * style_scale)))
+  if masks.source == "auto":
+    return masks_lib.auto_masks(vgg, content, style, masks.regions, seed=masks.seed)
   if content_mask is None or style_mask is None:
-    raise UserError(f"masks.source={source} needs masks.content and masks.style files")
-  names = config.masks.content or "content mask", config.masks.style or "style mask"
-  content_mask = mask_files.resize_nearest(content_mask, *content.shape[:2], names[0])
-  style_mask = mask_files.resize_nearest(style_mask, *style.shape[:2], names[1])
-  if source == "labels":
-    groups, group_names = mask_files.read_groups(config.masks.label_groups or None)
+    raise UserError(f"masks.source={masks.source} needs masks.content and masks.style files")
+  content_mask = mask_files.resize_nearest(content_mask, *content.shape[:2], masks.content_name)
+  style_mask = mask_files.resize_nearest(style_mask, *style.shape[:2], masks.style_name)
+  if masks.source == "labels":
+    groups, group_names = mask_files.read_groups(masks.label_groups or None)
     return masks_lib.label_masks(content_mask, style_mask, groups, group_names)
-  return masks_lib.color_masks(content_mask, style_mask, *names)
+  return masks_lib.color_masks(content_mask, style_mask, masks.content_name, masks.style_name)
 
 
 def style_targets(objective, vgg, style, long_side, max_pixels=images.DEFAULT_MAX_PIXELS):
@@ -157,10 +156,12 @@ def score(output, content, style, content_mask=None, style_mask=None):
 class PixelTransfer:
   """One pixel optimisation (Gatys; Luan with masks and the affine term) over its phases.
 
-  Built from a config and decoded images; `run` fills in the fields as it goes,
-  so a caller interrupted mid-run (Ctrl-C) still has the latest good image.
+  Built from typed settings (stylejax.settings.transfer_settings), the objective
+  and decoded images; `run` fills in the fields as it goes, so a caller
+  interrupted mid-run (Ctrl-C) still has the latest good image.
   """
-  config: object
+  settings: pixels.TransferSettings
+  objective: objective_lib.Objective
   content: Image.Image
   styles: list
   blend: list
@@ -176,12 +177,10 @@ class PixelTransfer:
   timing: list = dataclasses.field(default_factory=list)  # per phase: [(steps, seconds) per chunk]
 
   def __post_init__(self):
-    self.objective = settings.objective(self.config)
-    sizes = pixels.scale_sizes(self.config.image_size, self.config.num_scales)
-    self.plan = pixels.phases(self.objective, sizes, settings.scale_steps(self.config), self.config.two_stage)
+    self.plan = pixels.phases(self.objective, self.settings.sizes, self.settings.steps, self.settings.two_stage)
 
   def style_size(self, long_side):
-    return max(1, round(long_side * self.config.style_scale))
+    return max(1, round(long_side * self.settings.style_scale))
 
   def targets(self, content, long_side):
     """The objective's targets at one scale (content (H, W, 3) at that scale)."""
@@ -194,32 +193,31 @@ class PixelTransfer:
     return self.objective.targets(self.vgg, jnp.asarray(content)[None], grams, content_masks)
 
   def initial_image(self, content, rng, previous_content=None):
-    """The starting pixels per config.init, or the previous phase's result, carried to a finer
-    scale per config.upsample: `resize` (Lanczos) or `guided` (its local affine colour
+    """The starting pixels per settings.init, or the previous phase's result, carried to a finer
+    scale per settings.upsample: `resize` (Lanczos) or `guided` (its local affine colour
     transforms of previous_content applied to the finer content: postprocess.guided_upsample)."""
     height, width = content.shape[:2]
     if self.image is not None:
       previous = self.image
       if previous.shape[:2] == (height, width):
         return previous
-      if self.config.upsample == "guided":
+      if self.settings.upsample == "guided":
         return postprocess.guided_upsample(previous, previous_content, content)
       return images.resize(previous, height, width)
-    init = self.config.init
+    init = self.settings.init
     if init == "content":
       return content
     noise = np.asarray(jax.random.uniform(rng, content.shape, jnp.float32, 0.0, 255.0))
     if init == "noise":
       return noise
     if init == "mix":
-      return self.config.noise_ratio * noise + (1.0 - self.config.noise_ratio) * content
-    return images.resize(images.load_image(settings.paths(init, "init")[0], None, self.config.max_input_pixels),
-                         height, width)
+      return self.settings.noise_ratio * noise + (1.0 - self.settings.noise_ratio) * content
+    return images.resize(images.load_image(init, None, self.settings.max_input_pixels), height, width)
 
   def run(self, on_chunk=None):
     """Runs every phase; on_chunk(step, x or None, terms, seconds) after each chunk (x None: a phase's start)."""
-    config, plan = self.config, self.plan
-    rng = jax.random.key(config.seed)
+    run, plan = self.settings, self.plan
+    rng = jax.random.key(run.seed)
     targets = previous_content = None
     for k, (long_side, stage, steps) in enumerate(plan):
       if k == 0 or long_side != plan[k - 1][0]:
@@ -243,9 +241,9 @@ class PixelTransfer:
           on_chunk(self.step, x, terms, seconds)
 
       self.timing.append(phase_timing)
-      x, halted, converged = pixels.optimize(x, self.vgg, stage_targets, stage, optimizer_name=config.optimizer,
-                                             learning_rate=config.learning_rate, steps=steps,
-                                             chunk=config.log_every_steps, tolerance=config.stop_tolerance,
+      x, halted, converged = pixels.optimize(x, self.vgg, stage_targets, stage, optimizer_name=run.optimizer,
+                                             learning_rate=run.learning_rate, steps=steps,
+                                             chunk=run.chunk, tolerance=run.stop_tolerance,
                                              on_chunk=chunk_done)
       if converged is not None:
         self.converged_at.append(start + converged)
@@ -257,10 +255,10 @@ class PixelTransfer:
   def result(self):
     """The latest image with the configured post-processing (smooth_affine, original colours)."""
     result = self.image
-    if self.config.postprocess == "smooth_affine":
-      result = postprocess.smooth_affine(result, self.content_at_scale, self.config.smooth_radius,
-                                         self.config.smooth_eps)
-    if self.config.original_colors:
+    if self.settings.postprocess == "smooth_affine":
+      result = postprocess.smooth_affine(result, self.content_at_scale, self.settings.smooth_radius,
+                                         self.settings.smooth_eps)
+    if self.settings.original_colors:
       result = images.original_colors(result, self.content_at_scale)
     return result
 
@@ -273,14 +271,14 @@ def transfer(content, style, method="gatys", *, vgg=None, content_mask=None, sty
   Raises UserError if the loss became NaN/Inf.
   """
   config = preset(method, **overrides)
-  settings.check_optimize(config)
+  plan, objective = settings.transfer_settings(config), settings.objective(config)
   vgg = vgg or load_vgg(config)
   styles = [as_image(s, config.max_input_pixels) for s in (style if isinstance(style, (list, tuple)) else [style])]
   blend = settings.as_list(config.style_blend_weights, float, "style_blend_weights") or [1.0] * len(styles)
   content = as_image(content, config.max_input_pixels)
-  sizes = pixels.scale_sizes(config.image_size, config.num_scales)
-  masks = find_masks(config, vgg, content, styles[0], sizes[-1], content_mask, style_mask)
-  run = PixelTransfer(config, content, styles, blend, vgg, masks).run()
+  masks = find_masks(settings.mask_settings(config), vgg, content, styles[0], plan.sizes[-1], plan.style_scale,
+                     content_mask, style_mask)
+  run = PixelTransfer(plan, objective, content, styles, blend, vgg, masks).run()
   if run.halted_at is not None:
     raise UserError(f"loss became NaN or Inf at step {run.halted_at}")
   return run.result()

@@ -10,7 +10,7 @@ tuples in the configs; on the command line a comma string is accepted too
 import math
 import os
 
-from stylejax.core import networks, objective as objective_lib, terms
+from stylejax.core import masks as masks_lib, networks, objective as objective_lib, terms
 from stylejax.errors import UserError
 from stylejax.io import assets
 from stylejax.methods import pixels
@@ -106,6 +106,26 @@ def check_optimize(config):
     raise UserError(f"noise_ratio must be in [0, 1], got {config.noise_ratio}")
   if config.init not in ("content", "noise", "mix") and not os.path.isfile(assets.resolve(config.init)):
     raise UserError(f"init must be content, noise, mix or an image file; {config.init!r} is none of these")
+
+
+def transfer_settings(config):
+  """The typed settings of an optimize config's pixel transfer (methods.pixels.TransferSettings), checked."""
+  check_optimize(config)
+  init = config.init if config.init in ("content", "noise", "mix") else paths(config.init, "init")[0]
+  return pixels.TransferSettings(
+      tuple(pixels.scale_sizes(config.image_size, config.num_scales)), tuple(scale_steps(config)), config.two_stage,
+      config.style_scale, config.upsample, init, config.noise_ratio, config.seed, config.optimizer,
+      config.learning_rate, config.log_every_steps, config.stop_tolerance, config.postprocess, config.smooth_radius,
+      config.smooth_eps, config.original_colors, config.max_input_pixels)
+
+
+def mask_settings(config):
+  """The typed settings of an optimize config's `masks` section (core.masks.MaskSettings)."""
+  masks = config.masks
+  if masks.source not in MASK_SOURCES:
+    raise UserError(f"unknown masks.source {masks.source!r}; choose one of {', '.join(MASK_SOURCES)}")
+  return masks_lib.MaskSettings(masks.source, masks.content or "content mask", masks.style or "style mask",
+                                masks.label_groups, masks.regions, config.seed)
 
 
 def scale_steps(config):

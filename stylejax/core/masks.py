@@ -13,6 +13,7 @@ Masks are float arrays (H, W, K) with channels summing to 1; `layer_masks`
 resizes them to every VGG layer used; `to_color_image` draws them for people.
 """
 
+import dataclasses
 import functools
 import warnings
 
@@ -30,6 +31,17 @@ LUAN_COLORS = {
 }
 TOLERANCE = 0.1
 MAX_UNKNOWN_FRACTION = 0.05  # more pixels than this matching no colour is an error
+
+
+@dataclasses.dataclass(frozen=True)
+class MaskSettings:
+  """Where a masked transfer's semantic regions come from (configs/common.py's `masks` section)."""
+  source: str = "none"  # none | files (Luan's colour PNGs) | labels (label maps) | auto (VGG k-means)
+  content_name: str = "content mask"  # the mask files' names, for messages
+  style_name: str = "style mask"
+  label_groups: str = ""  # labels: a label -> group table file; empty: ADE20K's groups
+  regions: int = 3  # auto: k of the k-means
+  seed: int = 0
 
 
 def _labels(segmentation, path):

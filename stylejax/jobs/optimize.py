@@ -33,10 +33,10 @@ def run(config, workdir):
   """The `optimize` job: stylize config.content with config.style; writes the run outputs, returns the summary
   (`image`: the file of the result, in the workdir). Its progress bar can be watched (runlog.observing)."""
   content, styles, blend, content_mask, style_mask = api.read_inputs(config)
-  vgg = api.load_vgg(config)
-  sizes = api.pixels.scale_sizes(config.image_size, config.num_scales)
-  masks = api.find_masks(config, vgg, content, styles[0], sizes[-1], content_mask, style_mask)
-  transfer = api.PixelTransfer(config, content, styles, blend, vgg, masks)
+  plan, objective, vgg = settings.transfer_settings(config), settings.objective(config), api.load_vgg(config)
+  masks = api.find_masks(settings.mask_settings(config), vgg, content, styles[0], plan.sizes[-1], plan.style_scale,
+                         content_mask, style_mask)
+  transfer = api.PixelTransfer(plan, objective, content, styles, blend, vgg, masks)
   log = runlog.RunLog(workdir, config)
   if masks is not None:
     _save_masks(workdir, transfer)

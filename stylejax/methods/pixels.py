@@ -8,6 +8,7 @@ keeps the last good image. `phases` plans coarse-to-fine scales and Luan's two
 stages.
 """
 
+import dataclasses
 import functools
 import time
 
@@ -23,6 +24,29 @@ from stylejax.core import lbfgs
 OPTIMIZERS = {"adam": lambda lr: optax.adam(lr),
               "lbfgs": lambda lr: lbfgs.lbfgs(lr),
               "lbfgs_linesearch": lambda lr: optax.lbfgs(learning_rate=lr or None)}
+
+
+@dataclasses.dataclass(frozen=True)
+class TransferSettings:
+  """How one pixel transfer runs (stylejax.api.PixelTransfer); configs/gatys.py's keys of the same names,
+  read by stylejax.settings.transfer_settings."""
+  sizes: tuple  # long side of each scale, coarse to fine (scale_sizes)
+  steps: tuple  # optimiser steps at each scale
+  two_stage: bool = False  # per scale, Luan's stages: first without the affine term, then with it
+  style_scale: float = 1.0  # the style's long side relative to the content's
+  upsample: str = "resize"  # from one scale to the next: resize | guided
+  init: str = "content"  # content | noise | mix | an image file
+  noise_ratio: float = 0.0  # mix: the share of noise
+  seed: int = 0
+  optimizer: str = "adam"  # a key of OPTIMIZERS
+  learning_rate: float = 1.0
+  chunk: int = 10  # steps per jitted chunk (and per log line)
+  stop_tolerance: float = 0.0  # stop a phase once a chunk changes the total by at most this share
+  postprocess: str = ""  # "" | smooth_affine
+  smooth_radius: int = 1
+  smooth_eps: float = 1e-4
+  original_colors: bool = False
+  max_input_pixels: int = 100_000_000  # larger init images are refused
 
 
 def optimizer(name, learning_rate):

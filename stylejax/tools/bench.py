@@ -78,8 +78,10 @@ def pixel_step(config, vgg, width, height):
     style = images.at_long_side(styles[0], round(max(width, height) * config.style_scale))
     peers = peer_module("stylejax.tools.peers_torch", "torch")
     return timing.measure(peers.gatys_step(config, image[None], style[None]), config.bench.repeats, peers.wait)
-  masks = api.find_masks(config, vgg, content, styles[0], max(width, height), content_mask, style_mask)
-  transfer = api.PixelTransfer(config, content, styles, [1.0] * len(styles), vgg, masks)
+  masks = api.find_masks(settings.mask_settings(config), vgg, content, styles[0], max(width, height),
+                         config.style_scale, content_mask, style_mask)
+  transfer = api.PixelTransfer(settings.transfer_settings(config), settings.objective(config), content, styles,
+                               [1.0] * len(styles), vgg, masks)
   targets = transfer.targets(image, max(width, height))
   tx, linesearch = pixels.optimizer(config.optimizer, config.learning_rate)
   x = jnp.asarray(image)[None]
