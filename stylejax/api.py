@@ -270,7 +270,7 @@ def transfer(content, style, method="gatys", *, vgg=None, content_mask=None, sty
   `preset`). content_mask / style_mask: arrays for masks.source=files|labels.
   Raises UserError if the loss became NaN/Inf.
   """
-  config = preset(method, **overrides)
+  config = settings.resolve_schedule(preset(method, **overrides), jax.default_backend())
   plan, objective = settings.transfer_settings(config), settings.objective(config)
   vgg = vgg or load_vgg(config)
   styles = [as_image(s, config.max_input_pixels) for s in (style if isinstance(style, (list, tuple)) else [style])]

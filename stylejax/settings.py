@@ -10,13 +10,15 @@ tuples in the configs; on the command line a comma string is accepted too
 import math
 import os
 
+from configs import gatys as gatys_preset
 from stylejax.core import masks as masks_lib, networks, objective as objective_lib, terms
 from stylejax.errors import UserError
-from stylejax.io import assets
+from stylejax.io import assets, configs as config_files
 from stylejax.methods import pixels
 
 MASK_SOURCES = ("none", "files", "labels", "auto")
 UPSAMPLINGS = ("resize", "guided")  # from one scale to the next: stylejax.api.PixelTransfer.initial_image
+SCHEDULES = ("auto", "cpu", "full")  # an optimize config's `schedule`: resolve_schedule
 
 
 def as_list(value, kind=str, name="value"):
@@ -106,6 +108,26 @@ def check_optimize(config):
     raise UserError(f"noise_ratio must be in [0, 1], got {config.noise_ratio}")
   if config.init not in ("content", "noise", "mix") and not os.path.isfile(assets.resolve(config.init)):
     raise UserError(f"init must be content, noise, mix or an image file; {config.init!r} is none of these")
+
+
+def resolve_schedule(config, backend):
+  """The optimize config that runs on `backend` (jax.default_backend()), its `schedule` resolved to cpu or full.
+
+  full: the config as it is. cpu: with configs/gatys.py's CPU_SCHEDULE set. auto: cpu where `backend` is
+  "cpu" and the config holds configs/gatys.py's own values of every key CPU_SCHEDULE sets (so an override of
+  one, or another preset's schedule such as Luan's, runs as given), else full. A config without `schedule`
+  runs as it is.
+  """
+  if "schedule" not in config:
+    return config
+  name = config.schedule
+  if name not in SCHEDULES:
+    raise UserError(f"unknown schedule {name!r}; choose one of {', '.join(SCHEDULES)}")
+  if name == "auto":
+    preset = gatys_preset.get_config()
+    as_preset = all(config[key] == preset[key] for key in gatys_preset.CPU_SCHEDULE)
+    name = "cpu" if backend == "cpu" and as_preset else "full"
+  return config_files.override(config, {**(gatys_preset.CPU_SCHEDULE if name == "cpu" else {}), "schedule": name})
 
 
 def transfer_settings(config):

@@ -15,6 +15,7 @@ from configs import common, gatys, sweep
 def get_config(arg=None):
   tiny = "tiny" in common.arguments(arg, ("tiny",))
   base = gatys.get_config("tiny" if tiny else None)
+  base.schedule = "full"  # 500 Adam steps on a CPU too (configs/gatys.py)
   sizes = (48, 64) if tiny else (256, 512)
   if tiny:
     base.total_steps = 10

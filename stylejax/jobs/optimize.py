@@ -12,6 +12,7 @@ how far it got (`status`: finished, interrupted, halted; `image`).
 import os
 import time
 
+import jax
 import numpy as np
 
 from stylejax import api, settings
@@ -32,6 +33,7 @@ def _save_masks(workdir, transfer):
 def run(config, workdir):
   """The `optimize` job: stylize config.content with config.style; writes the run outputs, returns the summary
   (`image`: the file of the result, in the workdir). Its progress bar can be watched (runlog.observing)."""
+  config = settings.resolve_schedule(config, jax.default_backend())  # config.json holds the steps that ran
   content, styles, blend, content_mask, style_mask = api.read_inputs(config)
   plan, objective, vgg = settings.transfer_settings(config), settings.objective(config), api.load_vgg(config)
   masks = api.find_masks(settings.mask_settings(config), vgg, content, styles[0], plan.sizes[-1], plan.style_scale,
@@ -104,5 +106,6 @@ def _summary(config, rows, transfer, wall, vgg):
       "style_loss_reduction": initial["style"] / final["style"] if final["style"] > 0 else None,
       "scales": transfer.scales, "content": os.path.abspath(settings.paths(config.content, "content")[0]),
       "styles": [os.path.abspath(p) for p in settings.style_inputs(config)[0]], "optimizer": config.optimizer,
-      "compute_dtype": config.compute_dtype, "vgg": vgg.arch, **runlog.environment(),
+      "schedule": config.get("schedule", "full"), "compute_dtype": config.compute_dtype, "vgg": vgg.arch,
+      **runlog.environment(),
   }

@@ -49,9 +49,26 @@ class TransferSettings:
   max_input_pixels: int = 100_000_000  # larger init images are refused
 
 
-def optimizer(name, learning_rate):
-  """(optax transformation, uses a line search) for `name` in OPTIMIZERS."""
-  return optax.with_extra_args_support(OPTIMIZERS[name](learning_rate)), name == "lbfgs_linesearch"
+def optimizer(name, learning_rate, gradient_scale=1.0):
+  """(optax transformation, uses a line search) for `name` in OPTIMIZERS; it sees the gradient times
+  gradient_scale."""
+  tx = OPTIMIZERS[name](learning_rate)
+  if gradient_scale != 1.0:
+    tx = optax.chain(optax.scale(gradient_scale), tx)
+  return optax.with_extra_args_support(tx), name == "lbfgs_linesearch"
+
+
+def gradient_scale(optimizer_name, objective, size):
+  """What the optimiser's gradient is multiplied by: `size` (the pixel values) for Torch's L-BFGS on a
+  mean-normalised loss, else 1.
+
+  Torch's L-BFGS has absolute constants made for neural-style's summed losses (first step
+  min(1, 1/|g|_1), a pair kept only when s.y > 1e-10). A mean loss's gradient is `size` times smaller: at
+  512 px every pair falls below the threshold and L-BFGS creeps along the gradient until float noise lets
+  one through, after 2 steps or not in 70 (experiments/first_command.md). Scaled, it runs on the loss at a
+  sum's scale: the same minimiser, and the same steps once it has pairs.
+  """
+  return float(size) if optimizer_name == "lbfgs" and objective.normalization == "mean" else 1.0
 
 
 def _step(objective, tx, linesearch, vgg, targets, carry, index):
@@ -118,7 +135,7 @@ def optimize(x, vgg, targets, objective, *, optimizer_name="adam", learning_rate
   `x` itself is copied, not consumed; the x passed to on_chunk is donated to
   the next chunk, so keep a host copy (np.asarray) if it must outlive the call.
   """
-  tx, linesearch = optimizer(optimizer_name, learning_rate)
+  tx, linesearch = optimizer(optimizer_name, learning_rate, gradient_scale(optimizer_name, objective, x.size))
   x = jnp.array(x, jnp.float32)
   opt_state = init_state(tx, x)
   done, previous = 0, None
