@@ -7,6 +7,8 @@ import pytest
 from stylejax.io import images
 from tests.helpers import ROOT
 
+pytestmark = pytest.mark.slow  # whole example scripts, end to end
+
 
 @pytest.mark.parametrize("example, argv", [("gatys_on_arrays.py", ["--size", "64", "--steps", "4"]),
                                            ("train_and_stylize.py", ["--steps", "2", "--size", "32", "--batch", "2",

@@ -21,6 +21,7 @@ def test_import_contracts_are_kept():
   assert "2 kept, 0 broken" in result.stdout
 
 
+@pytest.mark.slow
 def test_a_two_scale_run_decodes_content_and_style_once(tmp_path, monkeypatch):
   decoded = []
   original = images.open_rgb

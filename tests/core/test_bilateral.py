@@ -48,6 +48,7 @@ def test_row_blocks_give_the_whole_image_result(size):
   np.testing.assert_allclose(whole, expected + _oracle(grid[..., 3], guide), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_gradients_match_finite_differences():
   grid = _random((1, 3, 3, 4, 3, 4), 7, -0.5, 1.5)
   guide = _random((1, 6, 5), 8, 0.1, 0.9)

@@ -21,6 +21,7 @@ def test_every_laplacian_backend_gives_the_same_affine_term(backend, rng):
   np.testing.assert_allclose(energy, np.sum(flat * (lap @ flat)), rtol=2e-4)
 
 
+@pytest.mark.slow
 def test_masked_objective_with_one_region_equals_the_plain_one(rng):
   vgg = weights.load_vgg()
   config = luan.get_config("tiny")
@@ -53,6 +54,7 @@ def test_a_missing_target_is_a_clear_error_and_the_builder_supplies_every_target
   assert np.isfinite(float(objective.total(objective.terms(content + 5.0, vgg, targets))))
 
 
+@pytest.mark.slow
 def test_the_thesis_difference_form_is_zero_at_the_content_and_matches_the_energy_of_the_difference(rng):
   vgg = weights.load_vgg()
   config = luan.get_config("tiny")

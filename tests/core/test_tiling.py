@@ -10,6 +10,7 @@ from stylejax.core.networks import johnson
 from tests.helpers import random_params, smooth_image
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("upsample,padding", [("transpose", "zeros"), ("resize", "reflect")])
 def test_tiled_equals_untiled(upsample, padding, rng):
   net = johnson.Johnson(upsample=upsample, padding=padding, residual_blocks=1)
@@ -23,6 +24,7 @@ def test_tiled_equals_untiled(upsample, padding, rng):
   assert np.abs(corner[:40, :40] - whole[:40, :40]).max() > 1.0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("upsample", johnson.UPSAMPLINGS)
 def test_margin_covers_the_receptive_field(upsample, rng):
   """With the normalisation statistics fixed (as tiling fixes them), a changed input

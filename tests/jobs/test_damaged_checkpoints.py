@@ -31,6 +31,7 @@ def straight(tmp_path_factory):
   return workdir
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sealed", [True, False])
 def test_a_truncated_newest_step_is_set_aside_and_training_resumes_from_the_one_before(straight, tmp_path, sealed):
   workdir = str(tmp_path / "run")
@@ -48,6 +49,7 @@ def test_a_truncated_newest_step_is_set_aside_and_training_resumes_from_the_one_
   assert [row["step"] for row in rows] == [2, 4, 6]
 
 
+@pytest.mark.slow
 def test_every_step_damaged_starts_afresh(tmp_path):
   workdir = str(tmp_path / "run")
   train.run(tiny_config(total_steps=2, sample_every_steps=0), workdir)

@@ -19,7 +19,7 @@ def export_to(model, workdir, dtype="float32"):
   return export.run(config, str(workdir))
 
 
-@pytest.mark.parametrize("fixture", ["model_dir", "photo_model_dir"])
+@pytest.mark.parametrize("fixture", ["model_dir", pytest.param("photo_model_dir", marks=pytest.mark.slow)])
 def test_an_export_stylises_exactly_like_its_training_run(fixture, request, tmp_path, rng):
   model_dir = request.getfixturevalue(fixture)
   summary = export_to(model_dir, tmp_path / "exported")
@@ -41,6 +41,7 @@ def test_float16_halves_the_file_and_stays_close(model_dir, tmp_path, rng):
                              api.load_model(str(tmp_path / "full")).stylize(photo), atol=2.0)
 
 
+@pytest.mark.slow  # trains photo_model_dir (20-30 s) when it runs first
 def test_refusals(model_dir, photo_model_dir, tmp_path):
   with pytest.raises(UserError, match="set --config.model"):
     export_to("", tmp_path / "x")

@@ -9,9 +9,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from stylejax import api, launch
+import jax
+
+from configs import gatys
+from stylejax import api, launch, settings
 from stylejax.errors import UserError
-from stylejax.io import assets
+from stylejax.io import assets, configs
 from tests.helpers import ROOT
 
 
@@ -73,6 +76,7 @@ def test_cli_unknown_config_key_fails_before_running(tmp_path):
   assert not (tmp_path / "w").exists()
 
 
+@pytest.mark.slow
 def test_nan_loss_stops_with_step_and_keeps_last_good_image_beside_the_finished_result(tmp_path):
   launch.run(tiny(total_steps=5), str(tmp_path))
   finished = (tmp_path / "result.png").read_bytes()
@@ -87,6 +91,7 @@ def test_nan_loss_stops_with_step_and_keeps_last_good_image_beside_the_finished_
   assert json.loads((tmp_path / "summary.json").read_text())["status"] == "finished"
 
 
+@pytest.mark.slow
 def test_bf16_multiscale_multistyle_original_colors_snapshots(tmp_path):
   config = tiny(compute_dtype="bfloat16", num_scales=2, total_steps=6, log_every_steps=3,
                 style=("bundled:starry_night.jpg", assets.path("the_scream.jpg")), style_blend_weights=(0.7, 0.3),
@@ -101,6 +106,7 @@ def test_bf16_multiscale_multistyle_original_colors_snapshots(tmp_path):
   assert Image.open(tmp_path / "result.png").size == (64, 43)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fine_steps, logged", [(2, [0, 2, 4, 4, 6]), (0, [0, 2, 4, 4])])
 def test_steps_per_scale_and_guided_upsampling(tmp_path, fine_steps, logged):
   """0 steps at the last scale: the output is the coarse result carried to full size, unoptimised."""
@@ -113,6 +119,7 @@ def test_steps_per_scale_and_guided_upsampling(tmp_path, fine_steps, logged):
   assert summary["photorealism"]["gradient_ssim"] > 0.5  # the full-size content's edges, not an upscaled blur
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("optimizer, learning_rate", [("lbfgs", 1.0), ("lbfgs_linesearch", 0.0)])
 def test_lbfgs_reduces_the_loss(tmp_path, optimizer, learning_rate):
   summary = launch.run(tiny(optimizer=optimizer, learning_rate=learning_rate, total_steps=8, log_every_steps=4),
@@ -120,11 +127,13 @@ def test_lbfgs_reduces_the_loss(tmp_path, optimizer, learning_rate):
   assert summary["final_losses"]["total"] < 0.5 * summary["initial_losses"]["total"]
 
 
+@pytest.mark.slow
 def test_a_phase_stops_once_the_loss_stops_changing(tmp_path):
   summary = launch.run(tiny(learning_rate=1e-9, total_steps=20, stop_tolerance=1e-4), str(tmp_path))
   assert summary["converged_at_steps"] == [10] and summary["steps"] == 10 and summary["status"] == "finished"
 
 
+@pytest.mark.slow
 def test_init_from_file_and_noise(tmp_path):
   for init in ("noise", assets.path("rocket.jpg")):
     summary = launch.run(tiny(init=init, total_steps=5), str(tmp_path / os.path.basename(init)))
@@ -152,6 +161,7 @@ def test_init_from_file_and_noise(tmp_path):
     (dict(num_scales=2, scale_steps=(5,)), "scale_steps needs 2 step counts"),
     (dict(scale_steps=("5", "x")), "cannot read scale_steps"),
     (dict(upsample="bicubic"), "unknown upsample"),
+    (dict(schedule="fast"), "unknown schedule 'fast'; choose one of auto, cpu, full"),
 ])
 def test_bad_settings_are_user_errors(tmp_path, overrides, message):
   with pytest.raises(UserError, match=message):
@@ -166,3 +176,50 @@ def test_cli_comma_lists_of_absolute_and_relative_paths(tmp_path):
   assert result.returncode == 0, result.stderr[-2000:]
   summary = json.loads((tmp_path / "w" / "summary.json").read_text())
   assert [os.path.basename(p) for p in summary["styles"]] == ["the_scream.jpg", "starry_night.jpg"]
+
+
+@pytest.mark.parametrize("method, overrides, backend, expected", [
+    ("gatys", {}, "cpu", "cpu"),  # README's first command on a CPU
+    ("gatys", {}, "gpu", "full"),
+    ("gatys", {}, "tpu", "full"),
+    ("gatys", {"image_size": 256, "content": "bundled:rocket.jpg", "init": "noise"}, "cpu", "cpu"),  # no schedule keys
+    ("gatys", {"total_steps": 300}, "cpu", "full"),  # an override of a schedule key runs as given
+    ("gatys", {"optimizer": "lbfgs"}, "cpu", "full"),
+    ("gatys", {"num_scales": 2}, "cpu", "full"),
+    ("gatys", {"schedule": "full"}, "cpu", "full"),
+    ("gatys", {"schedule": "cpu"}, "gpu", "cpu"),
+    ("gatys:tiny", {}, "cpu", "full"),
+    ("luan", {}, "cpu", "full"),  # another preset's schedule
+])
+def test_the_schedule_resolves_by_backend_and_overrides(method, overrides, backend, expected):
+  config = api.preset(method, **overrides)
+  resolved = settings.resolve_schedule(config, backend)
+  assert resolved.schedule == expected
+  if expected == "cpu":
+    assert {key: resolved[key] for key in gatys.CPU_SCHEDULE} == gatys.CPU_SCHEDULE
+    assert set(configs.differences(config, resolved)) <= {"schedule", *gatys.CPU_SCHEDULE}
+  else:
+    assert set(configs.differences(config, resolved)) <= {"schedule"}
+
+
+@pytest.mark.slow
+def test_the_default_schedule_runs_and_is_recorded(tmp_path):
+  """configs/gatys.py as README's first command runs it (schedule auto), at 64 px: on a CPU, CPU_SCHEDULE."""
+  summary = launch.run(api.preset("gatys", image_size=64), str(tmp_path))
+  expected = "cpu" if jax.default_backend() == "cpu" else "full"
+  saved = json.loads((tmp_path / "config.json").read_text())
+  assert summary["schedule"] == saved["schedule"] == expected
+  if expected == "cpu":
+    assert summary["optimizer"] == saved["optimizer"] == "lbfgs"
+    assert summary["steps"] == gatys.CPU_SCHEDULE["total_steps"]
+  assert summary["final_losses"]["total"] < 0.2 * summary["initial_losses"]["total"]
+
+
+@pytest.mark.slow
+def test_lbfgs_moves_a_mean_normalised_loss_of_any_scale(tmp_path):
+  """Torch's L-BFGS sees a mean-normalised loss at a sum's scale (pixels.gradient_scale): with every weight 1000
+  times smaller, as small as a 512 px image's gradient, it still leaves its start (it stayed there unscaled)."""
+  summary = launch.run(tiny(optimizer="lbfgs", total_steps=10, log_every_steps=10, loss__content_weight=1e-3,
+                            loss__style_weight=2e-2, loss__tv_weight=1e-6), str(tmp_path))
+  assert summary["schedule"] == "full"
+  assert summary["final_losses"]["total"] < 0.5 * summary["initial_losses"]["total"]

@@ -16,6 +16,7 @@ def tiny(**overrides):
   return api.preset("luan:tiny", **overrides)
 
 
+@pytest.mark.slow
 def test_luan_tiny_with_auto_masks_writes_masks_and_photorealism_metrics(tmp_path):
   summary = launch.run(tiny(), str(tmp_path))
   for name in ("result.png", "masks_content.png", "masks_style.png", "losses.png"):
@@ -26,6 +27,7 @@ def test_luan_tiny_with_auto_masks_writes_masks_and_photorealism_metrics(tmp_pat
   assert 0 < summary["photorealism"]["gradient_ssim"] <= 1
 
 
+@pytest.mark.slow
 def test_luan_with_mask_files_of_another_size(tmp_path):
   content, style = Image.open(assets.resolve(tiny().content)), Image.open(assets.resolve(tiny().style[0]))
   for name, image in (("c", content), ("s", style)):  # top half blue, bottom half red, at twice the size
@@ -53,6 +55,7 @@ def test_mask_errors_are_user_errors(tmp_path):
     launch.run(tiny(loss__laplacian_backend="dense"), str(tmp_path))
 
 
+@pytest.mark.slow
 def test_smooth_affine_postprocess_runs_from_the_config(tmp_path):
   summary = launch.run(tiny(postprocess="smooth_affine", masks__source="none", total_steps=5), str(tmp_path))
   assert summary["photorealism"]["gradient_ssim"] > 0
@@ -60,6 +63,7 @@ def test_smooth_affine_postprocess_runs_from_the_config(tmp_path):
     launch.run(tiny(postprocess="blur"), str(tmp_path / "x"))
 
 
+@pytest.mark.slow
 def test_luan_with_label_maps(tmp_path):
   for name, path in (("c", assets.resolve(tiny().content)), ("s", assets.resolve(tiny().style[0]))):
     size = Image.open(path).size

@@ -41,6 +41,7 @@ def stylize_cfg(model_dir, photo_tree, out, **overrides):
   return config
 
 
+@pytest.mark.slow
 def test_folder_with_corrupt_and_huge_files(model_dir, photo_tree, tmp_path):
   out, work = tmp_path / "out", str(tmp_path / "work")
   with pytest.raises(UserError, match=r"1 of 6 images failed.*corrupt\.jpg"):
@@ -57,6 +58,7 @@ def test_folder_with_corrupt_and_huge_files(model_dir, photo_tree, tmp_path):
   assert json.load(open(os.path.join(work, "stylize.json")))["skipped_existing"] == 5
 
 
+@pytest.mark.slow
 def test_outputs_match_the_network_and_strength_blends(model_dir, photo_tree, tmp_path):
   (photo_tree / "corrupt.jpg").unlink()
   model = api.load_model(model_dir)
@@ -73,6 +75,7 @@ def test_outputs_match_the_network_and_strength_blends(model_dir, photo_tree, tm
   assert sorted(os.listdir(tmp_path / "glob")) == ["b.jpg", "huge.jpg"]
 
 
+@pytest.mark.slow
 def test_a_bilateral_model_stylises_a_folder_and_a_4k_photo_in_one_pass(photo_model_dir, photo_tree, tmp_path):
   """configs/fast_photo.py models load from their directory like Johnson ones; no tiling at any size."""
   model = api.load_model(photo_model_dir)

@@ -17,6 +17,9 @@ from configs import fast_photo, fast_photo_thesis
 from tests.helpers import OVERRIDES, ROOT, assert_bitwise_equal, final_params, tiny_config, tiny_photo_config
 
 
+pytestmark = pytest.mark.slow  # every test trains (a run.py process killed with -9 in one)
+
+
 @pytest.fixture(scope="module")
 def straight_run(tmp_path_factory):
   """An uninterrupted 6-step run."""
@@ -58,7 +61,6 @@ def test_resume_refuses_a_changed_config(straight_run, tmp_path):
     train.run(config, workdir)
 
 
-@pytest.mark.slow
 def test_kill_9_then_same_command_ends_with_the_same_parameters(straight_run, tmp_path):
   workdir = str(tmp_path / "killed")
   flags = [f"--config.{k}={v}" for k, v in {**OVERRIDES, "net.residual_blocks": 1, "total_steps": 40,

@@ -61,6 +61,7 @@ def test_fast_sweep_times_training_stylisation_and_a_folder_with_the_torch_peer(
   assert rows["case=stylize_size=64_compute_dtype=float32"]["ms torch/ours"] > 0
 
 
+@pytest.mark.slow
 def test_fast_photo_sweep_times_the_bilateral_network_at_any_shape(tmp_path):
   config = bench_fast.get_config("fast_photo,tiny")
   config.sweep = tuple({**block, "compute_dtype": ("float32",)} for block in config.sweep)

@@ -10,6 +10,8 @@ from experiments import fast_photo_vs_luan, fast_vs_gatys, gatys_vs_luan, luan_t
 from stylejax import launch
 from stylejax.io import assets
 
+pytestmark = pytest.mark.slow  # every test runs two or more methods end to end (15 s and more each)
+
 
 def test_compare_runs_gatys_and_luan_on_one_pair_and_lays_them_side_by_side(tmp_path):
   config = gatys_vs_luan.get_config("tiny")

@@ -13,6 +13,7 @@ from stylejax.io import assets
 from tests.helpers import BLUE, RED, segmentation
 
 
+@pytest.mark.slow
 def test_score_job_scores_each_output_with_masks(tmp_path):
   content = np.asarray(Image.open(assets.path("astronaut.jpg")))
   h, w = content.shape[:2]

@@ -56,6 +56,7 @@ def test_sweep_settings_are_checked(tmp_path):
     launch.run(config, str(tmp_path))
 
 
+@pytest.mark.slow
 def test_a_failed_point_is_recorded_and_the_others_still_run(tmp_path):
   base = gatys.get_config("tiny")
   base.total_steps = 5
@@ -107,6 +108,7 @@ def test_a_sweep_killed_after_three_points_resumes_to_the_same_table(tmp_path):
   assert table == results_without_times(tmp_path / "straight")
 
 
+@pytest.mark.slow
 def test_a_point_reruns_when_the_base_config_changed(tmp_path):
   base = gatys.get_config("tiny")
   base.total_steps = 5

@@ -2,9 +2,12 @@
 
 import os
 
+import pytest
+
 from stylejax.web import catalog
 
 
+@pytest.mark.slow  # trains photo_model_dir (20-30 s) when it runs first
 def test_finds_models_groups_them_and_lets_models_dir_override(tmp_path, model_dir, photo_model_dir):
   user = tmp_path / "models"
   user.mkdir()
