@@ -3,12 +3,9 @@
   python run.py --config configs/gatys.py --workdir runs/gatys \
       --config.content=photo.jpg --config.style=painting.jpg
 
-With no overrides, stylizes the bundled cat photo with van Gogh's Starry Night.
+With no overrides, stylizes the bundled cat photo with van Gogh's Starry Night:
+500 Adam steps, or on a CPU the shorter CPU_SCHEDULE (`schedule`, below).
 `configs/gatys.py:tiny` is a 64 px, 20-step smoke run for tests and CPUs.
-
-`schedule` picks the optimiser steps: the keys below as set (`full`: 500 Adam
-steps, under a minute on a GPU), or CPU_SCHEDULE (`cpu`), which a run on a CPU
-gets by default (`auto`): a few minutes instead of 25-30 at 512 px on two cores.
 """
 
 import ml_collections

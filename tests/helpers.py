@@ -65,7 +65,7 @@ def tiny_config(arg="tiny", **overrides):
 def tiny_photo_config(preset=fast_photo, arg="tiny", **overrides):
   """configs/fast_photo.py:tiny (or fast_photo_thesis.py:tiny) at the sizes of OVERRIDES."""
   config = preset.get_config(arg)
-  if config.net.kind == "johnson":
+  if "residual_blocks" in config.net:  # the thesis's network
     config.net.residual_blocks = 1
   config.update({**OVERRIDES, **overrides})
   return config

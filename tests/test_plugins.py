@@ -117,6 +117,7 @@ def test_a_network_that_takes_a_style_trains_on_several_styles_and_stylises_with
     model.stylize(photo)
 
 
+@pytest.mark.slow  # two optimize runs
 def test_a_loss_term_defined_outside_the_package_is_one_class_and_one_config_entry(monkeypatch, tmp_path):
   monkeypatch.setattr(terms, "TERMS", terms.TERMS + (Brightness,))
   config = gatys.get_config("tiny")

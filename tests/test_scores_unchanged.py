@@ -64,6 +64,7 @@ def test_pixel_objectives_score_as_before(name, make, inputs):
          BEFORE["pixels"][name])
 
 
+@pytest.mark.slow  # trains nothing, but differentiates three full-size networks through VGG: ~75 s on 2 cores
 @pytest.mark.parametrize("name, make", [("johnson", johnson.get_config), ("fast_photo", lambda: fast_photo.get_config("tiny")),
                                         ("fast_photo_thesis", fast_photo_thesis.get_config)])
 def test_training_losses_score_as_before(name, make, inputs):

@@ -88,7 +88,7 @@ def test_the_thesis_preset_trains_with_the_matting_term(tmp_path):
   model = train.run(tiny_photo_config(fast_photo_thesis, total_steps=2, sample_every_steps=0), str(tmp_path))
   rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
   assert "affine" in rows[-1] and np.isfinite(rows[-1]["affine"]) and rows[-1]["affine"] > 0
-  assert model["steps"] == 2 and model["net"]["kind"] == "johnson"
+  assert model["steps"] == 2 and model["net"]["kind"] == "thesis" and model["net"]["input_blend"] == 0.15
   with pytest.raises(UserError, match="matrix_free"):
     config = tiny_photo_config(fast_photo_thesis)
     config.loss.laplacian_backend = "banded"

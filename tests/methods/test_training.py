@@ -77,6 +77,7 @@ MESH_SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow  # a subprocess with 4 host devices
 def test_data_parallel_step_on_4_devices_matches_1_device():
   env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4", "JAX_PLATFORMS": "cpu"}
   result = subprocess.run([sys.executable, "-c", MESH_SCRIPT.format(root=ROOT)], cwd=ROOT, env=env,
@@ -86,6 +87,7 @@ def test_data_parallel_step_on_4_devices_matches_1_device():
 
 
 
+@pytest.mark.slow
 def test_network_terms_enter_the_total_with_their_weight():
   config = fast_photo.get_config("tiny")
   config.update(OVERRIDES)
