@@ -43,7 +43,8 @@ def _slow_result(run_config, workdir):
   try:
     with open(os.path.join(workdir, "summary.json")) as f:
       summary = json.load(f)
-    same = not configs.differences(configs.read(os.path.join(workdir, "config.json")), run_config)
+    ran = settings.resolve_schedule(run_config, jax.default_backend())  # as the optimize job saves it
+    same = not configs.differences(configs.read(os.path.join(workdir, "config.json")), ran)
     if same and summary.get("status") == "finished":
       return summary, images.load_image(os.path.join(workdir, "result.png"))
   except (OSError, ValueError, UserError):
