@@ -12,8 +12,8 @@ import ml_collections
 
 from configs import common
 
-# What `schedule=cpu` sets: 50 steps of Torch's L-BFGS at one scale instead of 500 Adam steps, about 2 minutes at
-# 512 px on a 2-core CPU instead of 25-30, with lower content and style losses (experiments/first_command.md).
+# What `schedule=cpu` sets: 50 steps of Torch's L-BFGS at one scale instead of 500 Adam steps, 1.5 minutes at
+# 512 px on a 2-core CPU instead of 11, with lower content and style losses (experiments/first_command.md).
 # `auto` picks it only while these keys hold this file's values, so an override of any of them runs as given.
 CPU_SCHEDULE = {"num_scales": 1, "scale_steps": (), "optimizer": "lbfgs", "learning_rate": 1.0, "total_steps": 50}
 
