@@ -49,12 +49,16 @@ def get_config(arg=None):
   config.smtp.user = ""
   config.smtp.password = ""
   config.smtp.sender = "stylejax@localhost"
+  config.smtp.retry_seconds = 60.0  # mail the SMTP server refused is tried again this often (also during a long job)
 
   config.worker = ml_collections.ConfigDict()
   config.worker.lease_seconds = 60.0  # a dead worker's job is run again after this (at once when seen dying)
   config.worker.max_attempts = 3  # a job that stops its worker this often fails
   config.worker.poll_seconds = 0.05
   config.worker.max_models = 8  # fast models kept in memory (least recently used ones are dropped)
+  # Compiled programs kept: past this many photo shapes (per model) and custom jobs since the last drop, the worker
+  # drops them all (each XLA:CPU program holds memory maps; past vm.max_map_count, 65530, a process crashes).
+  config.worker.max_programs = 64
 
   if "tiny" in common.arguments(arg, ("tiny",)):
     config.custom.gatys, config.custom.luan = "gatys:tiny", "luan:tiny"

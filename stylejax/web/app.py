@@ -1,14 +1,15 @@
 """The website's HTTP side (FastAPI): pages, uploads, the job pages' status, the gallery.
 
-    app = create_app(config, workdir)      # the `web` job serves it with uvicorn
+    app = create_app(config, workdir, worker_running)   # the `web` job serves it with uvicorn
 
 It never runs a model: requests become jobs in the queue (stylejax.web.queue)
 and the worker process runs them. Every refusal is a page (or, for JSON
 clients, a JSON object) with a 4xx status and a readable message:
-413 for oversized uploads, 415 for files that do not decode as images, 429
-when a client submits too often and 503 when the queue is full (both with
-Retry-After), 403 for a missing CSRF token or a wrong delete token, 404 for
-unknown jobs, items and files. Pages carry a CSRF token (a cookie repeated in
+413 for oversized uploads (counted as the bytes arrive, whatever the headers
+say), 415 for files that do not decode as images, 429 when a client submits
+too often and 503 when the queue is full (both with Retry-After), 403 for a
+missing CSRF token or a wrong delete token, 404 for unknown jobs, items and
+files, 422 for numbers out of range. Pages carry a CSRF token (a cookie repeated in
 each form) and strict security headers (Content-Security-Policy without
 inline scripts, nosniff, no framing).
 """
@@ -18,16 +19,19 @@ import hmac
 import logging
 import os
 import secrets
+import shutil
+import sqlite3
 import threading
 import time
 
 import numpy as np
-from fastapi import FastAPI, Form, Request, UploadFile
+from fastapi import FastAPI, Form, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 
 from stylejax.errors import UserError
@@ -43,6 +47,7 @@ HEADERS = {
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
 }
+MAX_PAGE = 1_000_000  # the largest gallery page number a request may ask for
 log = logging.getLogger("stylejax.web")
 
 
@@ -77,14 +82,51 @@ class RateLimit:
       times.append(now)
 
 
-def create_app(config, workdir):
-  """The site's FastAPI app over `workdir` (site.db, jobs/, gallery/)."""
+class BodyLimit:
+  """ASGI middleware: a request body is refused with 413 (`message`) as soon as more than `limit` bytes of it have
+  arrived, whatever its headers say (a Content-Length over the limit is refused before any byte is read; a chunked
+  body is counted), so the form parser never reads or spools more. The refusal closes the connection, so the
+  server does not read the rest of the body either."""
+
+  def __init__(self, app, limit, message):
+    self.app, self.limit, self.message = app, limit, message
+
+  async def __call__(self, scope, receive, send):
+    if scope["type"] != "http":
+      return await self.app(scope, receive, send)
+    declared = Headers(scope=scope).get("content-length", "")
+    over = declared.isascii() and declared.isdigit() and int(declared) > self.limit
+    received = 0
+
+    async def counted():
+      nonlocal over, received
+      if not over:
+        message = await receive()
+        received += len(message.get("body", b""))
+        over = received > self.limit
+        if not over:
+          return message
+      raise HTTPException(413, self.message)  # FastAPI passes it from the form parser to the exception handler
+
+    async def closing(message):
+      if over and message["type"] == "http.response.start":
+        message = {**message, "headers": [*message.get("headers", []), (b"connection", b"close")]}
+      await send(message)
+
+    await self.app(scope, counted, closing)
+
+
+def create_app(config, workdir, worker_running=lambda: False):
+  """The site's FastAPI app over `workdir` (site.db, jobs/, gallery/); `worker_running()` says whether the worker
+  process runs (for /health)."""
   limits = config.limits
   jobs = queue_lib.JobQueue(site_files.database(workdir), config.worker.max_attempts)
   album = gallery_lib.Gallery(site_files.database(workdir), site_files.gallery_dir(workdir))
   rate = RateLimit(limits.submissions_per_minute)
   templates = Jinja2Templates(directory=os.path.join(HERE, "templates"))
   app = FastAPI(title="stylejax", docs_url=None, redoc_url=None, openapi_url=None)
+  app.add_middleware(BodyLimit, limit=2 * limits.max_upload_bytes + 100_000,  # two uploads and the form's fields
+                     message=f"the upload is too large (limit {limits.max_upload_bytes / 1e6:.0f} MB per file)")
   app.mount("/static", StaticFiles(directory=os.path.join(HERE, "static")), name="static")
 
   def models():
@@ -127,6 +169,24 @@ def create_app(config, workdir):
     """Writes a decoded upload into its job's folder (PNG, fast compression)."""
     images.save_image(os.path.join(site_files.job_dir(workdir, token), name), np.asarray(img), compress_level=1)
 
+  async def enqueue(request, kind, limit, busy, pictures, params, email="", total=0):
+    """Reserves one of the `limit` slots of `kind` (else the Refusal `busy`) before any work, then decodes and
+    saves `pictures` ({file name: (upload, what, max side or None)}) and queues the job; the slot is given back
+    (and the job's files removed) if that fails. Returns the redirect to the job's page."""
+    token = jobs.reserve(kind, limit, client(request), email)
+    if token is None:
+      raise busy
+    try:
+      decoded = {name: await read_image(*upload) for name, upload in pictures.items()}
+      for name, img in decoded.items():
+        await run_in_threadpool(save, token, name, img)
+      jobs.submit(token, params, total)
+    except BaseException:
+      jobs.cancel(token)
+      shutil.rmtree(site_files.job_dir(workdir, token), ignore_errors=True)
+      raise
+    return RedirectResponse(f"/jobs/{token}", 303)
+
   def find_job(token):
     job = jobs.get(token) if len(token) <= 64 else None
     if job is None:
@@ -145,13 +205,8 @@ def create_app(config, workdir):
 
   @app.middleware("http")
   async def guard(request, call_next):
-    """Security headers on every response; request bodies larger than two uploads are refused unread."""
-    length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > 2 * limits.max_upload_bytes + 100_000:
-      response = refusal_response(request, Refusal(413, f"the upload is too large (limit "
-                                                        f"{limits.max_upload_bytes / 1e6:.0f} MB per file)"))
-    else:
-      response = await call_next(request)
+    """Security headers on every response."""
+    response = await call_next(request)
     response.headers.update(HEADERS)
     return response
 
@@ -174,8 +229,9 @@ def create_app(config, workdir):
 
   @app.exception_handler(RequestValidationError)
   async def invalid_form(request, error):
-    fields = sorted({str(e["loc"][-1]) for e in error.errors()})
-    return refusal_response(request, Refusal(422, f"the form is missing or has a bad value for: {', '.join(fields)}"))
+    problems = sorted({f"{e['loc'][-1]} ({e['msg'][0].lower()}{e['msg'][1:]})" for e in error.errors()})
+    return refusal_response(request, Refusal(422, f"the request is missing or has a bad value for: "
+                                                  f"{', '.join(problems)}"))
 
   @app.exception_handler(Exception)
   async def internal_error(request, error):
@@ -206,13 +262,10 @@ def create_app(config, workdir):
     if not 0.0 <= strength <= 1.0:
       raise Refusal(422, "the strength must be between 0 and 1")
     rate.check(client(request))
-    if jobs.pending("online") >= config.online.max_pending:
-      raise Refusal(503, "the site is busy stylising other photos; try again in a few seconds", 2)
-    img = await read_image(photo, "the photo", config.online.max_side)
-    token = jobs.new_token()
-    await run_in_threadpool(save, token, site_files.INPUT, img)
-    jobs.submit(token, "online", {"model": model, "strength": strength}, client(request), total=1)
-    return RedirectResponse(f"/jobs/{token}", 303)
+    return await enqueue(request, "online", config.online.max_pending,
+                         Refusal(503, "the site is busy stylising other photos; try again in a few seconds", 2),
+                         {site_files.INPUT: (photo, "the photo", config.online.max_side)},
+                         {"model": model, "strength": strength}, total=1)
 
   @app.get("/custom")
   def custom_form(request: Request):
@@ -231,15 +284,11 @@ def create_app(config, workdir):
     except UserError as e:
       raise Refusal(422, str(e)) from None
     rate.check(client(request))
-    if jobs.pending("custom") >= limits.max_queue:
-      raise Refusal(503, f"the queue is full ({limits.max_queue} jobs); try again later", 60)
-    pictures = {site_files.CONTENT: await read_image(content, "the content image"),
-                site_files.STYLE: await read_image(style, "the style image")}
-    token = jobs.new_token()
-    for name, img in pictures.items():
-      await run_in_threadpool(save, token, name, img)
-    jobs.submit(token, "custom", {"method": method, "size": size}, client(request), email)
-    return RedirectResponse(f"/jobs/{token}", 303)
+    return await enqueue(request, "custom", limits.max_queue,
+                         Refusal(503, f"the queue is full ({limits.max_queue} jobs); try again later", 60),
+                         {site_files.CONTENT: (content, "the content image"),
+                          site_files.STYLE: (style, "the style image")},
+                         {"method": method, "size": size}, email)
 
   @app.get("/jobs/{token}")
   def job_page(request: Request, token: str):
@@ -272,9 +321,11 @@ def create_app(config, workdir):
     return render(request, "shared.html", item=album.get(item_id), owner=owner)
 
   @app.get("/gallery")
-  def gallery_page(request: Request, page: int = 1):
-    items, pages = album.page(max(1, page), limits.gallery_page_size)
-    return render(request, "gallery.html", items=items, page=max(1, page), pages=pages)
+  def gallery_page(request: Request, page: int = Query(1, ge=1, le=MAX_PAGE)):
+    items, pages = album.page(page, limits.gallery_page_size)
+    if page > pages:
+      raise Refusal(404, f"there is no page {page}: the gallery has {pages} page{'s' * (pages > 1)}")
+    return render(request, "gallery.html", items=items, page=page, pages=pages)
 
   @app.post("/gallery")
   async def gallery_upload(request: Request, image: UploadFile, title: str = Form(""), csrf: str = Form("")):
@@ -317,7 +368,14 @@ def create_app(config, workdir):
 
   @app.get("/health")
   def health():
-    return {"online_pending": jobs.pending("online"), "custom_pending": jobs.pending("custom"),
-            "models": len(models()), "worker_pid": site_files.worker_pid(workdir)}
+    """200 while the site can do its work (its worker runs and its database answers), else 503; counts only,
+    no process ids."""
+    try:
+      status = {"online_pending": jobs.pending("online"), "custom_pending": jobs.pending("custom")}
+    except sqlite3.Error:
+      status = {"database": "unusable"}
+    status.update(worker="running" if worker_running() else "stopped", models=len(models()))
+    ok = status["worker"] == "running" and "database" not in status
+    return JSONResponse({"ok": ok, **status}, 200 if ok else 503)
 
   return app

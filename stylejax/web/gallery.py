@@ -47,8 +47,7 @@ class Gallery:
   def __init__(self, database, folder):
     self.database, self.folder = database, folder
     os.makedirs(folder, exist_ok=True)
-    with self._connect() as db:
-      db.executescript(_SCHEMA)
+    queue.prepare(database, _SCHEMA, "gallery", "seq, id, title, created, owner_hash")
 
   def _connect(self):
     return queue.connect(self.database)

@@ -6,6 +6,7 @@ written into a config file. Without `smtp.host` no mail is sent and the job
 page is the only delivery.
 """
 
+import email.utils
 import os
 import re
 import smtplib
@@ -35,9 +36,12 @@ def enabled(smtp):
 
 
 def message(smtp, to, subject, text, attachment=None, filename="result.png"):
-  """An EmailMessage from smtp.sender to `to` with an optional PNG attachment (bytes)."""
+  """An EmailMessage from smtp.sender to `to` with an optional PNG attachment (bytes); dated, with a unique
+  Message-ID in the sender's domain (mail without them is often held as spam)."""
   mail = EmailMessage()
   mail["From"], mail["To"], mail["Subject"] = smtp.sender, check_address(to), subject
+  mail["Date"] = email.utils.formatdate(localtime=True)
+  mail["Message-ID"] = email.utils.make_msgid(domain=smtp.sender.rpartition("@")[2] or "localhost")
   mail.set_content(text)
   if attachment is not None:
     mail.add_attachment(attachment, maintype="image", subtype="png", filename=filename)

@@ -1,13 +1,16 @@
 """The website's persistent job queue: one SQLite table (WAL mode) behind a narrow interface.
 
     queue = JobQueue("runs/site/site.db")
-    token = queue.new_token()                                # write the job's files, then
-    queue.submit(token, "custom", params, client="10.0.0.7")
+    token = queue.reserve("custom", limit=20, client="10.0.0.7")  # None: the limit is reached
+    queue.submit(token, params)  # after writing the job's files  /  queue.cancel(token) if that failed
     job = queue.claim("worker-1", lease_seconds=30)        # atomic: one worker gets each job
     queue.progress(job.token, "worker-1", step, total, lease)  # False once the worker lost the job
     queue.finish(job.token, "worker-1", result)  /  queue.fail(job.token, "worker-1", message)
 
-A job's token is its unguessable public name (the job page's URL). A claimed
+A job's token is its unguessable public name (the job page's URL). A job
+first holds a slot (`reserve`: one transaction counts the pending jobs of its
+kind and inserts the reservation only below the limit, so parallel requests
+cannot pass a limit together); it is queued once its files are written. A claimed
 job holds a lease that its worker renews (`renew`); a job whose worker died
 (kill -9, power loss) is given back to the queue when its lease runs out
 (`requeue_expired`, called by every claim) or at once when the supervisor saw
@@ -30,7 +33,10 @@ import socket
 import sqlite3
 import time
 
-QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
+from stylejax.errors import UserError
+
+RESERVED, QUEUED, RUNNING, DONE, FAILED = "reserved", "queued", "running", "done", "failed"
+PENDING = (RESERVED, QUEUED, RUNNING)  # what counts against a kind's limit
 PRIORITY = {"online": 1, "custom": 0}  # online requests go first (and between chunks of a custom job)
 
 _SCHEMA = """
@@ -57,6 +63,9 @@ CREATE TABLE IF NOT EXISTS jobs (
 );
 CREATE INDEX IF NOT EXISTS jobs_waiting ON jobs (state, priority DESC, seq);
 """
+_COLUMNS = ("seq, token, kind, priority, state, params, client, email, created, started, finished, worker, "
+            "lease_until, attempts, step, total, message, result, mailed")
+_COUNT_PENDING = f"SELECT COUNT(*) FROM jobs WHERE kind = ? AND state IN ({', '.join('?' * len(PENDING))})"
 
 
 def worker_name(pid):
@@ -70,6 +79,21 @@ def connect(path):
   db = sqlite3.connect(path, timeout=30, isolation_level=None)
   db.row_factory = sqlite3.Row
   return contextlib.closing(db)
+
+
+def prepare(path, schema, table, columns):
+  """Creates `schema` in the site's SQLite file (WAL mode) unless `table` is there; a file that is not a usable
+  database of this site (garbage, a folder, another program's `table`, read-only) is a UserError naming it, and
+  is refused before anything is written to it."""
+  try:
+    with connect(path) as db:
+      if db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone():
+        db.execute(f"SELECT {columns} FROM {table} LIMIT 0")
+      db.execute("PRAGMA journal_mode=WAL")
+      db.executescript(schema)
+  except sqlite3.Error as e:
+    raise UserError(f"{path} is not a usable site database ({e}); restore it, or move it away to start with an "
+                    f"empty one") from None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,25 +126,41 @@ class JobQueue:
 
   def __init__(self, path, max_attempts=3):
     self.path, self.max_attempts = path, max_attempts
-    with self._connect() as db:
-      db.execute("PRAGMA journal_mode=WAL")
-      db.executescript(_SCHEMA)
+    prepare(path, _SCHEMA, "jobs", _COLUMNS)
 
   def _connect(self):
     return connect(self.path)
 
-  @staticmethod
-  def new_token():
-    """A job's public name: 22 url-safe characters, 128 random bits (its files are written before `submit`)."""
-    return secrets.token_urlsafe(16)
-
-  def submit(self, token, kind, params, client, email="", total=0):
-    """Queues a job under `token` (from new_token)."""
+  def reserve(self, kind, limit, client, email=""):
+    """A new job's token (128 random bits, url-safe) holding one of the `limit` slots of `kind`, or None when
+    `limit` jobs of that kind are pending already. Counting and inserting are one write transaction, so
+    parallel requests never pass the limit together."""
+    token = secrets.token_urlsafe(16)
     with self._connect() as db:
-      db.execute("INSERT INTO jobs (token, kind, priority, state, params, client, email, created, total, mailed) "
-                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                 (token, kind, PRIORITY[kind], QUEUED, json.dumps(params), client, email, time.time(), total,
-                  int(not email)))
+      db.execute("BEGIN IMMEDIATE")
+      inserted = db.execute(
+          f"INSERT INTO jobs (token, kind, priority, state, params, client, email, created, mailed) "
+          f"SELECT ?, ?, ?, ?, '{{}}', ?, ?, ?, ? WHERE ({_COUNT_PENDING}) < ?",
+          (token, kind, PRIORITY[kind], RESERVED, client, email, time.time(), int(not email), kind, *PENDING,
+           limit)).rowcount
+      db.execute("COMMIT")
+    return token if inserted else None
+
+  def submit(self, token, params, total=0):
+    """Queues the reserved job `token` with its `params` (once its files are written)."""
+    with self._connect() as db:
+      db.execute("UPDATE jobs SET state = ?, params = ?, total = ?, created = ? WHERE token = ? AND state = ?",
+                 (QUEUED, json.dumps(params), total, time.time(), token, RESERVED))
+
+  def cancel(self, token):
+    """Gives back the slot of a reserved job whose upload was refused or failed."""
+    with self._connect() as db:
+      db.execute("DELETE FROM jobs WHERE token = ? AND state = ?", (token, RESERVED))
+
+  def drop_reservations(self):
+    """Removes the reservations a stopped server left (uploads it was receiving); returns their tokens."""
+    with self._connect() as db:
+      return [row[0] for row in db.execute("DELETE FROM jobs WHERE state = ? RETURNING token", (RESERVED,))]
 
   def get(self, token):
     """The job of `token`, or None."""
@@ -139,10 +179,9 @@ class JobQueue:
                         (RUNNING, QUEUED, row["priority"], row["priority"], row["seq"])).fetchone()[0]
 
   def pending(self, kind):
-    """How many jobs of `kind` are queued or running."""
+    """How many jobs of `kind` are reserved, queued or running (what counts against its limit)."""
     with self._connect() as db:
-      return db.execute("SELECT COUNT(*) FROM jobs WHERE kind = ? AND state IN (?, ?)",
-                        (kind, QUEUED, RUNNING)).fetchone()[0]
+      return db.execute(_COUNT_PENDING, (kind, *PENDING)).fetchone()[0]
 
   def claim(self, worker, lease_seconds, kinds=tuple(PRIORITY)):
     """Atomically takes the first waiting job of `kinds` (online first, then oldest) for `worker`, or None."""

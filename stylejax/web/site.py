@@ -5,11 +5,21 @@ so a terminal's Ctrl-C reaches only this process; this process serves HTTP
 (uvicorn) and watches the worker: when it dies, its running job goes back to the
 queue at once and a new worker starts (after a pause that grows while workers
 keep dying young). Ctrl-C or SIGTERM stops the server, then the worker, which
-gives its job back; the next start continues it.
+gives its job back; the next start continues it. The worker also ends by itself
+whenever this process ends, even by kill -9 (it watches a pipe whose write end
+only this process holds).
+
+A start that is refused changes nothing: the config's numbers are checked
+against their ranges, the port is bound, WORKDIR/site.lock is locked (one site
+per workdir) and site.db is opened before config.json is written or a worker
+starts.
 """
 
+import contextlib
+import fcntl
 import logging
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -27,20 +37,42 @@ log = logging.getLogger("stylejax.web")
 PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
+# The range of every number in the site's config (inclusive); one outside is refused before anything starts.
+RANGES = {
+    "seed": (0, 2**32 - 1),
+    "port": (1, 65535),
+    "online.max_side": (16, 16384),
+    "online.max_pending": (1, 10_000),
+    "custom.sizes": (16, 8192),  # each of them
+    "custom.log_every_steps": (1, 1_000_000),
+    "limits.max_upload_bytes": (1, 10**9),
+    "limits.max_upload_pixels": (1, 10**9),
+    "limits.submissions_per_minute": (1, 1_000_000),
+    "limits.max_queue": (1, 1_000_000),
+    "limits.gallery_page_size": (1, 1000),
+    "smtp.port": (1, 65535),
+    "smtp.retry_seconds": (0.1, 86_400),
+    "worker.lease_seconds": (1, 86_400),
+    "worker.max_attempts": (1, 100),
+    "worker.poll_seconds": (0.001, 60),
+    "worker.max_models": (1, 1000),
+    "worker.max_programs": (1, 100_000),
+}
+
+
 def check(config):
   """Refuses a site config that cannot work, before anything starts."""
   for method in ("gatys", "luan"):
     api.preset(config.custom[method])  # an unknown preset is a UserError
   mail.check_security(config.smtp)
-  if not config.custom.sizes or min(config.custom.sizes) < 16:
-    raise UserError("custom.sizes must list long sides of at least 16 px")
-  numbers = {"port": config.port, "online.max_side": config.online.max_side,
-             "online.max_pending": config.online.max_pending, "worker.lease_seconds": config.worker.lease_seconds,
-             "worker.max_models": config.worker.max_models,
-             **{f"limits.{key}": value for key, value in config.limits.items()}}
-  for key, value in numbers.items():
-    if value <= 0:
-      raise UserError(f"{key} must be > 0, got {value}")
+  if not config.custom.sizes:
+    raise UserError("custom.sizes must list at least one long side")
+  for key, (low, high) in RANGES.items():
+    section, _, name = key.rpartition(".")
+    value = (config[section] if section else config)[name]
+    for number in value if key == "custom.sizes" else (value,):
+      if not isinstance(number, (int, float)) or not low <= number <= high:  # NaN is refused too
+        raise UserError(f"{key} must be from {low} to {high}, got {number!r}")
 
 
 def listen(host, port):
@@ -52,6 +84,20 @@ def listen(host, port):
   return listening
 
 
+@contextlib.contextmanager
+def only_site(workdir):
+  """Holds WORKDIR/site.lock (fcntl.flock) for the block, or refuses: one site per workdir."""
+  os.makedirs(workdir, exist_ok=True)
+  path = os.path.join(workdir, site_files.LOCK)
+  with open(path, "a") as lock:
+    try:
+      fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+      raise UserError(f"another site is running on {workdir} (it holds {path}); stop it, or choose another "
+                      f"--workdir") from None
+    yield
+
+
 class Supervisor:
   """Keeps one worker process running for `workdir` until `stop`."""
 
@@ -59,14 +105,22 @@ class Supervisor:
     self.workdir, self.queue = workdir, queue
     self.stopping = threading.Event()
     self.process = None
+    # Each worker gets the read end; only this process holds the write end, so a worker reads EOF once this
+    # process is gone, however it ended, and then ends too (stylejax.web.worker.watch_server).
+    self.lifeline, self.held = os.pipe()
 
   def _spawn(self):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [PACKAGE_ROOT, os.environ.get("PYTHONPATH")]))}
-    self.process = subprocess.Popen([sys.executable, "-m", "stylejax.web.worker", self.workdir], env=env,
-                                    start_new_session=True)
+    self.process = subprocess.Popen([sys.executable, "-m", "stylejax.web.worker", self.workdir, str(self.lifeline)],
+                                    env=env, start_new_session=True, pass_fds=(self.lifeline,))
     with atomic.writing(os.path.join(self.workdir, site_files.WORKER_PID), "w") as f:
       f.write(str(self.process.pid))
     return time.monotonic()
+
+  def running(self):
+    """Whether a worker process runs now (not between a death and the next start)."""
+    process = self.process
+    return process is not None and process.poll() is None
 
   def start(self):
     started = self._spawn()
@@ -88,28 +142,32 @@ class Supervisor:
 
   def stop(self):
     self.stopping.set()
-    if self.process.poll() is None:
+    if self.process is not None and self.process.poll() is None:
       self.process.terminate()  # the worker gives its job back and exits
       try:
         self.process.wait(30)
       except subprocess.TimeoutExpired:
         self.process.kill()
         self.process.wait()
+    os.close(self.lifeline)
+    os.close(self.held)
 
 
 def run(config, workdir):
   check(config)
-  os.makedirs(workdir, exist_ok=True)
-  runlog.write_json(os.path.join(workdir, "config.json"), config.to_dict())
-  logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", force=True)
-  queue = queue_lib.JobQueue(site_files.database(workdir), config.worker.max_attempts)
-  listening = listen(config.host, config.port)
-  server = uvicorn.Server(uvicorn.Config(app_lib.create_app(config, workdir), log_level="warning",
-                                         server_header=False))
-  supervisor = Supervisor(workdir, queue).start()
-  print(f"serving {site_files.base_url(config)} (Ctrl-C stops)", file=sys.stderr, flush=True)
-  try:
-    server.run(sockets=[listening])
-  finally:
-    supervisor.stop()
+  with listen(config.host, config.port) as listening, only_site(workdir):
+    queue = queue_lib.JobQueue(site_files.database(workdir), config.worker.max_attempts)
+    supervisor = Supervisor(workdir, queue)
+    app = app_lib.create_app(config, workdir, supervisor.running)  # a damaged site.db was refused by now
+    for token in queue.drop_reservations():  # uploads a stopped server was receiving
+      shutil.rmtree(site_files.job_dir(workdir, token), ignore_errors=True)
+    runlog.write_json(os.path.join(workdir, "config.json"), config.to_dict())  # the worker reads it
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", force=True)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", server_header=False))
+    supervisor.start()
+    print(f"serving {site_files.base_url(config)} (Ctrl-C stops)", file=sys.stderr, flush=True)
+    try:
+      server.run(sockets=[listening])
+    finally:
+      supervisor.stop()
   return {"url": site_files.base_url(config)}

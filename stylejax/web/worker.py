@@ -1,14 +1,23 @@
 """The site's worker: one long-lived process that owns the accelerator and runs one job at a time.
 
-    python -m stylejax.web.worker WORKDIR      (the `web` job starts and supervises it)
+    python -m stylejax.web.worker WORKDIR LIFELINE_FD      (the `web` job starts and supervises it)
 
 It keeps VGG and the fast models in memory, claims jobs from the queue (online
-first), writes their progress, results and mail. Online requests are also
-served between the chunks of a running custom job, so a photo never waits for
-a slow optimisation. A heartbeat thread renews the leases of its jobs; if this
-process dies, its job goes back to the queue (stylejax.web.queue) and runs again
-from its start. Ctrl-C, SIGTERM or the death of the server that started it give
-the running job back and end the process cleanly.
+first), writes their progress and results. Online requests are also served
+between the chunks of a running custom job, so a photo never waits for a slow
+optimisation. A heartbeat thread renews the leases of its jobs; if this process
+dies, its job goes back to the queue (stylejax.web.queue) and runs again from
+its start. A mail thread sends the outbox when a job ends and retries what the
+SMTP server refused every `smtp.retry_seconds`, also while a long job runs.
+Ctrl-C, SIGTERM or the end of the server that started it, at any moment, give
+the running job back and end the process.
+
+Memory: each photo shape compiles its own XLA program, and each XLA:CPU program
+holds memory maps; a process passing the kernel's `vm.max_map_count` (65530)
+crashes inside a compile. So when more than `worker.max_programs` distinct
+programs (photo shapes per model, custom jobs) were compiled since the last
+time, the worker drops them all (`jax.clear_caches`); the next use of one
+compiles it again, from the persistent cache in WORKDIR/xla_cache.
 """
 
 import logging
@@ -18,6 +27,8 @@ import sys
 import threading
 import time
 import traceback
+
+import jax
 
 from stylejax import api, launch
 from stylejax.errors import UserError
@@ -31,19 +42,16 @@ class LostJob(Exception):
   """The job's lease ran out and another worker may run it: stop without reporting."""
 
 
-class Stopped(Exception):
-  """The server that started this worker is gone."""
-
-
 class Worker:
 
   def __init__(self, config, workdir):
     self.config, self.workdir = config, workdir
     self.queue = queue_lib.JobQueue(site_files.database(workdir), config.worker.max_attempts)
     self.id = queue_lib.worker_name(os.getpid())
-    self.parent = os.getppid()
     self.lease = config.worker.lease_seconds
     self.models = {}  # name -> (path, api.Model), loaded on first use, least recently used first
+    self.programs = set()  # what compiled programs since the last jax.clear_caches (see `compiling`)
+    self.mail_now = threading.Event()  # wakes the mail thread
 
   def model(self, name):
     """The loaded fast model `name` from the catalog (reloaded if its folder changed)."""
@@ -57,12 +65,23 @@ class Worker:
     self.models[name] = self.models.pop(name)  # now the most recently used
     return self.models[name][1]
 
+  def compiling(self, key):
+    """Notes that the next work may compile the programs of `key` (a model and photo shape, or a custom job);
+    first drops every compiled program if `worker.max_programs` distinct keys were noted since the last drop."""
+    if key not in self.programs and len(self.programs) >= self.config.worker.max_programs:
+      log.info("dropping the programs compiled for %d photo shapes and jobs", len(self.programs))
+      jax.clear_caches()
+      self.programs.clear()
+    self.programs.add(key)
+
   def online(self, job):
     """Stylises the uploaded photo with the chosen model at its own size."""
     folder = site_files.job_dir(self.workdir, job.token)
     photo = images.read_rgb(os.path.join(folder, site_files.INPUT))
+    model = self.model(job.params["model"])
+    self.compiling((job.params["model"], photo.size))
     start = time.perf_counter()
-    result = self.model(job.params["model"]).stylize(photo, strength=job.params["strength"])
+    result = model.stylize(photo, strength=job.params["strength"])
     seconds = time.perf_counter() - start
     images.save_image(os.path.join(folder, site_files.RESULT), result, compress_level=1)
     return {"seconds": seconds}
@@ -73,6 +92,7 @@ class Worker:
     config = api.preset(self.config.custom[job.params["method"]], content=os.path.join(folder, site_files.CONTENT),
                         style=(os.path.join(folder, site_files.STYLE),), image_size=job.params["size"],
                         seed=self.config.seed, log_every_steps=self.config.custom.log_every_steps)
+    self.compiling(job.token)  # each run compiles programs of its own (the optimiser is a static argument)
 
     def on_progress(step, total):
       if not self.queue.progress(job.token, self.id, step, total, self.lease):
@@ -91,7 +111,7 @@ class Worker:
     except LostJob:
       log.warning("job %s: lease lost; another worker may run it", job.token)
       return
-    except (KeyboardInterrupt, Stopped):
+    except KeyboardInterrupt:
       self.queue.release(job.token, self.id)
       raise
     except UserError as e:
@@ -101,7 +121,7 @@ class Worker:
       self.queue.fail(job.token, self.id, "the job failed with an internal error (details in the worker log)")
     else:
       self.queue.finish(job.token, self.id, result)
-    self.send_mail()
+    self.mail_now.set()
 
   def run_next(self):
     """Claims and runs the next job (online first); False if none was waiting."""
@@ -112,16 +132,12 @@ class Worker:
 
   def serve_online(self):
     """Runs every waiting online request (between chunks of a custom job too)."""
-    self.check_parent()
     while (job := self.queue.claim(self.id, self.lease, kinds=("online",))) is not None:
       self.run_job(job)
 
-  def check_parent(self):
-    if os.getppid() != self.parent:
-      raise Stopped
-
   def send_mail(self):
-    """Sends the outbox: each finished job with an address gets one mail (kept for later if the server refuses)."""
+    """Sends the outbox: each finished job with an address gets one mail (kept for later if the server refuses).
+    Only the mail thread calls it while the worker runs, so no mail goes twice."""
     smtp = self.config.smtp
     for job in self.queue.unmailed():
       if not mail.enabled(smtp):
@@ -148,40 +164,69 @@ class Worker:
     while not stop.wait(self.lease / 4):
       self.queue.renew(self.id, self.lease)
 
+  def mailer(self, stop):
+    """The mail thread: sends the outbox when a job ends and every smtp.retry_seconds (mail the SMTP server
+    refused), whatever the main thread runs."""
+    while not stop.is_set():
+      try:
+        self.send_mail()
+      except Exception:  # a bug must not end the thread: the outbox keeps the mail for the next try
+        log.error("sending mail failed:\n%s", traceback.format_exc())
+      self.mail_now.wait(self.config.smtp.retry_seconds)
+      self.mail_now.clear()
+
   def run(self):
     """Claims and runs jobs until Ctrl-C, SIGTERM or the server's end."""
     stop = threading.Event()
-    threading.Thread(target=self.heartbeat, args=(stop,), daemon=True).start()
+    mailer = threading.Thread(target=self.mailer, args=(stop,), daemon=True)
+    for thread in (threading.Thread(target=self.heartbeat, args=(stop,), daemon=True), mailer):
+      thread.start()
     log.info("worker %s started", self.id)
     try:
-      mail_due = 0.0
       while True:
-        self.check_parent()
-        if self.run_next():
-          continue
-        if time.monotonic() > mail_due:  # mail the SMTP server refused earlier is retried every minute
-          self.send_mail()
-          mail_due = time.monotonic() + 60
-        time.sleep(self.config.worker.poll_seconds)
-    except (KeyboardInterrupt, Stopped):
+        if not self.run_next():
+          time.sleep(self.config.worker.poll_seconds)
+    except KeyboardInterrupt:
       log.info("worker %s stopped", self.id)
     finally:
       stop.set()
+      self.mail_now.set()
+      mailer.join(10)  # a mail being sent is marked sent
 
 
 def _interrupt(signum, frame):
   raise KeyboardInterrupt
 
 
-def main(workdir):
+def watch_server(lifeline, grace=10.0):
+  """Ends this process when the server that started it ends, whenever and however (kill -9 too): the server holds
+  the only write end of the `lifeline` pipe, so reading it returns EOF once the server is gone (also if it went
+  before this thread started). Then SIGTERM gives the running job back; a process still alive `grace` seconds
+  later (stuck in a long native call) exits at once, and its job's lease runs out."""
+
+  def watch():
+    while os.read(lifeline, 1):
+      pass
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(grace)
+    os._exit(1)
+
+  threading.Thread(target=watch, daemon=True).start()
+
+
+def main(workdir, lifeline):
   signal.signal(signal.SIGTERM, _interrupt)
-  logging.basicConfig(filename=os.path.join(workdir, "worker.log"), level=logging.INFO,
-                      format="%(asctime)s %(levelname)s %(message)s", force=True)
-  config = configs.read(os.path.join(workdir, "config.json"))
-  # Compiled programs persist in the workdir, so a restarted worker answers photo sizes it has seen at once.
-  compile_cache.use(os.path.join(workdir, "xla_cache"))
-  Worker(config, workdir).run()
+  try:
+    watch_server(lifeline)
+    logging.basicConfig(filename=os.path.join(workdir, "worker.log"), level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(message)s", force=True)
+    config = configs.read(os.path.join(workdir, "config.json"))
+    # Compiled programs persist in the workdir, so a restarted worker answers photo sizes it has seen at once.
+    compile_cache.use(os.path.join(workdir, "xla_cache"))
+    Worker(config, workdir).run()
+  except KeyboardInterrupt:  # stopped while starting
+    pass
 
 
 if __name__ == "__main__":
-  main(sys.argv[1])
+  main(sys.argv[1], int(sys.argv[2]))

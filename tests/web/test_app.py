@@ -4,7 +4,6 @@ import io
 import os
 import types
 
-import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
@@ -13,17 +12,11 @@ from configs import web
 from stylejax.errors import UserError
 from stylejax.web import app as app_lib, queue as queue_lib, site as site_lib, site_files, worker as worker_lib
 from tests.helpers import free_port
+from tests.web.support import png
 
 pytestmark = pytest.mark.slow  # every site holds two trained models (photo_model_dir trains for 20-30 s)
 
 HTML = {"Accept": "text/html"}
-
-
-def png(width=48, height=32, exif=None):
-  buffer = io.BytesIO()
-  pixels = np.random.default_rng(width).integers(0, 255, (height, width, 3), np.uint8)
-  Image.fromarray(pixels).save(buffer, "JPEG" if exif else "PNG", **({"exif": exif} if exif else {}))
-  return buffer.getvalue()
 
 
 @pytest.fixture
@@ -101,7 +94,8 @@ def test_the_worker_keeps_the_most_recently_used_models(site):
 
 def test_site_configs_that_cannot_work_are_refused(site):
   for key, value, message in (("custom.gatys", "picasso", "unknown method"), ("smtp.security", "tls", "starttls"),
-                              ("custom.sizes", (8,), "at least 16"), ("limits.max_queue", 0, "must be > 0")):
+                              ("custom.sizes", (8,), "from 16 to 8192"), ("custom.sizes", (), "at least one"),
+                              ("limits.max_queue", 0, "from 1 to")):
     config = web.get_config()
     section, name = key.split(".")
     config[section][name] = value
@@ -158,6 +152,7 @@ def test_custom_job_reports_progress_delivers_the_result_and_mails_it_once(site)
 
   site.worker.queue.progress = record
   assert site.worker.run_next() and not site.worker.run_next()
+  site.worker.send_mail()  # what the worker's mail thread does when a job ends
   assert seen[-1] == (20, 20) and len(seen) >= 5  # gatys:tiny: 20 steps, reported every 2
   done = status(site, token)
   assert done["state"] == "done" and {"result.png", "losses.png", "content.png"} <= set(done["files"])
@@ -172,6 +167,7 @@ def test_mail_the_smtp_server_refused_is_kept_and_sent_later(site):
   site.config.smtp.port = free_port()  # nothing listens there
   token = token_of(custom(site))
   site.worker.run_next()
+  site.worker.send_mail()
   assert status(site, token)["state"] == "done" and [job.token for job in site.worker.queue.unmailed()] == [token]
   site.config.smtp.port = site.inbox.port
   site.worker.send_mail()
@@ -268,8 +264,9 @@ def test_rate_limit_and_full_queues_answer_with_retry_after(site):
   assert full.status_code == 503 and int(full.headers["retry-after"]) > 0 and "queue is full" in full.text
   limited = custom(site, address="")
   assert limited.status_code == 429 and int(limited.headers["retry-after"]) > 0
-  assert site.client.get("/health").json() == {"online_pending": 1, "custom_pending": 1, "models": len(web_models(site)),
-                                               "worker_pid": None}  # no worker process in these tests
+  health = site.client.get("/health")  # no worker process in these tests
+  assert health.status_code == 503 and health.json() == {"ok": False, "worker": "stopped", "online_pending": 1,
+                                                         "custom_pending": 1, "models": len(web_models(site))}
 
 
 def test_json_clients_get_json_refusals(site):

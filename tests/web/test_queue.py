@@ -14,9 +14,20 @@ def jobs(tmp_path):
 
 
 def submit(jobs, kind="custom", email=""):
-  token = jobs.new_token()
-  jobs.submit(token, kind, {"method": "gatys"}, "127.0.0.1", email)
+  token = jobs.reserve(kind, 1000, "127.0.0.1", email)
+  jobs.submit(token, {"method": "gatys"})
   return token
+
+
+def test_reservations_count_against_the_limit_until_cancelled_and_are_never_claimed(jobs):
+  first, second = jobs.reserve("online", 2, "a"), jobs.reserve("online", 2, "b")
+  assert first and second and jobs.reserve("online", 2, "c") is None and jobs.pending("online") == 2
+  assert jobs.reserve("custom", 1, "a") and jobs.claim("w", 10) is None  # files not written yet: not claimable
+  jobs.cancel(first)
+  assert jobs.get(first) is None and jobs.reserve("online", 2, "c")
+  jobs.submit(second, {"model": "m"}, total=1)
+  assert jobs.claim("w", 10).token == second
+  assert len(jobs.drop_reservations()) == 2 and jobs.pending("online") == 1 and jobs.pending("custom") == 0
 
 
 def test_claims_online_first_then_oldest_and_reports_positions(jobs):

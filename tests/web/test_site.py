@@ -20,6 +20,7 @@ from playwright.sync_api import expect, sync_playwright
 
 from stylejax.web import app as app_lib, queue as queue_lib, site_files
 from tests.helpers import ROOT, free_port
+from tests.web.support import alive, wait_for
 
 pytestmark = pytest.mark.slow  # run.py processes killed with -9, a real browser
 
@@ -47,6 +48,7 @@ class Site:
     return self
 
   def health(self):
+    """/health's JSON (also when it answers 503), or None while the server does not answer."""
     try:
       return httpx.get(f"{self.url}/health", timeout=2).json()
     except httpx.HTTPError:
@@ -54,31 +56,13 @@ class Site:
 
   def worker_pid(self):
     """The pid of the site's worker process (None while there is none)."""
-    return (self.health() or {}).get("worker_pid")
+    return site_files.worker_pid(self.workdir)
 
   def stop(self):
     if self.process.poll() is None:
       self.process.send_signal(signal.SIGINT)  # Ctrl-C
       self.process.wait(60)
     return self.process.returncode
-
-
-def wait_for(condition, seconds, what):
-  deadline = time.monotonic() + seconds
-  while time.monotonic() < deadline:
-    value = condition()
-    if value:
-      return value
-    time.sleep(0.02)
-  raise AssertionError(f"timed out after {seconds} s waiting for {what}")
-
-
-def alive(pid):
-  try:
-    with open(f"/proc/{pid}/stat") as f:
-      return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-  except OSError:
-    return False
 
 
 def submit_custom(site, client, address):
@@ -100,8 +84,10 @@ def test_killed_worker_and_killed_server_lose_no_job_and_mail_once(tmp_path, inb
       first = submit_custom(site, client, "first@example.org")
       wait_for(lambda: jobs.get(first).step >= 2, 120, "the first job's progress")
       worker = site.worker_pid()
+      assert site.health()["ok"] and "pid" not in str(site.health())
       os.kill(worker, signal.SIGKILL)  # in the middle of the job
       assert jobs.get(first).state == queue_lib.RUNNING
+      wait_for(lambda: (site.health() or {}).get("worker") == "stopped", 5, "/health's 503: the worker is down")
       wait_for(lambda: jobs.get(first).state == queue_lib.DONE, 180, "the first job to finish after the kill")
       assert jobs.get(first).attempts == 2 and site.worker_pid() not in (None, worker)
 

@@ -1,0 +1,259 @@
+"""Fault injection against the website, one test per class of fault: oversized chunked uploads, parallel requests
+at the queue limits, damaged state and out-of-range numbers, refused starts, a server killed while its worker
+starts, a dead worker behind /health, refused mail during a long job, compiled programs piling up in the worker.
+
+Sites here use only the bundled models (no training) and uvicorn in a thread, except one real `run.py`.
+"""
+
+import concurrent.futures
+import fcntl
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import httpx2 as httpx
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from configs import web
+from stylejax.errors import UserError
+from stylejax.io import images, runlog
+from stylejax.web import app as app_lib, gallery as gallery_lib, queue as queue_lib, site as site_lib, site_files
+from stylejax.web import worker as worker_lib
+from tests.helpers import ROOT, free_port
+from tests.web.support import alive, png, serving, wait_for
+
+FORM = {"headers": {"Cookie": f"{app_lib.CSRF_COOKIE}=t"}, "data": {"csrf": "t"}}  # a CSRF token and its cookie
+
+
+@pytest.fixture
+def config():
+  config = web.get_config("tiny")
+  config.port = free_port()
+  config.models_dir = "/nonexistent"  # the bundled models only
+  return config
+
+
+@pytest.fixture
+def workdir(tmp_path):
+  folder = str(tmp_path / "site")
+  os.makedirs(folder)
+  return folder
+
+
+def test_a_chunked_upload_is_refused_once_its_bytes_pass_the_limit(config, workdir):
+  config.limits.max_upload_bytes = 100_000
+  limit = 2 * 100_000 + 100_000  # a request's body: two uploads and the form's fields
+  app, read = app_lib.create_app(config, workdir), []
+
+  async def counting(scope, receive, send):  # what the site takes from the server
+    async def counted():
+      message = await receive()
+      read.append(len(message.get("body", b"")))
+      return message
+    await app(scope, counted, send)
+
+  body, piece = 300 * 10**6, 64 * 1024
+  with serving(counting) as port, socket.create_connection(("127.0.0.1", port), timeout=30) as client:
+    answer, closed = bytearray(), threading.Event()
+
+    def listen():
+      try:
+        while data := client.recv(65536):
+          answer.extend(data)
+      except OSError:
+        pass
+      closed.set()
+
+    threading.Thread(target=listen, daemon=True).start()
+    client.sendall(f"POST /gallery HTTP/1.1\r\nHost: site\r\nTransfer-Encoding: chunked\r\nAccept: text/html\r\n"
+                   f"Content-Type: multipart/form-data; boundary=b\r\nCookie: {app_lib.CSRF_COOKIE}=t\r\n\r\n".encode())
+    sent = 0
+    try:
+      head = b'--b\r\nContent-Disposition: form-data; name="image"; filename="x.png"\r\n\r\n'
+      client.sendall(b"%x\r\n%s\r\n" % (len(head), head))
+      while sent < body and not closed.is_set():
+        client.sendall(b"%x\r\n%s\r\n" % (piece, b"\0" * piece))
+        sent += piece
+    except OSError:  # the server closed the connection
+      pass
+    assert closed.wait(30), "the server kept the connection open"
+  assert answer.startswith(b"HTTP/1.1 413") and b"the upload is too large" in answer
+  assert limit < sum(read) <= limit + piece  # the site read just past the limit, then stopped
+  assert sent < 40 * 10**6  # and so did the server: the client was cut off (socket buffers hold a few MB)
+
+
+def test_parallel_requests_never_pass_the_queue_limits(config, workdir):
+  config.online.max_pending, config.limits.max_queue = 4, 2
+  config.limits.submissions_per_minute = 100
+  jobs = queue_lib.JobQueue(site_files.database(workdir))
+  photo = png(64, 48)
+  with serving(app_lib.create_app(config, workdir)) as port:
+
+    def post(path, files, **fields):
+      return httpx.post(f"http://127.0.0.1:{port}{path}", files=files, data={**FORM["data"], **fields},
+                        headers=FORM["headers"], timeout=60).status_code
+
+    with concurrent.futures.ThreadPoolExecutor(12) as pool:
+      online = list(pool.map(lambda _: post("/stylize", {"photo": ("p.png", photo)}, model="starry_night"),
+                             range(12)))
+      custom = list(pool.map(lambda _: post("/custom", {"content": ("c.png", photo), "style": ("s.png", photo)},
+                                            method="gatys", size="64"), range(8)))
+  assert sorted(online) == [303] * 4 + [503] * 8 and jobs.pending("online") == 4
+  assert sorted(custom) == [303] * 2 + [503] * 6 and jobs.pending("custom") == 2
+
+
+def previous_site(config, workdir):
+  """A workdir as a stopped site leaves it: its config, lock file, database (with a job) and gallery."""
+  jobs = queue_lib.JobQueue(site_files.database(workdir))
+  jobs.submit(jobs.reserve("custom", 10, "127.0.0.1"), {"method": "gatys", "size": 64})
+  gallery_lib.Gallery(site_files.database(workdir), site_files.gallery_dir(workdir))
+  runlog.write_json(os.path.join(workdir, "config.json"), config.to_dict())
+  open(os.path.join(workdir, site_files.LOCK), "w").close()
+
+
+def snapshot(folder):
+  """{relative path: bytes, or None for a folder} of everything under `folder`."""
+  found = {}
+  for parent, folders, files in os.walk(folder):
+    for name in folders + files:
+      path = os.path.join(parent, name)
+      found[os.path.relpath(path, folder)] = None if os.path.isdir(path) else open(path, "rb").read()
+  return found
+
+
+@pytest.mark.parametrize("fault, message", [
+    ("port in use", "choose another --config.port"),
+    ("a site runs there", "another site is running on"),
+    ("garbage site.db", "site.db is not a usable site database"),
+    ("site.db is a folder", "site.db is not a usable site database"),
+    ("another program's site.db", "site.db is not a usable site database"),
+    ("port 70000", "port must be from 1 to 65535, got 70000"),
+    ("NaN lease", "worker.lease_seconds must be from 1 to 86400, got nan"),
+    ("a custom size of 10**9", "custom.sizes must be from 16 to 8192"),
+])
+def test_a_refused_start_is_one_error_and_changes_nothing(config, workdir, fault, message):
+  previous_site(web.get_config("tiny"), workdir)
+  database = site_files.database(workdir)
+  taken = site_lib.listen("127.0.0.1", config.port) if fault == "port in use" else None
+  lock = open(os.path.join(workdir, site_files.LOCK), "a")
+  if fault == "a site runs there":
+    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+  if "site.db" in fault:
+    for suffix in ("", "-wal", "-shm"):
+      if os.path.exists(database + suffix):
+        os.remove(database + suffix)
+  if fault == "garbage site.db":
+    with open(database, "wb") as f:
+      f.write(os.urandom(8192))
+  elif fault == "site.db is a folder":
+    os.makedirs(database)
+  elif fault == "another program's site.db":
+    with queue_lib.connect(database) as db:
+      db.execute("CREATE TABLE jobs (id INTEGER, name TEXT)")
+  config.port = 70000 if fault == "port 70000" else config.port
+  config.worker.lease_seconds = float("nan") if fault == "NaN lease" else config.worker.lease_seconds
+  config.custom.sizes = (10**9,) if "custom size" in fault else config.custom.sizes
+  before = snapshot(workdir)
+  with pytest.raises(UserError, match=message) as refused:
+    site_lib.run(config, workdir)
+  assert "\n" not in str(refused.value) and snapshot(workdir) == before
+  lock.close()
+  if taken:
+    taken.close()
+
+
+def test_numbers_in_requests_have_ranges_and_pages_past_the_last_say_so(config, workdir):
+  client = TestClient(app_lib.create_app(config, workdir))
+  for page in ("9" * 25, "0", "-1", "two", "1e3"):
+    response = client.get(f"/gallery?page={page}", headers={"Accept": "text/html"})
+    assert response.status_code == 422 and "page (" in response.text and "Traceback" not in response.text, page
+  past = client.get("/gallery?page=2", headers={"Accept": "text/html"})
+  assert past.status_code == 404 and "there is no page 2: the gallery has 1 page" in past.text
+  assert client.get("/gallery?page=1").status_code == 200
+  for strength in ("nan", "inf", "1e400"):
+    response = client.post("/stylize", files={"photo": ("p.png", png())}, headers=FORM["headers"],
+                           data={**FORM["data"], "model": "starry_night", "strength": strength})
+    assert response.status_code == 422, strength
+
+
+def test_health_is_503_while_the_worker_is_down_and_shows_no_process_ids(config, workdir):
+  running = [False]
+  client = TestClient(app_lib.create_app(config, workdir, lambda: running[0]))
+  down = client.get("/health")
+  assert down.status_code == 503 and down.json()["worker"] == "stopped" and not down.json()["ok"]
+  running[0] = True
+  up = client.get("/health")
+  assert up.status_code == 200 and up.json() == {"ok": True, "worker": "running", "online_pending": 0,
+                                                 "custom_pending": 0, "models": 2}
+  os.remove(site_files.database(workdir))
+  os.makedirs(site_files.database(workdir))  # the database is gone
+  assert client.get("/health").status_code == 503
+
+
+def test_refused_mail_is_retried_on_a_timer_while_a_long_job_runs(config, workdir, inbox):
+  config.smtp.update(host="127.0.0.1", port=free_port(), security="none", retry_seconds=0.2)  # nothing listens
+  worker = worker_lib.Worker(config, workdir)
+  done = worker.queue.reserve("custom", 10, "127.0.0.1", "user@example.org")
+  worker.queue.submit(done, {"method": "gatys", "size": 64})
+  os.makedirs(site_files.job_dir(workdir, done))
+  images.save_image(os.path.join(site_files.job_dir(workdir, done), site_files.RESULT), np.zeros((8, 8, 3)))
+  worker.queue.claim(worker.id, 60)
+  worker.queue.finish(done, worker.id, {"seconds": 1.0})
+  worker.queue.submit(worker.queue.reserve("custom", 10, "127.0.0.1"), {"method": "gatys", "size": 64})
+  seen = {}
+
+  def long_job(job):
+    time.sleep(0.5)  # the outbox's mail is refused meanwhile
+    seen["refused"] = not inbox.messages
+    config.smtp.port = inbox.port  # the SMTP server is back
+    deadline = time.monotonic() + 10
+    while not inbox.messages and time.monotonic() < deadline:
+      time.sleep(0.02)
+    seen["sent while running"] = bool(inbox.messages)
+    raise KeyboardInterrupt  # stops the worker (as Ctrl-C would) before this job ends
+
+  worker.custom = long_job
+  worker.run()
+  assert seen == {"refused": True, "sent while running": True}
+  (mail,) = inbox.mails()
+  assert mail["To"] == "user@example.org" and mail["Date"] and mail["Message-ID"].endswith("@localhost>")
+  assert worker.queue.unmailed() == []
+
+
+def test_the_worker_drops_its_compiled_programs_past_max_programs(config, workdir, monkeypatch):
+  config.worker.max_programs = 2
+  worker, drops = worker_lib.Worker(config, workdir), []
+  clear_caches = worker_lib.jax.clear_caches
+  monkeypatch.setattr(worker_lib.jax, "clear_caches", lambda: (drops.append(set(worker.programs)), clear_caches()))
+  shapes = [(16, 16), (16, 24), (16, 16), (24, 16)]
+  for height, width in shapes:
+    token = worker.queue.reserve("online", 10, "127.0.0.1")
+    images.save_image(os.path.join(site_files.job_dir(workdir, token), site_files.INPUT),
+                      np.full((height, width, 3), 128.0))
+    worker.queue.submit(token, {"model": "starry_night", "strength": 1.0}, total=1)
+    assert worker.run_next() and worker.queue.get(token).state == queue_lib.DONE
+  assert drops == [{("starry_night", (16, 16)), ("starry_night", (24, 16))}]  # before the third shape
+  assert worker.programs == {("starry_night", (16, 24))}  # (width, height)
+
+
+@pytest.mark.slow
+def test_the_worker_ends_when_its_server_is_killed_while_the_worker_starts(config, workdir):
+  with open(workdir + ".log", "w") as log:
+    server = subprocess.Popen([sys.executable, "run.py", "--config", "configs/web.py:tiny", "--workdir", workdir,
+                               f"--config.port={config.port}"], cwd=ROOT, stdout=log, stderr=log)
+  worker = wait_for(lambda: site_files.worker_pid(workdir), 120, "the worker to be started")
+  server.send_signal(signal.SIGKILL)  # the worker is still importing jax
+  server.wait()
+  killed = time.monotonic()
+  try:
+    wait_for(lambda: not alive(worker), 60, "the worker to end")
+  finally:
+    if alive(worker):
+      os.kill(worker, signal.SIGKILL)
+  print(f"the worker ended {time.monotonic() - killed:.1f} s after its server was killed")
