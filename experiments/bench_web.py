@@ -31,6 +31,8 @@ import time
 import httpx2 as httpx
 from PIL import Image
 
+from stylejax.web import site_files
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PHOTO = os.path.join(ROOT, "stylejax", "assets", "chelsea.jpg")
 STYLE = os.path.join(ROOT, "stylejax", "assets", "starry_night.jpg")
@@ -52,16 +54,16 @@ def rss_mb(pid):
 
 
 class Memory(threading.Thread):
-  """Samples the RSS (MB) of the server and its worker every half second."""
+  """Samples the RSS (MB) of the server and its worker (found by the site's worker.pid file) every half second."""
 
-  def __init__(self, server_pid, url):
+  def __init__(self, server_pid, workdir):
     super().__init__(daemon=True)
-    self.server_pid, self.url = server_pid, url
+    self.server_pid, self.workdir = server_pid, workdir
     self.samples, self.done = {"server": [], "worker": []}, threading.Event()
 
   def run(self):
     while not self.done.wait(0.5):
-      worker_pid = httpx.get(self.url + "/health").json()["worker_pid"]
+      worker_pid = site_files.worker_pid(self.workdir)
       for name, pid in (("server", self.server_pid), ("worker", worker_pid)):
         value = rss_mb(pid) if pid else None
         if value:
@@ -174,7 +176,7 @@ def main():
                              *([f"--config.online.max_pending={args.max_pending}"] if args.max_pending else [])],
                             cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=open(os.path.join(workdir, "server.log"), "w"))
-  memory = Memory(server.pid, url)
+  memory = Memory(server.pid, workdir)
   try:
     for _ in range(600):
       try:
