@@ -23,6 +23,10 @@ def get_config(arg=None):
   config.port = 8000
   config.base_url = ""  # the address people reach the site at, for links in mail ("": http://host:port)
   config.models_dir = ""  # more model directories ("": WORKDIR/models); the bundled models are always offered
+  # Reverse proxies whose X-Forwarded-For is believed (addresses or networks, e.g. ("127.0.0.1", "10.0.0.0/8")).
+  # None by default: the rate limit counts the connecting address. Behind a proxy, name it, or all visitors
+  # share its address (and its limit); the client is the right-most address in the header not listed here.
+  config.trusted_proxies = ()
 
   config.online = ml_collections.ConfigDict()
   config.online.max_side = 1280  # photos are stylised at their own size up to this long side
@@ -40,6 +44,15 @@ def get_config(arg=None):
   config.limits.submissions_per_minute = 20  # per client address (online, custom, gallery); more get 429
   config.limits.max_queue = 20  # custom jobs waiting or running; more get 503 + Retry-After
   config.limits.gallery_page_size = 12
+
+  # Disk: finished jobs (page, uploads, result) and gallery items are removed oldest first past these limits,
+  # checked at the start and every every_seconds; queued and running jobs are never removed.
+  config.retention = ml_collections.ConfigDict()
+  config.retention.keep_days = 30.0  # a finished job is removed this long after it ended
+  config.retention.max_job_bytes = 5_000_000_000  # all job folders together; past it the oldest finished jobs go
+  config.retention.max_gallery_items = 1000  # past it the oldest items go
+  config.retention.max_gallery_bytes = 2_000_000_000
+  config.retention.every_seconds = 300.0
 
   # Mail (smtplib); no host: no mail, the job page is the only delivery. Password also from $STYLEJAX_SMTP_PASSWORD.
   config.smtp = ml_collections.ConfigDict()

@@ -16,6 +16,7 @@ inline scripts, nosniff, no framing).
 
 import collections
 import hmac
+import ipaddress
 import logging
 import os
 import secrets
@@ -33,6 +34,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from stylejax.errors import UserError
 from stylejax.io import images
@@ -116,6 +118,20 @@ class BodyLimit:
     await self.app(scope, counted, closing)
 
 
+def trusted_networks(entries):
+  """config.trusted_proxies as normalised networks ("10.0.0.1" -> "10.0.0.1/32"); an entry that is not an address
+  or a network is a UserError naming it (uvicorn would silently match it as a literal)."""
+  entries = [entries] if isinstance(entries, str) else entries
+  networks = []
+  for entry in [part.strip() for entry in entries for part in str(entry).split(",") if part.strip()]:  # "a,b"
+    try:
+      networks.append(str(ipaddress.ip_network(entry, strict=False)))
+    except ValueError:
+      raise UserError(f"trusted_proxies: {entry!r} is not an IP address or network (e.g. 10.0.0.1 or "
+                      f"10.0.0.0/8)") from None
+  return networks
+
+
 def create_app(config, workdir, worker_running=lambda: False):
   """The site's FastAPI app over `workdir` (site.db, jobs/, gallery/); `worker_running()` says whether the worker
   process runs (for /health)."""
@@ -127,6 +143,8 @@ def create_app(config, workdir, worker_running=lambda: False):
   app = FastAPI(title="stylejax", docs_url=None, redoc_url=None, openapi_url=None)
   app.add_middleware(BodyLimit, limit=2 * limits.max_upload_bytes + 100_000,  # two uploads and the form's fields
                      message=f"the upload is too large (limit {limits.max_upload_bytes / 1e6:.0f} MB per file)")
+  if config.trusted_proxies:
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=trusted_networks(config.trusted_proxies))
   app.mount("/static", StaticFiles(directory=os.path.join(HERE, "static")), name="static")
 
   def models():
@@ -190,7 +208,8 @@ def create_app(config, workdir, worker_running=lambda: False):
   def find_job(token):
     job = jobs.get(token) if len(token) <= 64 else None
     if job is None:
-      raise Refusal(404, "there is no such job (the link may be mistyped)")
+      raise Refusal(404, f"there is no such job (the link may be mistyped, or the job was removed: finished jobs "
+                         f"are kept {config.retention.keep_days:g} days)")
     return job
 
   def job_status(job):

@@ -3,7 +3,8 @@
 Items live in the site's SQLite file (table `gallery`) and their pictures in
 WORKDIR/gallery as ID.png and ID_thumb.jpg, re-encoded from pixels (no
 metadata). Whoever adds an item gets a random token once; only its SHA-256 is
-stored, and deleting needs the token.
+stored, and deleting needs the token. Retention (stylejax.web.retention) lists
+the items oldest first (`oldest_first`) and removes some (`remove`).
 """
 
 import contextlib
@@ -87,8 +88,22 @@ class Gallery:
       row = db.execute("SELECT owner_hash FROM gallery WHERE id = ?", (item_id,)).fetchone()
       if row is None or not hmac.compare_digest(row["owner_hash"], _hash(token)):
         return False
+    self.remove(item_id)
+    return True
+
+  def oldest_first(self):
+    """[(item id, when it was added)] of every item, oldest first."""
+    with self._connect() as db:
+      return [(row["id"], row["created"]) for row in db.execute("SELECT id, created FROM gallery ORDER BY seq")]
+
+  def files(self, item_id):
+    """The paths of an item's picture and thumbnail."""
+    return self.image_path(item_id), self.thumb_path(item_id)
+
+  def remove(self, item_id):
+    """Removes an item and its files (no token: for the owner's delete and for retention)."""
+    with self._connect() as db:
       db.execute("DELETE FROM gallery WHERE id = ?", (item_id,))
-    for path in (self.image_path(item_id), self.thumb_path(item_id)):
+    for path in self.files(item_id):
       with contextlib.suppress(FileNotFoundError):
         os.remove(path)
-    return True

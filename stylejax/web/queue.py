@@ -19,7 +19,9 @@ the same time: a worker whose lease ran out can no longer report progress or
 finish. After `max_attempts` claims a job fails instead of killing workers
 forever. Mail delivery is an outbox: `unmailed` lists the finished jobs with an
 address whose mail has not been sent (what a restarted worker must still
-send), `mailed` marks one sent.
+send), `mailed` marks one sent. Retention (stylejax.web.retention) lists the
+finished jobs (`finished`) and removes them (`remove_finished`), which never
+touches a job that is reserved, queued or running.
 
 Everything else in the site uses only these methods, so a server database
 can replace SQLite behind the same interface.
@@ -251,6 +253,25 @@ class JobQueue:
                             f"WHERE state = ? AND {condition}", (QUEUED, RUNNING, *values)).rowcount
       db.execute("COMMIT")
     return failed + requeued
+
+  def finished(self):
+    """[(token, when it ended)] of the done and failed jobs, oldest first."""
+    with self._connect() as db:
+      rows = db.execute("SELECT token, COALESCE(finished, created) AS ended FROM jobs WHERE state IN (?, ?) "
+                        "ORDER BY ended, seq", (DONE, FAILED)).fetchall()
+    return [(row["token"], row["ended"]) for row in rows]
+
+  def remove_finished(self, tokens):
+    """Deletes the jobs of `tokens` that are done or failed (a job in any other state stays); returns the tokens
+    deleted, whose files may go now."""
+    with self._connect() as db:
+      return [token for token in tokens
+              if db.execute("DELETE FROM jobs WHERE token = ? AND state IN (?, ?)", (token, DONE, FAILED)).rowcount]
+
+  def known(self, tokens):
+    """The subset of `tokens` that name a job in the table."""
+    with self._connect() as db:
+      return {token for token in tokens if db.execute("SELECT 1 FROM jobs WHERE token = ?", (token,)).fetchone()}
 
   def unmailed(self):
     """Finished jobs with an e-mail address whose mail has not been sent (the outbox)."""

@@ -13,6 +13,9 @@ A start that is refused changes nothing: the config's numbers are checked
 against their ranges, the port is bound, WORKDIR/site.lock is locked (one site
 per workdir) and site.db is opened before config.json is written or a worker
 starts.
+
+Disk use is bounded by `retention` (stylejax.web.retention): swept at the start
+and then every `retention.every_seconds` in a thread of this process.
 """
 
 import contextlib
@@ -31,7 +34,7 @@ import uvicorn
 from stylejax import api
 from stylejax.errors import UserError
 from stylejax.io import atomic, runlog
-from stylejax.web import app as app_lib, mail, queue as queue_lib, site_files
+from stylejax.web import app as app_lib, mail, queue as queue_lib, retention, site_files
 
 log = logging.getLogger("stylejax.web")
 PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -50,6 +53,11 @@ RANGES = {
     "limits.submissions_per_minute": (1, 1_000_000),
     "limits.max_queue": (1, 1_000_000),
     "limits.gallery_page_size": (1, 1000),
+    "retention.keep_days": (0.001, 36_500),
+    "retention.max_job_bytes": (1, 10**15),
+    "retention.max_gallery_items": (1, 10**7),
+    "retention.max_gallery_bytes": (1, 10**15),
+    "retention.every_seconds": (1, 86_400),
     "smtp.port": (1, 65535),
     "smtp.retry_seconds": (0.1, 86_400),
     "worker.lease_seconds": (1, 86_400),
@@ -65,6 +73,7 @@ def check(config):
   for method in ("gatys", "luan"):
     api.preset(config.custom[method])  # an unknown preset is a UserError
   mail.check_security(config.smtp)
+  app_lib.trusted_networks(config.trusted_proxies)  # each an address or network, else a UserError
   if not config.custom.sizes:
     raise UserError("custom.sizes must list at least one long side")
   for key, (low, high) in RANGES.items():
@@ -153,6 +162,12 @@ class Supervisor:
     os.close(self.held)
 
 
+def server(app):
+  """The uvicorn server of `app`. uvicorn's own X-Forwarded-For handling is off (by default it believes the header
+  from 127.0.0.1, so any local client could pick its address): the app believes only config.trusted_proxies."""
+  return uvicorn.Server(uvicorn.Config(app, log_level="warning", server_header=False, proxy_headers=False))
+
+
 def run(config, workdir):
   check(config)
   with listen(config.host, config.port) as listening, only_site(workdir):
@@ -161,13 +176,15 @@ def run(config, workdir):
     app = app_lib.create_app(config, workdir, supervisor.running)  # a damaged site.db was refused by now
     for token in queue.drop_reservations():  # uploads a stopped server was receiving
       shutil.rmtree(site_files.job_dir(workdir, token), ignore_errors=True)
-    runlog.write_json(os.path.join(workdir, "config.json"), config.to_dict())  # the worker reads it
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", force=True)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", server_header=False))
+    keeper = retention.Retention(config.retention, workdir)
+    keeper.sweep()
+    runlog.write_json(os.path.join(workdir, "config.json"), config.to_dict())  # the worker reads it
     supervisor.start()
+    keeper.start(supervisor.stopping)
     print(f"serving {site_files.base_url(config)} (Ctrl-C stops)", file=sys.stderr, flush=True)
     try:
-      server.run(sockets=[listening])
+      server(app).run(sockets=[listening])
     finally:
       supervisor.stop()
   return {"url": site_files.base_url(config)}

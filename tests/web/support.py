@@ -6,7 +6,6 @@ import threading
 import time
 
 import numpy as np
-import uvicorn
 from PIL import Image
 
 from stylejax.web import site as site_lib
@@ -34,9 +33,9 @@ def alive(pid):
 
 @contextlib.contextmanager
 def serving(app):
-  """`app` (ASGI) served by uvicorn on a free loopback port in a thread of this process; yields the port."""
+  """`app` (ASGI) served by uvicorn, configured as the site's server, on a free loopback port in a thread of this process; yields the port."""
   listening = site_lib.listen("127.0.0.1", 0)
-  server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+  server = site_lib.server(app)  # as the site serves
   thread = threading.Thread(target=server.run, kwargs={"sockets": [listening]}, daemon=True)
   thread.start()
   try:

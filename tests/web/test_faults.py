@@ -1,6 +1,7 @@
 """Fault injection against the website, one test per class of fault: oversized chunked uploads, parallel requests
 at the queue limits, damaged state and out-of-range numbers, refused starts, a server killed while its worker
-starts, a dead worker behind /health, refused mail during a long job, compiled programs piling up in the worker.
+starts, a dead worker behind /health, refused mail during a long job, compiled programs piling up in the worker,
+a disk filled past the retention quota, X-Forwarded-For sent by a client instead of a trusted proxy.
 
 Sites here use only the bundled models (no training) and uvicorn in a thread, except one real `run.py`.
 """
@@ -257,3 +258,94 @@ def test_the_worker_ends_when_its_server_is_killed_while_the_worker_starts(confi
     if alive(worker):
       os.kill(worker, signal.SIGKILL)
   print(f"the worker ended {time.monotonic() - killed:.1f} s after its server was killed")
+
+
+@pytest.mark.parametrize("trusted", [(), ("127.0.0.1",)], ids=["no trusted proxy", "loopback is a trusted proxy"])
+def test_only_a_trusted_proxy_chooses_the_client_address_of_the_rate_limit(config, workdir, trusted):
+  config.limits.submissions_per_minute, config.trusted_proxies = 2, trusted
+  with serving(app_lib.create_app(config, workdir)) as port:
+
+    def submit(forwarded):  # refused as not a picture (415) after the rate limit counted it, or 429
+      return httpx.post(f"http://127.0.0.1:{port}/gallery", files={"image": ("x.png", b"not a picture")},
+                        data=FORM["data"], headers={**FORM["headers"], "X-Forwarded-For": forwarded},
+                        timeout=30).status_code
+
+    spoofed = [submit(f"198.51.100.{i}") for i in range(4)]  # a new address each time
+    if not trusted:
+      assert spoofed == [415, 415, 429, 429]  # the header is ignored: one peer, one limit
+      return
+    assert spoofed == [415] * 4  # each forwarded address has its own limit
+    assert [submit("203.0.113.7") for _ in range(3)] == [415, 415, 429]
+    assert [submit("203.0.113.8") for _ in range(3)] == [415, 415, 429]  # limited apart from .7
+    # A client behind the proxy forges the left part; the proxy appends the address it saw, which counts.
+    assert [submit(f"192.0.2.{i}, 203.0.113.9") for i in range(4)] == [415, 415, 429, 429]
+
+
+def answers(url):
+  """Whether GET `url` answers 200 now."""
+  try:
+    return httpx.get(url, timeout=5).status_code == 200
+  except httpx.HTTPError:
+    return False
+
+
+def fake_job(jobs, workdir, size, ended_hours_ago=None):
+  """A custom job whose folder holds `size` bytes: finished `ended_hours_ago`, else running under a worker of
+  another host with a long lease (the site's own worker leaves it alone)."""
+  token = jobs.reserve("custom", 1000, "127.0.0.1")
+  os.makedirs(site_files.job_dir(workdir, token))
+  with open(os.path.join(site_files.job_dir(workdir, token), site_files.CONTENT), "wb") as f:
+    f.write(os.urandom(size))
+  jobs.submit(token, {"method": "gatys", "size": 64})
+  assert jobs.claim("elsewhere-1", 3600).token == token
+  if ended_hours_ago is not None:
+    jobs.finish(token, "elsewhere-1", {"seconds": 1.0})
+    with queue_lib.connect(jobs.path) as db:
+      db.execute("UPDATE jobs SET finished = ? WHERE token = ?", (time.time() - 3600 * ended_hours_ago, token))
+  return token
+
+
+@pytest.mark.slow
+def test_retention_removes_the_oldest_finished_jobs_past_the_quota_and_keeps_running_ones(config, workdir):
+  jobs = queue_lib.JobQueue(site_files.database(workdir))
+  album = gallery_lib.Gallery(site_files.database(workdir), site_files.gallery_dir(workdir))
+  kb = 1000
+  # 1000 kB allowed; 6 finished jobs of 200 kB (the oldest 40 days ago, past keep_days) and 2 running of 300 kB.
+  finished = [fake_job(jobs, workdir, 200 * kb, hours) for hours in (40 * 24, 6, 5, 4, 3, 2)]
+  running = [fake_job(jobs, workdir, 300 * kb) for _ in range(2)]
+  stray = site_files.job_dir(workdir, "no-such-job")
+  os.makedirs(stray)
+  items = [album.add(images.at_most(images.read_rgb(os.path.join(ROOT, "stylejax", "assets", "chelsea.jpg")), 32),
+                     f"item {i}")[0] for i in range(5)]
+  url = f"http://127.0.0.1:{config.port}"
+  with open(workdir + ".log", "w") as log:
+    server = subprocess.Popen([sys.executable, "run.py", "--config", "configs/web.py:tiny", "--workdir", workdir,
+                               f"--config.port={config.port}", "--config.models_dir=/nonexistent",
+                               f"--config.retention.max_job_bytes={1000 * kb}", "--config.retention.keep_days=30",
+                               "--config.retention.max_gallery_items=3", "--config.retention.every_seconds=1"],
+                              cwd=ROOT, stdout=log, stderr=log)
+  try:
+    wait_for(lambda: server.poll() is not None or answers(url + "/gallery"), 120, "the site to answer")
+    assert server.poll() is None  # it answers, so the start's sweep has run (before it serves)
+    gone, kept = finished[:4], finished[4:] + running  # past keep_days, then the oldest until 1000 kB remain
+    assert [os.path.isdir(site_files.job_dir(workdir, token)) for token in finished + running + [stray]] == \
+        [False] * 4 + [True] * 4 + [False]
+    for token in gone:
+      response = httpx.get(f"{url}/jobs/{token}/status", timeout=5)
+      assert response.status_code == 404 and "finished jobs are kept 30 days" in response.json()["error"]
+    assert [httpx.get(f"{url}/jobs/{token}/status", timeout=5).json()["state"] for token in kept] == \
+        ["done"] * 2 + ["running"] * 2
+    assert [item_id for item_id, _ in album.oldest_first()] == items[2:]  # the gallery is capped at 3
+
+    later = fake_job(jobs, workdir, 400 * kb, 0)  # the periodic sweep: 1400 kB, the two oldest finished go
+    shared = httpx.post(url + "/gallery", files={"image": ("p.png", png())}, data=FORM["data"],
+                        headers={**FORM["headers"], "Accept": "text/html"}, timeout=30)
+    assert shared.status_code == 200  # the site still works, and its new item displaces the oldest
+    wait_for(lambda: len(jobs.finished()) == 1 and len(album.oldest_first()) == 3, 30, "the periodic sweep")
+    assert [token for token, _ in jobs.finished()] == [later] and jobs.get(running[0]).state == queue_lib.RUNNING
+    assert os.path.getsize(os.path.join(site_files.job_dir(workdir, running[1]), site_files.CONTENT)) == 300 * kb
+    assert [item_id for item_id, _ in album.oldest_first()][:2] == items[3:]
+    assert httpx.get(url + "/gallery", timeout=5).status_code == 200
+  finally:
+    server.send_signal(signal.SIGINT)
+    server.wait(60)
