@@ -14,13 +14,14 @@ import os
 import sys
 import time
 import warnings
-import zipfile
 
 import jax
+import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
 from flax import traverse_util
 
+from stylejax import errors
 from stylejax.errors import UserError
 from stylejax.io import atomic, configs, weights
 
@@ -73,6 +74,8 @@ def damage(checkpoints, step):
     return None
   except (OSError, ValueError) as e:
     return f"unreadable manifest ({e})"
+  if not isinstance(expected, dict) or not all(isinstance(e, dict) and "bytes" in e for e in expected.values()):
+    return "unreadable manifest (not the {file: {bytes, sha256}} object it was written as)"
   found = _files(folder)
   for name in sorted(expected.keys() | found.keys()):
     if name not in found:
@@ -176,13 +179,13 @@ def read_config(model_dir):
   if not os.path.isfile(path):
     raise UserError(f"{model_dir} is not a trained model directory (no config.json); "
                     "give the --workdir of a configs/johnson.py run")
-  try:
+  with errors.reading(f"{path} is damaged; it describes the network, so the model cannot be rebuilt"):
     config = configs.read(path)
-  except ValueError as e:
-    raise UserError(f"{path} is damaged ({e}); it describes the network, so the model cannot be rebuilt") from None
   if "net" not in config:  # e.g. an optimize run's workdir
     raise UserError(f"{model_dir} is the workdir of a run of job {config.get('job')!r}, which holds no trained "
                     "network; give the --workdir of a configs/johnson.py run")
+  if not isinstance(config.net, ml_collections.ConfigDict):
+    raise UserError(f"{path} is damaged: its net is not the JSON object that describes the network")
   return config
 
 
@@ -197,18 +200,19 @@ def export_params(path, params, step, dtype=np.float32):
 
 
 def _read_exported(path, abstract_params):
-  """(parameters, step) from an exported .npz, checked against the network's layout."""
+  """(parameters, step) from an exported .npz (shipped, so untrusted: see weights.read_arrays), checked against
+  the network's layout."""
   expected = {"/".join(key): leaf for key, leaf in traverse_util.flatten_dict(abstract_params).items()}
-  try:
-    with np.load(path, allow_pickle=False) as data:
-      stored = {key: data[key] for key in data.files}
-  except (OSError, ValueError, zipfile.BadZipFile) as e:
-    raise UserError(f"{path} is damaged ({e})") from None
-  step = int(stored.pop("step", 0))
-  if stored.keys() != expected.keys() or any(stored[k].shape != expected[k].shape for k in expected):
-    raise UserError(f"{path} does not match the network its config.json describes")
-  flat = {tuple(key.split("/")): jax.numpy.asarray(value, expected[key].dtype) for key, value in stored.items()}
-  return traverse_util.unflatten_dict(flat), step
+  with errors.reading(f"{path} is damaged"):
+    stored = weights.read_arrays(path)
+    step = stored.pop("step", np.int64(0))
+    if step.shape != () or step.dtype.kind not in "iu" or step < 0:
+      raise UserError(f"{path} is damaged: its step is {step!r}, not one whole number >= 0")
+    if stored.keys() != expected.keys() or any(stored[k].shape != expected[k].shape or stored[k].dtype.kind != "f"
+                                               for k in expected):
+      raise UserError(f"{path} does not match the network its config.json describes")
+    flat = {tuple(key.split("/")): jax.numpy.asarray(value, expected[key].dtype) for key, value in stored.items()}
+  return traverse_util.unflatten_dict(flat), int(step)
 
 
 def restore_params(model_dir, abstract_params):

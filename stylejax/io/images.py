@@ -11,6 +11,7 @@ import warnings
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from stylejax import errors
 from stylejax.errors import UserError
 from stylejax.io import atomic
 
@@ -54,28 +55,26 @@ def _to_rgb(img):
 def opened(source, max_pixels=DEFAULT_MAX_PIXELS, name=None):
   """An open PIL image, its size checked against `max_pixels` before anything is decoded.
 
-  Any failure in the `with` body (unreadable, corrupt or oversized file) is
-  raised as a UserError naming `name` (default: the path); oversized ones as TooLarge.
+  Any failure in the `with` body (unreadable, corrupt or oversized file: a
+  crafted one can make a decoder raise anything) is raised as a UserError
+  naming `name` (default: the path); oversized ones as TooLarge.
   """
   name = name or os.fspath(source)
-  try:
-    with warnings.catch_warnings():
-      # Our own pixel limit below replaces Pillow's bomb warning.
-      warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-      with Image.open(source) as img:
-        width, height = img.size
-        if width * height > max_pixels:
-          raise TooLarge(f"image too large: {name} has {width}x{height} pixels, "
-                         f"more than the limit of {max_pixels} (config max_input_pixels)")
-        yield img
-  except UserError:
-    raise
-  except Image.DecompressionBombError as e:
-    raise TooLarge(f"image too large: {name}: {e}") from None
-  except UnidentifiedImageError:
-    raise UserError(f"not a readable image: {name}") from None
-  except (OSError, SyntaxError, ValueError) as e:
-    raise UserError(f"corrupt or unreadable image: {name}: {e}") from None
+  with errors.reading(f"corrupt or unreadable image: {name}"):
+    try:
+      with warnings.catch_warnings():
+        # Our own pixel limit below replaces Pillow's bomb warning.
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with Image.open(source) as img:
+          width, height = img.size
+          if width * height > max_pixels:
+            raise TooLarge(f"image too large: {name} has {width}x{height} pixels, "
+                           f"more than the limit of {max_pixels} (config max_input_pixels)")
+          yield img
+    except Image.DecompressionBombError as e:
+      raise TooLarge(f"image too large: {name}: {e}") from None
+    except UnidentifiedImageError:
+      raise UserError(f"not a readable image: {name}") from None
 
 
 def open_rgb(source, max_pixels=DEFAULT_MAX_PIXELS, name=None):

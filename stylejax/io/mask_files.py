@@ -8,10 +8,12 @@ import os
 
 import numpy as np
 
+from stylejax import errors
 from stylejax.errors import UserError
 from stylejax.io import assets, images
 
 GROUPS_TABLE = assets.path("ade20k_groups.tsv")
+MAX_LABEL = 65535  # the largest label a 16-bit label map holds
 
 
 def resize_nearest(array, height, width, path):
@@ -43,7 +45,8 @@ def read_groups(path=None):
   """(group of each label, group names in table order) from a tab-separated `label class group` table.
 
   The bundled table groups ADE20K's 150 classes into the thesis's 10 groups;
-  labels missing from the table belong to 'other'.
+  labels missing from the table belong to 'other'. Labels are whole numbers
+  from 0 to MAX_LABEL.
   """
   path = path or GROUPS_TABLE
   try:
@@ -57,10 +60,10 @@ def read_groups(path=None):
   groups = {}
   for number, line in lines[1:]:
     fields = line.split("\t")
-    if len(fields) != 3 or not fields[0].strip().isdigit() or not fields[2].strip():
+    if len(fields) != 3 or not fields[2].strip():
       raise UserError(f"{path}, line {number}: expected 'label<TAB>class<TAB>group' with an integer label "
                       f"and a group name, got {line!r}")
-    label = int(fields[0])
+    label = errors.whole_number(fields[0], f"{path}, line {number}: the label", MAX_LABEL)
     if label in groups:
       raise UserError(f"{path}, line {number}: label {label} is listed twice")
     groups[label] = fields[2].strip()

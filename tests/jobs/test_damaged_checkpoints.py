@@ -1,17 +1,19 @@
 """Damaged checkpoints and model directories: training falls back to the newest step that restores,
-stylize names what is wrong."""
+stylize names what is wrong, and a damaged shipped model (params.npz, config.json) is one error naming the file."""
 
 import glob
 import json
 import os
 import shutil
 
+import numpy as np
 import pytest
 
+from configs import export as export_config
 from stylejax import api
 from stylejax.errors import UserError
 from stylejax.io import checkpoints
-from stylejax.jobs import train
+from stylejax.jobs import export, train
 from tests.helpers import assert_bitwise_equal, final_params, tiny_config
 
 
@@ -85,3 +87,72 @@ def test_stylize_model_directories_damaged_or_wrong(model_dir, tmp_path):
   (cut / "config.json").write_text((tmp_path / "model" / "config.json").read_text())
   with pytest.raises(UserError, match="no checkpoints/ folder"):
     api.load_model(str(cut))
+
+
+@pytest.fixture(scope="module")
+def exported(model_dir, tmp_path_factory):
+  """model_dir exported (params.npz and config.json): the form a model is shipped in, so read as untrusted."""
+  config = export_config.get_config()
+  config.model = model_dir
+  folder = str(tmp_path_factory.mktemp("exported"))
+  export.run(config, folder)
+  return folder
+
+
+def rewrite_params(**changes):
+  """Damage: params.npz written again with `changes` to its arrays (None removes one)."""
+  def damage(path):
+    with np.load(path) as data:
+      arrays = {**dict(data), **changes}
+    np.savez(path, **{k: v for k, v in arrays.items() if v is not None})
+  return damage
+
+
+def first_array(changes):
+  """Damage: `changes(array)` replaces the first parameter array."""
+  def damage(path):
+    with np.load(path) as data:
+      arrays = dict(data)
+    key = next(k for k in arrays if k != "step")
+    arrays[key] = changes(arrays[key])
+    np.savez(path, **arrays)
+  return damage
+
+
+def overwrite(content):
+  def damage(path):
+    with open(path, "wb") as f:
+      f.write(content(open(path, "rb").read()) if callable(content) else content)
+  return damage
+
+
+DAMAGED_MODELS = {  # case: (file, damage, what the error says)
+    "zero-byte params.npz": ("params.npz", overwrite(b""), "params.npz is damaged"),
+    "params.npz cut in half": ("params.npz", overwrite(lambda data: data[:len(data) // 2]), "params.npz is damaged"),
+    "a step that is not a scalar": ("params.npz", rewrite_params(step=np.array([1, 2])), "its step is"),
+    "a text step": ("params.npz", rewrite_params(step=np.array("two")), "its step is"),
+    "a negative step": ("params.npz", rewrite_params(step=np.int64(-1)), "its step is"),
+    "a fractional step": ("params.npz", rewrite_params(step=np.float64(2.5)), "its step is"),
+    "a parameter of Python objects": ("params.npz", first_array(lambda a: np.array([None], object)), "Python objects"),
+    "a parameter of text": ("params.npz", first_array(lambda a: np.full(a.shape, "x")), "does not match the network"),
+    "a parameter of another shape": ("params.npz", first_array(lambda a: a[..., :1]), "does not match the network"),
+    "zero-byte config.json": ("config.json", overwrite(b""), "config.json is damaged"),
+    "config.json a JSON list": ("config.json", overwrite(b"[1, 2]"), "config.json is damaged"),
+    "config.json nested 100000 deep": ("config.json", overwrite(b"[" * 100_000 + b"]" * 100_000),
+                                       "config.json is damaged"),
+    "config.json not UTF-8": ("config.json", overwrite(b'{"net": "\xff\xfe"}'), "config.json is damaged"),
+    "config.json whose net is a list": ("config.json", overwrite(b'{"job": "train", "net": [1]}'),
+                                        "config.json is damaged: its net is not"),
+}
+
+
+@pytest.mark.parametrize("case", DAMAGED_MODELS)
+def test_every_failure_to_read_a_shipped_model_is_one_user_error_naming_the_file(exported, tmp_path, case):
+  """Issue 23: an exported model whose step is not a scalar was a TypeError traceback."""
+  name, damage, message = DAMAGED_MODELS[case]
+  folder = tmp_path / "model"
+  shutil.copytree(exported, folder)
+  damage(str(folder / name))
+  with pytest.raises(UserError, match=message) as error:
+    api.load_model(str(folder))
+  assert str(folder / name) in str(error.value)
