@@ -32,13 +32,14 @@ import time
 import jax
 import numpy as np
 
-from stylejax import api
+from stylejax import api, errors
 from stylejax.core import tiling
 from stylejax.errors import UserError
 from stylejax.io import compile_cache, data, images, runlog
 
 FORMATS = {"png": ".png", "jpeg": ".jpg", "webp": ".webp"}  # output_format -> file extension
 ENGINES = ("local", "ray")
+MAX_SHARDS = 100_000  # the largest N of --config.shard=I/N
 
 
 def input_files(spec):
@@ -68,9 +69,11 @@ def shard(spec):
   if not spec:
     return jax.process_index(), jax.process_count()
   index, _, count = spec.partition("/")
-  if not (index.isdigit() and count.isdigit() and int(index) < int(count)):
-    raise UserError(f"shard must be I/N with 0 <= I < N (e.g. 0/4), got {spec!r}")
-  return int(index), int(count)
+  form = "shard must be I/N with 0 <= I < N (e.g. 0/4)"
+  index, count = (errors.whole_number(part, f"{form}; I and N each", MAX_SHARDS) for part in (index, count))
+  if not index < count:
+    raise UserError(f"{form}, got {spec!r}")
+  return index, count
 
 
 def plan(config):
