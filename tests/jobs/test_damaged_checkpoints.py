@@ -5,16 +5,20 @@ import glob
 import json
 import os
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from configs import export as export_config
 from stylejax import api
 from stylejax.errors import UserError
 from stylejax.io import checkpoints
 from stylejax.jobs import export, train
-from tests.helpers import assert_bitwise_equal, final_params, tiny_config
+from tests.helpers import ROOT, assert_bitwise_equal, final_params, tiny_config
+from tests.io import torch_files
 
 
 def truncate_largest_file(workdir, step, part="params"):
@@ -156,3 +160,51 @@ def test_every_failure_to_read_a_shipped_model_is_one_user_error_naming_the_file
   with pytest.raises(UserError, match=message) as error:
     api.load_model(str(folder))
   assert str(folder / name) in str(error.value)
+
+
+def write_crafted_weights(folder):
+  """Crafted and damaged .pth files (tests/io/test_crafted_weights.py has every case, in-process)."""
+  over_16_bytes = {"features.0.weight": torch_files.Tensor(torch_files.Storage("0", 4), 0, (2 ** 26,), (1,))}
+  torch_files.write_zip(folder / "oob_zip.pth", over_16_bytes, {"0": bytes(16)})
+  torch_files.write_legacy(folder / "oob_legacy.pth", over_16_bytes, {"0": (4, bytes(16))})
+  torch_files.write_legacy(folder / "huge_count.pth", over_16_bytes, {"0": (2 ** 40, bytes(16))})
+  torch_files.write_zip(folder / "list_root.pth", [1, 2], {})
+
+
+STYLIZE = ("checkpoint={d}/model", "input={d}/photo.png", "output={d}/out")
+END_TO_END = {  # case: (config, overrides of files in the folder {d}, what the error line must name)
+    "a tensor of 2**26 elements over 16 bytes (zip)": ("weights.py", ["source={d}/oob_zip.pth"], "oob_zip.pth"),
+    "a tensor of 2**26 elements over 16 bytes (legacy)": ("weights.py", ["source={d}/oob_legacy.pth"],
+                                                          "oob_legacy.pth"),
+    "a legacy storage count of 2**40": ("weights.py", ["source={d}/huge_count.pth"], "huge_count.pth"),
+    "a .pth whose pickle root is a list": ("gatys.py:tiny", ["vgg.arch=vgg19", "vgg.weights={d}/list_root.pth"],
+                                           "list_root.pth"),
+    "a zero-byte .npz as vgg.weights": ("gatys.py:tiny", ["vgg.weights={d}/zero.npz"], "zero.npz"),
+    "an exported model whose step is not a scalar": ("stylize.py", STYLIZE, "params.npz"),
+    "--config.shard=²/³": ("stylize.py", [*STYLIZE, "shard=²/³"], "shard must be I/N"),
+    "the label ² in a label-groups table": ("gatys.py:tiny", [
+        "content={d}/photo.png", "style={d}/photo.png", "masks.source=labels", "masks.content={d}/labels.png",
+        "masks.style={d}/labels.png", "masks.label_groups={d}/groups.tsv"], "groups.tsv"),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", END_TO_END)
+def test_run_py_reports_a_crafted_or_damaged_file_or_number_in_one_line(exported, tmp_path, case):
+  """Issue 23's examples through run.py: exit 1 with one error line naming the file, no traceback, no signal."""
+  write_crafted_weights(tmp_path)
+  (tmp_path / "zero.npz").write_bytes(b"")
+  shutil.copytree(exported, tmp_path / "model")
+  rewrite_params(step=np.array([1, 2]))(str(tmp_path / "model" / "params.npz"))
+  Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(tmp_path / "photo.png")
+  Image.fromarray(np.full((16, 16), 2, np.uint8)).save(tmp_path / "labels.png")
+  (tmp_path / "groups.tsv").write_text("label\tclass\tgroup\n²\tsky\tsky\n", encoding="utf-8")
+  config, overrides, named = END_TO_END[case]
+  arguments = [f"--config=configs/{config}", *(f"--config.{o.format(d=tmp_path)}" for o in overrides)]
+  env = {**os.environ, "STYLEJAX_HOME": str(tmp_path / "home")}
+  result = subprocess.run([sys.executable, "run.py", f"--workdir={tmp_path / 'w'}", *arguments], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+  assert result.returncode == 1, (result.returncode, result.stderr[-2000:])
+  lines = [line for line in result.stderr.splitlines() if line.strip()]
+  assert lines[-1].startswith("error: ") and named in lines[-1], result.stderr[-2000:]
+  assert "Traceback" not in result.stderr
