@@ -54,31 +54,41 @@ def rss_mb(pid):
 
 
 class Memory(threading.Thread):
-  """Samples the RSS (MB) of the server and its worker (found by the site's worker.pid file) every half second."""
+  """Samples the RSS (MB) of the server and its worker (found by the site's worker.pid file) every half second, as
+  (seconds since the start, MB)."""
 
   def __init__(self, server_pid, workdir):
     super().__init__(daemon=True)
     self.server_pid, self.workdir = server_pid, workdir
     self.samples, self.done = {"server": [], "worker": []}, threading.Event()
+    self.started = time.monotonic()
 
   def run(self):
+    self.started = time.monotonic()
     while not self.done.wait(0.5):
       worker_pid = site_files.worker_pid(self.workdir)
       for name, pid in (("server", self.server_pid), ("worker", worker_pid)):
         value = rss_mb(pid) if pid else None
         if value:
-          self.samples[name].append(value)
+          self.samples[name].append((time.monotonic() - self.started, value))
+
+  def at(self, name, seconds):
+    """The first sample of `name` taken `seconds` or later after the start (the last one if none was)."""
+    samples = self.samples[name]
+    return next((value for when, value in samples if when >= seconds), samples[-1][1])
 
   def summary(self):
-    return {name: {"start_mb": values[0], "peak_mb": max(values), "end_mb": values[-1]}
-            for name, values in self.samples.items() if values}
+    return {name: {"start_mb": samples[0][1], "peak_mb": max(value for _, value in samples),
+                   "end_mb": samples[-1][1]}
+            for name, samples in self.samples.items() if samples}
 
 
 class Client:
-  """One visitor: a cookie jar with the CSRF token, submitting and waiting like the job page."""
+  """One visitor: a cookie jar with the CSRF token, submitting and waiting like the job page. `headers` go with
+  every request (the soak gives each visitor its own X-Forwarded-For)."""
 
-  def __init__(self, url):
-    self.url, self.http = url, httpx.Client(timeout=120)
+  def __init__(self, url, headers=None):
+    self.url, self.http = url, httpx.Client(timeout=120, headers=headers)
     self.http.get(url + "/stylize")
     self.csrf = self.http.cookies[CSRF_COOKIE]
 
@@ -86,12 +96,25 @@ class Client:
     response = self.http.post(self.url + path, files=files, data={"csrf": self.csrf, **data})
     return response, (response.headers["location"] if response.status_code == 303 else None)
 
-  def wait(self, job, poll=0.02):
+  def wait(self, job, poll=0.02, timeout=None, on_status=None, max_poll=None):
+    """The job's last status once it is done or failed; a TimeoutError after `timeout` seconds. Polls every `poll`
+    seconds, or (with `max_poll`, as the job page does) from `poll` growing by half each time up to `max_poll`;
+    each status answer's (seconds taken, HTTP status) goes to `on_status` if given."""
+    deadline = time.monotonic() + timeout if timeout else None
     while True:
-      status = self.http.get(self.url + job + "/status").json()
-      if status["state"] in ("done", "failed"):
+      start = time.perf_counter()
+      response = self.http.get(self.url + job + "/status")
+      if on_status:
+        on_status(time.perf_counter() - start, response.status_code)
+      status = response.json()
+      if status.get("state") in ("done", "failed"):
         return status
+      if "state" not in status:
+        raise RuntimeError(f"{job}/status answered {response.status_code}: {status}")
+      if deadline and time.monotonic() > deadline:
+        raise TimeoutError(f"{job} still {status['state']} after {timeout} s")
       time.sleep(poll)
+      poll = min(poll * 1.5, max_poll) if max_poll else poll
 
   def stylize(self, photo):
     """(HTTP status, seconds from submission to the downloaded result, retry-after)."""
@@ -103,6 +126,31 @@ class Client:
     assert status["state"] == "done", status
     self.http.get(self.url + status["files"]["result.png"]).raise_for_status()
     return 200, time.perf_counter() - start, None
+
+
+def free_port():
+  with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    return s.getsockname()[1]
+
+
+def start_site(workdir, port, *overrides):
+  """`run.py --config configs/web.py:tiny` on `port` with config `overrides`, its stderr in WORKDIR/server.log."""
+  with open(os.path.join(workdir, "server.log"), "w") as log:
+    return subprocess.Popen([sys.executable, "run.py", "--config", "configs/web.py:tiny", "--workdir", workdir,
+                             f"--config.port={port}", *overrides], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log)
+
+
+def wait_until_up(url, server, seconds=120):
+  """Returns once the site answers /health (200 or 503); a RuntimeError if its process ended or it never did."""
+  deadline = time.monotonic() + seconds
+  while time.monotonic() < deadline and server.poll() is None:
+    try:
+      httpx.get(url + "/health", timeout=1)
+      return
+    except httpx.HTTPError:
+      time.sleep(0.1)
+  raise RuntimeError(f"the site at {url} did not answer (exit code {server.poll()})")
 
 
 def percentile(values, q):
@@ -165,25 +213,14 @@ def main():
   parser.add_argument("--custom", type=int, default=6, help="tiny custom jobs")
   parser.add_argument("--max-pending", type=int, default=0, help="online.max_pending (0: the site's default)")
   args = parser.parse_args()
-  with socket.socket() as s:
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
+  port = free_port()
   url = f"http://127.0.0.1:{port}"
   workdir = tempfile.mkdtemp(prefix="bench_web_")
-  server = subprocess.Popen([sys.executable, "run.py", "--config", "configs/web.py:tiny", "--workdir", workdir,
-                             f"--config.port={port}", "--config.limits.submissions_per_minute=100000",
-                             "--config.limits.max_queue=100",
-                             *([f"--config.online.max_pending={args.max_pending}"] if args.max_pending else [])],
-                            cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=open(os.path.join(workdir, "server.log"), "w"))
+  server = start_site(workdir, port, "--config.limits.submissions_per_minute=100000", "--config.limits.max_queue=100",
+                      *([f"--config.online.max_pending={args.max_pending}"] if args.max_pending else []))
   memory = Memory(server.pid, workdir)
   try:
-    for _ in range(600):
-      try:
-        httpx.get(url + "/health", timeout=1)
-        break
-      except httpx.HTTPError:
-        time.sleep(0.1)
+    wait_until_up(url, server)
     memory.start()
     client = Client(url)
     megapixel, small = jpeg(1280, 800), jpeg(512, 341)

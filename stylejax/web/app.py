@@ -22,6 +22,7 @@ import os
 import secrets
 import shutil
 import sqlite3
+import stat
 import threading
 import time
 
@@ -49,6 +50,7 @@ HEADERS = {
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
 }
+GONE_ITEM = "there is no such picture in the gallery (it may have been deleted)"
 MAX_PAGE = 1_000_000  # the largest gallery page number a request may ask for
 log = logging.getLogger("stylejax.web")
 
@@ -205,6 +207,18 @@ def create_app(config, workdir, worker_running=lambda: False):
       raise
     return RedirectResponse(f"/jobs/{token}", 303)
 
+  def send_file(path, media_type, missing, filename=None):
+    """The file at `path` (a download named `filename` if given), or a 404 saying `missing` if it is not there,
+    also when retention or a delete removed it after its job or item was found (stat once, here: FileResponse
+    would answer 500 for a file gone by the time it looks)."""
+    try:
+      found = os.stat(path)
+    except FileNotFoundError:
+      found = None
+    if found is None or not stat.S_ISREG(found.st_mode):
+      raise Refusal(404, missing)
+    return FileResponse(path, media_type=media_type, filename=filename, stat_result=found)
+
   def find_job(token):
     job = jobs.get(token) if len(token) <= 64 else None
     if job is None:
@@ -322,10 +336,10 @@ def create_app(config, workdir, worker_running=lambda: False):
   def job_file(token: str, name: str, download: bool = False):
     job = find_job(token)
     path = os.path.join(site_files.job_dir(workdir, job.token), name)
-    if name not in site_files.PUBLIC or not os.path.isfile(path):
+    if name not in site_files.PUBLIC:
       raise Refusal(404, "this job has no such file")
-    filename = f"stylejax-{job.token[:8]}-{name}" if download else None
-    return FileResponse(path, media_type="image/png", filename=filename)
+    return send_file(path, "image/png", "this job has no such file",
+                     f"stylejax-{job.token[:8]}-{name}" if download else None)
 
   @app.post("/jobs/{token}/share")
   def share(request: Request, token: str, csrf: str = Form("")):
@@ -357,18 +371,18 @@ def create_app(config, workdir, worker_running=lambda: False):
   def find_item(item_id):
     item = album.get(item_id) if len(item_id) <= 32 else None
     if item is None:
-      raise Refusal(404, "there is no such picture in the gallery")
+      raise Refusal(404, GONE_ITEM)
     return item
 
   @app.get("/gallery/{item_id}/image")
   def gallery_image(item_id: str, download: bool = False):
     item = find_item(item_id)
-    return FileResponse(album.image_path(item.id), media_type="image/png",
-                        filename=f"stylejax-gallery-{item.id}.png" if download else None)
+    return send_file(album.image_path(item.id), "image/png", GONE_ITEM,
+                     f"stylejax-gallery-{item.id}.png" if download else None)
 
   @app.get("/gallery/{item_id}/thumb")
   def gallery_thumb(item_id: str):
-    return FileResponse(album.thumb_path(find_item(item_id).id), media_type="image/jpeg")
+    return send_file(album.thumb_path(find_item(item_id).id), "image/jpeg", GONE_ITEM)
 
   @app.post("/gallery/{item_id}/delete")
   def gallery_delete(request: Request, item_id: str, token: str = Form(""), csrf: str = Form("")):
@@ -383,7 +397,7 @@ def create_app(config, workdir, worker_running=lambda: False):
     model = models().get(name)
     if model is None or not model.style:
       raise Refusal(404, "this model has no style image")
-    return FileResponse(model.style, media_type="image/jpeg")
+    return send_file(model.style, "image/jpeg", "this model has no style image")
 
   @app.get("/health")
   def health():
