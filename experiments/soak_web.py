@@ -38,6 +38,7 @@ import signal
 import tempfile
 import threading
 import time
+import traceback
 
 import httpx2 as httpx
 from aiosmtpd.controller import Controller
@@ -196,7 +197,11 @@ class Visitor:
   def run(self, until):
     while time.monotonic() < until:
       self.retry_after = 0
-      getattr(self, self.rng.choices(list(ACTIONS), list(ACTIONS.values()))[0])()
+      action = self.rng.choices(list(ACTIONS), list(ACTIONS.values()))[0]
+      try:
+        getattr(self, action)()
+      except Exception as e:  # an answer this script did not expect: an error, and the visitor goes on
+        self.tally.error(action, type(e).__name__, traceback.format_exc())
       pause = self.retry_after or self.rng.uniform(0.2, 1.0)
       time.sleep(max(0.0, min(pause, until - time.monotonic())))
 
@@ -316,6 +321,7 @@ def main():
   parser.add_argument("--drain", type=float, default=600, help="seconds to wait for the accepted jobs at the end")
   parser.add_argument("--seed", type=int, default=0)
   args = parser.parse_args()
+  load_start = os.getloadavg()  # the machine is shared: how busy it was besides this run
   inbox = Inbox()
   smtp = Controller(inbox, hostname="127.0.0.1", port=bench_web.free_port())
   smtp.start()
@@ -357,12 +363,14 @@ def main():
     server.wait(60)
     smtp.stop()
   results = summarize(tally, memory, kills, lost, duplicates, missing, args, minutes)
-  results["workdir"] = workdir
+  results["workdir"], results["load_average"] = workdir, {"start": load_start, "end": os.getloadavg()}
   os.makedirs(args.out, exist_ok=True)
   with open(os.path.join(args.out, "soak.json"), "w") as f:
     json.dump(results, f, indent=2)
+  load = results["load_average"]
   text = (f"{args.clients} clients for {minutes:.1f} min on a {results['machine']} (clients, server and worker "
-          f"sharing it), the worker killed with -9 {len(kills)} times.\n\n{table(results)}\n")
+          f"sharing it; 1-minute load average {load['start'][0]:.1f} before the run, {load['end'][0]:.1f} after), "
+          f"the worker killed with -9 {len(kills)} times.\n\n{table(results)}\n")
   with open(os.path.join(args.out, "soak.md"), "w") as f:
     f.write(text)
   print(text)
