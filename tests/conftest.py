@@ -1,11 +1,27 @@
-"""Shared pytest fixtures."""
+"""Shared pytest fixtures, and one persistent XLA compile cache for every process the tests start."""
+
+import os
 
 import jax
 import numpy as np
 import pytest
 
+from stylejax.io import compile_cache
 from stylejax.jobs import train
 from tests.helpers import tiny_config, tiny_photo_config
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_compile_cache(tmp_path_factory):
+  """Every process the tests start (run.py, the website's worker, Ray's actors) inherits this environment and so
+  caches its compiled programs in one folder: an end-to-end test loads what an earlier one compiled instead of
+  compiling it again. This process keeps its programs in memory only: jax read its settings on import, before this
+  fixture ran. Set JAX_COMPILATION_CACHE_DIR yourself for a cache that outlives the session."""
+  folder = os.environ.get(compile_cache.FOLDER_VARIABLE) or str(tmp_path_factory.mktemp("xla_cache"))
+  with pytest.MonkeyPatch.context() as patch:
+    for name, value in compile_cache.environment(folder).items():
+      patch.setenv(name, value)
+    yield folder
 
 
 @pytest.fixture
