@@ -110,12 +110,15 @@ def test_network_terms_enter_the_total_with_their_weight():
 
 def test_bad_network_settings_are_refused_in_one_line():
   for key, value, message in (("kind", "unet", "unknown net.kind"), ("grid_size", 6, "power of 2"),
+                              ("grid_depth", 10**6, "grid_depth"), ("low_res", 2**20, "at most 4096"),
+                              ("width", 10**6, "width must be in"),
                               ("padding", "mirror", "unknown padding"), ("upsample", "bicubic", "net.upsample")):
     bad = fast_photo.get_config("tiny")
     bad.net[key] = value
     with pytest.raises(UserError, match=message):
       settings.network(bad)
-  for key, value, message in (("width", 0, "width >= 1"), ("residual_blocks", -1, "residual_blocks must be >= 0")):
+  message = r"residual_blocks must be in 0\.\.64 and width in 1\.\.1024"
+  for key, value in (("width", 0), ("width", 4096), ("residual_blocks", -1), ("residual_blocks", 10**6)):
     bad = johnson.get_config("tiny")
     bad.net[key] = value
     with pytest.raises(UserError, match=message):

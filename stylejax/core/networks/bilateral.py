@@ -128,11 +128,12 @@ class Bilateral(base.Network):
     if self.padding not in PADDINGS:
       raise ValueError(f"unknown padding {self.padding!r}; choose one of {', '.join(PADDINGS)}")
     power = self.low_res / self.grid_size if self.grid_size else 0
-    if self.grid_size < 4 or self.grid_depth < 2 or power < 1 or power != 2 ** round(math.log2(power)):
-      raise ValueError(f"low_res ({self.low_res}) must be grid_size ({self.grid_size}, at least 4) times a power "
-                       f"of 2, and grid_depth ({self.grid_depth}) at least 2")
-    if self.width < 1:
-      raise ValueError(f"width must be >= 1, got {self.width}")
+    if not (4 <= self.grid_size <= 256 and 2 <= self.grid_depth <= 256 and self.low_res <= 4096) or power < 1 \
+        or power != 2 ** round(math.log2(power)):
+      raise ValueError(f"low_res ({self.low_res}, at most 4096) must be grid_size ({self.grid_size}, 4..256) times "
+                       f"a power of 2, and grid_depth ({self.grid_depth}) in 2..256")
+    if not 1 <= self.width <= 1024:
+      raise ValueError(f"width must be in 1..1024, got {self.width}")
 
   def module(self):
     return BilateralNet(self.low_res, self.grid_size, self.grid_depth, self.width, self.padding, self.compute_dtype)

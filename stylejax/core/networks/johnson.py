@@ -152,8 +152,9 @@ class Johnson(base.Network):
       raise ValueError(f"unknown upsample {self.upsample!r}; choose one of {', '.join(UPSAMPLINGS)}")
     if self.padding not in PADDINGS:
       raise ValueError(f"unknown padding {self.padding!r}; choose one of {', '.join(PADDINGS)}")
-    if self.residual_blocks < 0 or self.width < 1:
-      raise ValueError(f"residual_blocks must be >= 0 and width >= 1, got {self.residual_blocks}, {self.width}")
+    if not (0 <= self.residual_blocks <= 64 and 1 <= self.width <= 1024):
+      raise ValueError(f"residual_blocks must be in 0..64 and width in 1..1024, got {self.residual_blocks}, "
+                       f"{self.width}")
 
   def module(self):
     return TransformNet(self.upsample, self.padding, self.residual_blocks, self.compute_dtype, self.width)
