@@ -2,8 +2,11 @@
 
 Errors the user can fix (bad files, unknown config keys, bad values) are printed
 as one line on stderr with a non-zero exit; the job itself lives in stylejax.jobs.
+Ctrl-C and SIGTERM stop a job alike (stylejax.launch.stopping_on_signals): it
+keeps its latest result and summary, and the exit status is 130 or 143.
 """
 
+import signal
 import sys
 import warnings
 
@@ -65,19 +68,27 @@ def parse_flags(argv):
   return rest
 
 
+def stopped(signum):
+  """Ends a run that SIGINT (Ctrl-C) or SIGTERM stopped: one line, exit status 128 + the signal (130, 143)."""
+  fail("interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}", code=128 + signum)
+
+
 def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)
   warnings.formatwarning = lambda message, *_: f"warning: {message}\n"  # one readable line each
-  try:
-    launch.start_process(FLAGS.config)
-    launch.run(FLAGS.config, FLAGS.workdir)
-  except UserError as e:
-    fail(e)
-  except OSError as e:  # the disk or a path: full, read-only, too long, a file where a folder should be
-    fail(describe_os_error(e))
-  except KeyboardInterrupt:
-    fail("interrupted", code=130)
+  with launch.stopping_on_signals():
+    try:
+      launch.start_process(FLAGS.config)
+      launch.run(FLAGS.config, FLAGS.workdir)
+    except UserError as e:
+      fail(e)
+    except OSError as e:  # the disk or a path: full, read-only, too long, a file where a folder should be
+      fail(describe_os_error(e))
+    except KeyboardInterrupt:  # the job has kept what it had
+      stopped(launch.stop_signal() or signal.SIGINT)
+    if launch.stop_signal():  # asked to stop as the job ended (the website's server ends so)
+      stopped(launch.stop_signal())
 
 
 if __name__ == "__main__":

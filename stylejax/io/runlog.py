@@ -80,17 +80,42 @@ def observing(callback):
     _observers.remove(callback)
 
 
+_open_bars = set()  # ids of the progress bars open now: while one is, a job of this process is in its steps
+
+
 class _Progress(tqdm.tqdm):
+  def __init__(self, *args, **kwargs):
+    _open_bars.add(id(self))  # before the bar shows: whoever sees it may count on the job's stop points
+    try:
+      super().__init__(*args, **kwargs)
+    except BaseException:
+      _open_bars.discard(id(self))
+      raise
+
   def update(self, n=1):
     shown = super().update(n)
     for callback in list(_observers):
       callback(self.n, self.total)
     return shown
 
+  def close(self):
+    _open_bars.discard(id(self))
+    super().close()
+
 
 def progress(total, desc, unit="step", initial=0):
-  """A progress bar with ETA on stderr; `initial`: work already done (a resumed run)."""
+  """A progress bar with ETA on stderr; `initial`: work already done (a resumed run).
+
+  Each update is one of the job's stop points: the observers (`observing`) are called there, and what they
+  raise stops the job at a point where its state is whole (stylejax.launch stops a job so on SIGINT/SIGTERM).
+  """
   return _Progress(total=total, desc=desc, unit=unit, initial=initial, file=sys.stderr, dynamic_ncols=True, leave=True)
+
+
+def in_steps():
+  """Whether a job of this process is in its steps (one of its progress bars is open), so that it reaches a stop
+  point (the bar's next update) soon."""
+  return bool(_open_bars)
 
 
 def read_rows(workdir):

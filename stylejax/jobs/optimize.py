@@ -4,9 +4,11 @@ Reads every input once (content, styles, mask files), finds the masks, runs
 stylejax.api.PixelTransfer (the loop is stylejax.methods.pixels, the loss
 stylejax.core.objective) and writes result.png, masks_*.png, metrics.jsonl,
 TensorBoard events, losses.png and summary.json. A run that does not finish
-(Ctrl-C, a NaN loss, an error) keeps its latest good image as partial.png, so
-it never replaces the result.png of an earlier finished run; summary.json says
-how far it got (`status`: finished, interrupted, halted; `image`).
+(Ctrl-C or SIGTERM, a NaN loss, an error) keeps its latest good image as
+partial.png, so it never replaces the result.png of an earlier finished run;
+summary.json says how far it got (`status`: finished, interrupted, halted;
+`image`), even when no step was logged yet. Its progress bar's updates (the
+start of each phase and the end of each chunk) are its stop points.
 """
 
 import os
@@ -48,13 +50,12 @@ def run(config, workdir):
 
   def on_chunk(step, x, terms, seconds):
     log.scalars(step, terms, time.perf_counter() - start)
-    if x is None:
-      return
-    bar.update(step - bar.n)
-    bar.set_postfix(total=f"{float(terms['total']):.4g}")
-    if config.snapshot_every_steps and step % config.snapshot_every_steps == 0:
-      images.save_image(os.path.join(workdir, "snapshots", f"step_{step:06d}.png"), transfer.image)
-      log.image("snapshot", transfer.image, step)
+    if x is not None:
+      bar.set_postfix(total=f"{float(terms['total']):.4g}", refresh=False)
+      if config.snapshot_every_steps and step % config.snapshot_every_steps == 0:
+        images.save_image(os.path.join(workdir, "snapshots", f"step_{step:06d}.png"), transfer.image)
+        log.image("snapshot", transfer.image, step)
+    bar.update(step - bar.n)  # a stop point (also at a phase's start): the step's image and row are kept
 
   status = "failed"  # until the loop returns: an error or Ctrl-C leaves the run unfinished
   try:
@@ -98,12 +99,12 @@ def _summary(config, rows, transfer, wall, vgg):
   """Facts about the run: time, speed (chunks after each phase's first, which compiles), losses, inputs."""
   warm = [chunk for phase in transfer.timing for chunk in phase[1:]]
   steps_per_s = sum(n for n, _ in warm) / sum(t for _, t in warm) if warm else None
-  initial, final = rows[0], rows[-1]
+  initial, final = (rows[0], rows[-1]) if rows else ({}, {})  # none: stopped before the first step was logged
   return {
-      "wall_time_s": wall, "steps": final["step"], "steps_per_s_after_compile": steps_per_s,
+      "wall_time_s": wall, "steps": final.get("step", 0), "steps_per_s_after_compile": steps_per_s,
       "initial_losses": {k: v for k, v in initial.items() if k != "step"},
       "final_losses": {k: v for k, v in final.items() if k != "step"},
-      "style_loss_reduction": initial["style"] / final["style"] if final["style"] > 0 else None,
+      "style_loss_reduction": initial["style"] / final["style"] if final.get("style", 0) > 0 else None,
       "scales": transfer.scales, "content": os.path.abspath(settings.paths(config.content, "content")[0]),
       "styles": [os.path.abspath(p) for p in settings.style_inputs(config)[0]], "optimizer": config.optimizer,
       "schedule": config.get("schedule", "full"), "compute_dtype": config.compute_dtype, "vgg": vgg.arch,

@@ -13,6 +13,9 @@ images above `tile_pixels` go through a Johnson network in exact tiles
 (stylejax.tiling); a bilateral network stylises any size in one pass.
 Existing outputs are skipped, so a rerun resumes; unreadable images are
 reported and skipped, and the job exits non-zero at the end if any failed.
+Ctrl-C or SIGTERM stops it after the images of the current batch are written
+(its stop point); stylize.json then says `status: interrupted` and counts
+what was done.
 
 `engine=ray` runs the same work as a Ray Data pipeline (the optional extra
 `.[ray]`): decoding in tasks on the cluster's CPUs, the network in a pool of
@@ -24,6 +27,7 @@ names the cluster ("" starts a local one, or joins $RAY_ADDRESS).
 
 import collections
 import concurrent.futures
+import contextlib
 import glob
 import itertools
 import os
@@ -32,13 +36,16 @@ import time
 import jax
 import numpy as np
 
-from stylejax import api, errors
+from stylejax import api, errors, settings
 from stylejax.core import tiling
 from stylejax.errors import UserError
 from stylejax.io import compile_cache, data, images, runlog
 
 FORMATS = {"png": ".png", "jpeg": ".jpg", "webp": ".webp"}  # output_format -> file extension
 ENGINES = ("local", "ray")
+# The ranges of the numeric settings: [low, high]; the pixel counts' high end is the config's max_input_pixels.
+RANGES = {"batch_size": (1, 1024), "tile_size": (64, 16384), "max_side": (0, 65536), "num_threads": (1, 256),
+          "quality": (0, 100), "ray_actors": (0, 4096), "max_input_pixels": (1, 2**40)}
 MAX_SHARDS = 100_000  # the largest N of --config.shard=I/N
 
 
@@ -120,8 +127,11 @@ def _validate(config):
     raise UserError(f"strength must be in [0, 1], got {config.strength}")
   if config.engine not in ENGINES:
     raise UserError(f"unknown engine {config.engine!r}; choose one of {', '.join(ENGINES)}")
-  if config.batch_size < 1 or config.tile_size < 64 or config.tile_size % tiling.ALIGN:
-    raise UserError("batch_size must be >= 1 and tile_size a multiple of 4, at least 64")
+  for key, (low, high) in RANGES.items():
+    settings.in_range(config[key], key, low, high)
+  settings.in_range(config.tile_pixels, "tile_pixels", 1, config.max_input_pixels)
+  if config.tile_size % tiling.ALIGN:
+    raise UserError(f"tile_size must be a multiple of {tiling.ALIGN}, got {config.tile_size}")
 
 
 def options(config):
@@ -153,12 +163,12 @@ def save_options(config):
   return {"quality": config.quality} if config.output_format in ("jpeg", "webp") else {}
 
 
-def _run_local(config, todo, model):
-  """Stylises `todo` in this process, decoding in threads, 4·batch_size images at a time; returns
-  (counts, failures)."""
-  failures, counts = {}, collections.Counter()
-  decoded = _prefetch(todo, config)
-  with runlog.progress(len(todo), "stylize", unit="img") as bar:
+def _run_local(config, todo, model, counts, failures):
+  """Stylises `todo` in this process, decoding in threads, 4·batch_size images at a time; adds to `counts`
+  (collections.Counter) and `failures` ({path: reason}) as it goes. Stopped (Ctrl-C), its decoding threads end
+  before it returns."""
+  with (contextlib.closing(_prefetch(todo, config)) as decoded,
+        runlog.progress(len(todo), "stylize", unit="img") as bar):
     for window in iter(lambda: list(itertools.islice(decoded, 4 * config.batch_size)), []):
       failures.update({path: str(image) for (path, _), image in window if isinstance(image, UserError)})
       readable = [(target, image) for (_, target), image in window if not isinstance(image, UserError)]
@@ -168,8 +178,7 @@ def _run_local(config, todo, model):
         images.save_image(target, result, **save_options(config))
         counts.update(images=1, pixels=content.shape[0] * content.shape[1],
                       tiled=model.tiled(content.shape, config.tile_pixels))
-      bar.update(len(window))
-  return counts, failures
+      bar.update(len(window))  # a stop point: this window's outputs are written
 
 
 class _RayStylizer:
@@ -194,14 +203,15 @@ class _RayStylizer:
                                for image, error in zip(batch["image"], batch["error"])])}
 
 
-def _run_ray(config, todo, workdir):
-  """Stylises `todo` as a Ray Data pipeline on the cluster (config.ray_address); returns (counts, failures)."""
+def _run_ray(config, todo, workdir, counts, failures):
+  """Stylises `todo` as a Ray Data pipeline on the cluster (config.ray_address); adds to `counts` and
+  `failures` as `_run_local` does."""
   try:
     import ray
   except ImportError:
     raise UserError("engine=ray needs Ray: pip install -e '.[ray]'") from None
   if not todo:
-    return collections.Counter(), {}
+    return
   if not ray.is_initialized():
     ray.init(address=config.ray_address or None, include_dashboard=False, log_to_driver=False)
   ray.data.DataContext.get_current().enable_progress_bars = False
@@ -217,7 +227,6 @@ def _run_ray(config, todo, workdir):
                           fn_constructor_args=(config.checkpoint, config.compute_dtype, options(config), save_options(config),
                                                os.path.join(os.path.abspath(workdir), "xla_cache")),
                           compute=ray.data.ActorPoolStrategy(size=actors))
-  failures, counts = {}, collections.Counter()
   with runlog.progress(len(todo), "stylize (ray)", unit="img") as bar:
     for row in rows.iter_rows():
       if row["error"]:
@@ -227,20 +236,25 @@ def _run_ray(config, todo, workdir):
         counts["pixels"] += row["pixels"]
         counts["tiled"] += int(row["tiled"])
       bar.update(1)
-  return counts, failures
 
 
 def run(config, workdir):
-  """The `stylize` job; writes stylize.json (counts, failures, speed) in the workdir."""
+  """The `stylize` job; writes stylize.json (status, counts, failures, speed) in the workdir."""
   job_start = time.perf_counter()
   _validate(config)
   todo, existing = plan(config)
   model = api.load_model(config.checkpoint, config.compute_dtype)  # also checks the checkpoint before Ray starts
   os.makedirs(workdir, exist_ok=True)
-  start = time.perf_counter()
-  counts, failures = _run_ray(config, todo, workdir) if config.engine == "ray" else _run_local(config, todo, model)
+  start, counts, failures, status = time.perf_counter(), collections.Counter(), {}, "finished"
+  try:
+    if config.engine == "ray":
+      _run_ray(config, todo, workdir, counts, failures)
+    else:
+      _run_local(config, todo, model, counts, failures)
+  except KeyboardInterrupt:  # Ctrl-C or SIGTERM: what is written stays, and the summary says how far it got
+    status = "interrupted"
   seconds = time.perf_counter() - start
-  summary = {"checkpoint": os.path.abspath(config.checkpoint), "checkpoint_step": model.step,
+  summary = {"status": status, "checkpoint": os.path.abspath(config.checkpoint), "checkpoint_step": model.step,
              "engine": config.engine, "shard": "{}/{}".format(*shard(config.shard)),
              "stylised": counts["images"], "tiled": counts["tiled"], "skipped_existing": existing,
              "failed": failures, "seconds": seconds, "job_seconds": time.perf_counter() - job_start,
@@ -248,6 +262,8 @@ def run(config, workdir):
              "megapixels_per_s": counts["pixels"] / 1e6 / seconds if seconds else None,
              "compute_dtype": model.net.dtype, **runlog.environment()}
   runlog.write_json(os.path.join(workdir, "stylize.json"), summary)
+  if status == "interrupted":
+    raise KeyboardInterrupt
   if failures:
     raise UserError(f"{len(failures)} of {len(todo)} images failed (listed in {workdir}/stylize.json), "
                     f"e.g. {next(iter(failures.values()))}")

@@ -12,10 +12,15 @@ process I > 0 its own log in processes/I). Orbax checkpoints every
 `checkpoint_every_steps` and at the end, keeping the last `keep_checkpoints`;
 running the same command again resumes from the latest checkpoint, data
 pipeline included, and ends with the same parameters as an uninterrupted run.
+Ctrl-C or SIGTERM stops a run at the end of a step (its stop point, where
+parameters, optimiser and data state agree) with a last checkpoint of that step
+(in a single-process run; the processes of a multi-host run would have to agree
+on the step, so they keep the last regular one) and model.json saying
+`status: interrupted`; running the command again resumes from there.
 
 The workdir is a self-describing model directory: config.json (resolved
 config), checkpoints/ (parameters, optimiser and data state), style.jpg
-(thumbnail of the style), model.json (final losses, sizes, timing),
+(thumbnail of the style), model.json (status, final losses, sizes, timing),
 metrics.jsonl, losses.png, samples/ and TensorBoard events.
 """
 
@@ -76,6 +81,17 @@ def _save_samples(workdir, log, net, params, previews, style, step):
   images.save_image(os.path.join(workdir, "samples", f"step_{step:07d}.png"), sheet)
 
 
+def _stop_point(bar, manager, step, state, batches):
+  """The end of a step: the progress bar's update, which raises KeyboardInterrupt when a stop was asked for
+  (runlog.progress); the run is whole here, so a single-process run first saves it as a last checkpoint."""
+  try:
+    bar.update(1)
+  except KeyboardInterrupt:
+    if jax.process_count() == 1 and manager.latest_step() != step:
+      checkpoints.save(manager, step, state, batches.get_state())
+    raise
+
+
 def run(config, workdir):
   """The `train` job: train config.net on config.data for config.style; see the module docstring."""
   settings.check_train(config, jax.device_count())
@@ -120,6 +136,7 @@ def run(config, workdir):
   step = int(local_copy(state["step"]))
   bar = runlog.progress(config.total_steps, "train", initial=step)
   warm_start, warm_steps = None, 0
+  status = "failed"  # until the loop ends: an error, Ctrl-C or SIGTERM leaves the run unfinished
   try:
     while step < config.total_steps:
       batch = jax.make_array_from_process_local_data(split, next(batches))
@@ -140,13 +157,16 @@ def run(config, workdir):
           bar.set_postfix(loss=f"{metrics['total']:.4g}",
                           img_s=f"{(step - warm_steps) * config.batch_size / (time.perf_counter() - warm_start):.1f}")
         log.scalars(step, metrics)
-        bar.update(step - bar.n)
       if config.sample_every_steps and step % config.sample_every_steps == 0:
         _save_samples(logdir, log, net, state["params"], previews, style, step)
       if step % config.checkpoint_every_steps == 0 or step == config.total_steps:
         checkpoints.save(manager, step, state, batches.get_state())
+      _stop_point(bar, manager, step, state, batches)
     if not (config.sample_every_steps and step % config.sample_every_steps == 0):
       _save_samples(logdir, log, net, state["params"], previews, style, step)
+    status = "finished"
+  except KeyboardInterrupt:
+    status = "interrupted"
   finally:
     bar.close()
     checkpoints.seal_latest(manager)
@@ -156,7 +176,7 @@ def run(config, workdir):
   speed = None if warm_start is None or step == warm_steps else (step - warm_steps) / (time.perf_counter() - warm_start)
   runlog.plot_losses(log.rows, os.path.join(logdir, "losses.png"))
   model = {
-      "steps": step, "final_losses": log.rows[-1] if log.rows else None,
+      "status": status, "steps": step, "final_losses": log.rows[-1] if log.rows else None,
       "steps_per_s_after_compile": speed, "images_per_s": speed and speed * config.batch_size,
       "image_size": config.image_size, "batch_size": config.batch_size, "net": config.net.to_dict(),
       "style": os.path.abspath(settings.paths(config.style, "style")[0]), "data": config.data,
@@ -164,4 +184,6 @@ def run(config, workdir):
       **runlog.environment(),
   }
   runlog.write_json(os.path.join(logdir, "model.json"), model)
+  if status == "interrupted":
+    raise KeyboardInterrupt
   return model
