@@ -19,6 +19,13 @@ from stylejax.methods import pixels
 MASK_SOURCES = ("none", "files", "labels", "auto")
 UPSAMPLINGS = ("resize", "guided")  # from one scale to the next: stylejax.api.PixelTransfer.initial_image
 SCHEDULES = ("auto", "cpu", "full")  # an optimize config's `schedule`: resolve_schedule
+MAX_SEED = 2**31 - 1  # seeds go to jax, numpy and grain: each takes 0..2^31-1
+MAX_STEPS = 10**9
+# [low, high] of the train job's numeric settings
+TRAIN_RANGES = {"batch_size": (1, 4096), "image_size": (16, 4096), "style_size": (16, 8192),
+                "preview_size": (16, 8192), "total_steps": (1, MAX_STEPS), "log_every_steps": (1, MAX_STEPS),
+                "checkpoint_every_steps": (1, MAX_STEPS), "sample_every_steps": (0, MAX_STEPS),
+                "keep_checkpoints": (1, 1000), "num_threads": (1, 256), "seed": (0, MAX_SEED)}
 
 
 def as_list(value, kind=str, name="value"):
@@ -42,6 +49,14 @@ def number(value, name, minimum=0.0, above=False):
   value = float(value)
   if not math.isfinite(value) or value < minimum or (above and value == minimum):
     raise UserError(f"{name} must be a finite number {'>' if above else '>='} {minimum:g}, got {value}")
+  return value
+
+
+def in_range(value, name, low, high):
+  """`value`, refused unless a number from `low` to `high`: every number from a user has a range (a size, a count
+  of steps or images), so that a typo is one clear line, not a MemoryError or an hour of compiling."""
+  if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+    raise UserError(f"{name} must be from {low:,} to {high:,}, got {value!r}")
   return value
 
 
@@ -86,13 +101,17 @@ def network(config):
 
 def check_optimize(config):
   """Value checks of the optimize job's own settings."""
+  in_range(config.max_image_size, "max_image_size", 16, 65536)
   if config.image_size <= 0 or config.image_size > config.max_image_size:
     raise UserError(f"image_size must be in 1..{config.max_image_size} (max_image_size), got {config.image_size}")
-  if config.num_scales < 1:
-    raise UserError(f"num_scales must be at least 1, got {config.num_scales}")
+  in_range(config.num_scales, "num_scales", 1, 8)
   number(config.style_scale, "style_scale", above=True)
-  if config.total_steps < 0 or config.log_every_steps < 1:
-    raise UserError("total_steps must be >= 0 and log_every_steps >= 1")
+  in_range(config.image_size * config.style_scale, "the style's long side (image_size * style_scale)", 1,
+           config.max_image_size)
+  in_range(config.total_steps, "total_steps", 0, MAX_STEPS)
+  in_range(config.log_every_steps, "log_every_steps (the steps of one compiled chunk)", 1, 1000)
+  in_range(config.snapshot_every_steps, "snapshot_every_steps", 0, MAX_STEPS)
+  in_range(config.seed, "seed", 0, MAX_SEED)
   if config.optimizer not in pixels.OPTIMIZERS:
     raise UserError(f"unknown optimizer {config.optimizer!r}; choose one of {', '.join(pixels.OPTIMIZERS)}")
   number(config.learning_rate, f"learning_rate of {config.optimizer}", above=config.optimizer != "lbfgs_linesearch")
@@ -171,10 +190,8 @@ def style_inputs(config):
 
 def check_train(config, device_count):
   """Value checks of the train job's own settings."""
-  if config.batch_size < 1 or config.image_size < 16:
-    raise UserError(f"batch_size must be >= 1 and image_size >= 16, got {config.batch_size}, {config.image_size}")
-  if min(config.total_steps, config.log_every_steps, config.checkpoint_every_steps, config.keep_checkpoints) < 1:
-    raise UserError("total_steps, log_every_steps, checkpoint_every_steps and keep_checkpoints must be >= 1")
+  for key, (low, high) in TRAIN_RANGES.items():
+    in_range(config[key], key, low, high)
   number(config.learning_rate, "learning_rate", above=True)
   if config.batch_size % device_count:
     raise UserError(f"batch_size {config.batch_size} must be a multiple of the {device_count} devices it is split over")

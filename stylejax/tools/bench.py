@@ -47,10 +47,13 @@ from stylejax.tools import timing
 
 CASES = ("pixel_step", "train_step", "stylize", "stylize_folder", "matting")
 PEERS = {"torch": ("pixel_step", "train_step", "stylize"), "scipy": ("matting",), "pymatting": ("matting",)}
+RANGES = {"steps": (1, 1000), "repeats": (1, 1000), "folder_images": (1, 10_000), "folder_side": (16, 8192)}
 
 
-def parse_size(value):
-  """'256' -> (256, 256); '700x466' -> (700, 466), as (width, height)."""
+def parse_size(value, max_pixels, max_side=None):
+  """'256' -> (256, 256); '700x466' -> (700, 466), as (width, height): each side at least 16 px and at most
+  `max_side` (the method's max_image_size, where it has one), and at most `max_pixels` pixels in all (the
+  config's max_input_pixels), so that a typo is a clear error, not a MemoryError."""
   sides = str(value).lower().split("x")
   try:
     width, height = (int(side) for side in sides) if len(sides) == 2 else (int(value),) * 2
@@ -58,6 +61,9 @@ def parse_size(value):
     raise UserError(f"cannot read bench.size {value!r}: use N or WxH") from None
   if min(width, height) < 16:
     raise UserError(f"bench.size must be at least 16 px on each side, got {value!r}")
+  if max(width, height) > (max_side or max(width, height)) or width * height > max_pixels:
+    raise UserError(f"bench.size {value!r} is larger than the config allows: {max_side or 'any'} px a side "
+                    f"(max_image_size), {max_pixels:,} pixels (max_input_pixels)")
   return width, height
 
 
@@ -186,20 +192,25 @@ def matting_times(config, width, height):
 
 
 def check(config):
+  """Refuses a bench config with an unknown case or peer, or a number out of its range; returns bench.size as
+  (width, height)."""
   bench = config.bench
   if bench.case not in CASES:
     raise UserError(f"bench.case must be one of {', '.join(CASES)}, got {bench.case!r}")
   if bench.impl != "ours" and bench.case not in PEERS.get(bench.impl, ()):
     peers = ", ".join(f"{peer} ({'/'.join(cases)})" for peer, cases in PEERS.items())
     raise UserError(f"no {bench.impl!r} peer for the {bench.case} case; peers: {peers}")
-  if config.get("compute_dtype", "float32") not in DTYPES or min(bench.steps, bench.repeats) < 1:
-    raise UserError(f"compute_dtype must be one of {', '.join(DTYPES)}; bench.steps and bench.repeats >= 1")
+  if config.get("compute_dtype", "float32") not in DTYPES:
+    raise UserError(f"compute_dtype must be one of {', '.join(DTYPES)}, got {config.compute_dtype!r}")
+  for key, (low, high) in RANGES.items():
+    settings.in_range(bench[key], f"bench.{key}", low, high)
+  return parse_size(bench.size, config.max_input_pixels,
+                    config.get("max_image_size") if bench.case == "pixel_step" else None)
 
 
 def run(config, workdir):
-  check(config)
+  width, height = check(config)
   bench = config.bench
-  width, height = parse_size(bench.size)
   os.makedirs(workdir, exist_ok=True)
   needs_vgg = bench.case in ("pixel_step", "train_step") and bench.impl == "ours"
   vgg = weights.load_vgg(config.vgg.arch, config.vgg.weights, config.vgg.pooling) if needs_vgg else None

@@ -1,4 +1,5 @@
-"""The bench job and the benchmark sweeps, ours and the peers, at tiny sizes (timings are not asserted).
+"""The bench job and the benchmark sweeps, ours and the peers, at tiny sizes (timings are not asserted); every
+number of a job has a range.
 
 Sweeps with the PyTorch peer run through run.py in their own process, so the suite's process never
 loads a second deep-learning runtime beside JAX.
@@ -10,9 +11,9 @@ import sys
 
 import pytest
 
-from configs import bench
+from configs import bench, gatys, johnson, stylize as stylize_config
 from configs.sweeps import bench_fast, bench_matting
-from stylejax import launch
+from stylejax import launch, settings
 from stylejax.errors import UserError
 from tests.helpers import ROOT
 
@@ -86,12 +87,39 @@ def test_matting_sweep_compares_every_backend_with_scipy_and_pymatting(tmp_path)
 
 @pytest.mark.parametrize("setting, message", [
     ({"case": "nap"}, "bench.case must be one of"), ({"case": "matting", "impl": "torch"}, "no 'torch' peer"),
-    ({"size": "64x"}, "cannot read bench.size"), ({"size": "12"}, "at least 16"), ({"repeats": 0}, ">= 1")])
+    ({"size": "64x"}, "cannot read bench.size"), ({"size": "12"}, "at least 16"), ({"size": "²"}, "cannot read"),
+    ({"repeats": 0}, "bench.repeats must be from 1 to 1,000, got 0"), ({"steps": 100_000}, "bench.steps must be"),
+    ({"size": "100000"}, "larger than the config allows"), ({"size": "5000x16"}, "4096 px a side")])
 def test_bad_bench_settings_are_one_line_errors(tmp_path, setting, message):
   config = bench.get_config("tiny")
   config.bench.update(setting)
   with pytest.raises(UserError, match=message):
     launch.run(config, str(tmp_path))
+
+
+@pytest.mark.parametrize("preset, key, value", [
+    (gatys, "log_every_steps", 100_000), (gatys, "seed", -1), (gatys, "style_scale", 1000.0),
+    (gatys, "num_scales", 40), (johnson, "image_size", 100_000), (johnson, "batch_size", 10**6),
+    (johnson, "seed", 2**63), (stylize_config, "batch_size", 10**6), (stylize_config, "num_threads", 10**6),
+    (stylize_config, "quality", 101)])
+def test_every_number_of_a_job_has_a_range(tmp_path, preset, key, value):
+  """Sizes, counts and seeds of the optimize, train and stylize jobs; bench's are above."""
+  config = preset.get_config()
+  config[key] = value
+  check = {gatys: settings.check_optimize, johnson: lambda config: settings.check_train(config, 1)}.get(preset)
+  if preset is stylize_config:  # the job checks its settings before it reads anything
+    config.update({"checkpoint": "model", "input": "photos", "output": "styled"})
+    check = lambda config: launch.run(config, str(tmp_path))  # noqa: E731
+  with pytest.raises(UserError, match=rf"{key}\b.* must be from [\d,]+ to [\d,.]+, got"):
+    check(config)
+
+
+@pytest.mark.slow
+def test_a_size_beyond_the_range_is_one_error_line_not_a_memory_error(tmp_path):
+  done = subprocess.run([sys.executable, "run.py", "--config=configs/bench.py:tiny", "--config.bench.size=100000",
+                         f"--workdir={tmp_path}"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+  assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr[-2000:]
+  assert done.stderr.strip().splitlines()[-1].startswith("error: bench.size '100000' is larger than the config")
 
 
 def test_the_torch_peer_refuses_work_it_does_not_implement(tmp_path):
