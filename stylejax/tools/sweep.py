@@ -2,9 +2,10 @@
 
 A preset (configs/sweeps/*.py) holds the base config (`config.base`: any job's
 config) and `config.sweep`, a list of blocks {key: [values]}: the product
-within a block, the union across blocks in order (a point named twice runs
+within a block, the union across blocks in order (the same point twice runs
 once). Keys are dotted paths into the base config and must exist there; every
-point is resolved and type-checked before the first one runs.
+point is resolved and type-checked before the first one runs, and two
+different points whose names would be the same are refused then.
 
 Each point runs its job in WORKDIR/points/NAME (NAME spelled from its values)
 with its resolved config (config.json) and ends with point.json (values,
@@ -12,7 +13,10 @@ status, the job's summary, seconds, the config's sha256). A point whose
 point.json says done with the same resolved config is skipped, so rerunning the
 same command resumes a sweep after a crash (a changed base reruns it); a failed
 point is recorded (its traceback in error.txt), the sweep goes on and exits
-non-zero at the end.
+non-zero at the end. Ctrl-C or SIGTERM stops the running point at its own
+stop point (it keeps what it has, as its job does) and the sweep writes its
+tables with that point `interrupted` and the rest `not run`; rerunning the
+same command goes on from there.
 
 Outputs: results.csv, results.md and results.json (swept values, status, the
 `metrics` picked from each summary by dotted path, and with `peer_key` the
@@ -45,8 +49,11 @@ def _values(value):
 
 
 def _text(value):
+  """A value as names and tables show it: a float as short as %g where that reads back as the same number,
+  else in full (repr), so two different numbers never read the same (1 and 1.0000001)."""
   if isinstance(value, float):
-    return f"{value:g}"
+    text = f"{value:g}"
+    return text if float(text) == value else repr(value)
   if isinstance(value, (list, tuple)):
     return "+".join(map(_text, value)) or "none"
   return str(value) if value != "" else "none"
@@ -59,7 +66,9 @@ def short_names(keys):
 
 
 def expand(blocks):
-  """{name: {key: value}} of every point: the product within each block, the union across blocks."""
+  """{name: {key: value}} of every point: the product within each block, the union across blocks (the same
+  values twice are one point). Two different points that would have one name (and one folder), e.g. the
+  values 'a/b' and 'a-b' of one key, are refused."""
   if not blocks:
     raise UserError("the sweep has no blocks: set config.sweep to a list of {key: [values]}")
   keys = list(dict.fromkeys(key for block in blocks for key in block))
@@ -69,7 +78,10 @@ def expand(blocks):
     for combination in itertools.product(*(_values(values) for values in block.values())):
       values = dict(zip(block, combination))
       name = "_".join(f"{short[k]}={_text(v)}" for k, v in values.items()) or "base"
-      points.setdefault(re.sub(r"[^A-Za-z0-9=.+_-]", "-", name), values)
+      name = re.sub(r"[^A-Za-z0-9=.+_-]", "-", name)
+      if points.setdefault(name, values) != values:
+        raise UserError(f"the sweep points {points[name]} and {values} would both be named {name!r} (one folder, "
+                        "one row); make their values differ in letters, digits or '=.+_-'")
   return points
 
 
@@ -199,16 +211,23 @@ def run(config, workdir):
   runlog.write_config(workdir, config)
   folders = {name: os.path.join(workdir, POINTS, name) for name in points}
   records = {name: read_record(folder) for name, folder in folders.items()}
-  done = {name for name in points if is_done(records[name], resolved[name])}
-  bar = runlog.progress(len(points), "sweep", unit="point", initial=len(done))
+  ran = {name for name in points if is_done(records[name], resolved[name])}  # done before, or now
+  bar = runlog.progress(len(points), "sweep", unit="point", initial=len(ran))
+  running, interrupted = None, False
   try:
     for name, folder in folders.items():
-      if name in done:
+      if name in ran:
         continue
+      running = name
       bar.set_postfix_str(name)
       records[name] = {"name": name, "values": points[name], **run_point(resolved[name], folder)}
       runlog.write_json(os.path.join(folder, "point.json"), records[name])
-      bar.update(1)
+      ran.add(name)
+      bar.update(1)  # a stop point, between points
+  except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the running point kept what it had; the tables say how far it got
+    interrupted = True
+    records.update({name: {"status": "interrupted" if name == running else "not run", "seconds": None}
+                    for name in points if name not in ran})
   finally:
     bar.close()
   columns, rows = table(config, points, records, resolved)
@@ -219,6 +238,8 @@ def run(config, workdir):
     write_contact_sheet(workdir, rows, config.image, list(swept.values()))
   if config.plot.x:
     write_plot(workdir, rows, config.plot, swept)
+  if interrupted:
+    raise KeyboardInterrupt
   failed = [row["point"] for row in rows if row["status"] != "done"]
   if failed:
     raise UserError(f"{len(failed)} of {len(rows)} points failed ({', '.join(failed)}); "

@@ -1,4 +1,5 @@
-"""The sweep job: points from blocks, checked keys, resumable after a kill, failures recorded, one table."""
+"""The sweep job: points from blocks, one name per point, checked keys, resumable after a kill or a stop, failures
+recorded, one table."""
 
 import json
 import os
@@ -12,6 +13,7 @@ import pytest
 from configs import gatys, sweep as sweep_config
 from stylejax import launch
 from stylejax.errors import UserError
+from stylejax.io import configs
 from stylejax.tools import sweep
 from tests.helpers import ROOT
 
@@ -35,6 +37,38 @@ def test_blocks_give_the_product_within_and_the_union_across():
   assert points["optimizer=lbfgs"] == {"optimizer": "lbfgs"}
   assert sweep.short_names(["loss.style_weight", "masks.style", "image_size"]) == {
       "loss.style_weight": "style_weight", "masks.style": "style", "image_size": "image_size"}
+
+
+def test_different_points_never_share_a_name_and_a_sweep_that_would_is_refused(tmp_path):
+  points = sweep.expand([{"loss.content_weight": (1.0, 1.0000001, 0.001, 1e-5)}, {"loss.content_weight": [1]}])
+  assert list(points) == ["content_weight=1", "content_weight=1.0000001", "content_weight=0.001",
+                          "content_weight=1e-05"]  # %g where it reads back as the same number; 1 and 1.0: one point
+  config = sweep_config.make(gatys.get_config("tiny"), [{"style": ("a/b.jpg", "a-b.jpg")}], metrics=())
+  with pytest.raises(UserError, match="would both be named 'style=a-b.jpg'"):
+    launch.run(config, str(tmp_path))
+  assert not (tmp_path / "points").exists()
+
+
+def test_a_stopped_sweep_writes_its_tables_then_goes_on_from_there(tmp_path, monkeypatch):
+  """Ctrl-C or SIGTERM during a point (its job raises KeyboardInterrupt at its stop point)."""
+  def points_stopping_at(size):
+    def run_point(config, folder):
+      if config.image_size == size:
+        raise KeyboardInterrupt
+      return {"status": "done", "error": None, "summary": {"steps": config.image_size}, "seconds": 1.0,
+              "config_sha256": configs.fingerprint(config)}
+    return run_point
+
+  config = sweep_config.make(gatys.get_config("tiny"), [{"image_size": (40, 48, 56)}], metrics=("steps",))
+  monkeypatch.setattr(sweep, "run_point", points_stopping_at(48))
+  with pytest.raises(KeyboardInterrupt):
+    launch.run(config, str(tmp_path))
+  rows = json.loads((tmp_path / "results.json").read_text())["rows"]
+  assert [(row["point"], row["status"], row["steps"]) for row in rows] == [
+      ("image_size=40", "done", 40), ("image_size=48", "interrupted", None), ("image_size=56", "not run", None)]
+  monkeypatch.setattr(sweep, "run_point", points_stopping_at(None))
+  rows = launch.run(config, str(tmp_path))["rows"]
+  assert [(row["status"], row["steps"]) for row in rows] == [("done", 40), ("done", 48), ("done", 56)]
 
 
 @pytest.mark.parametrize("block, message", [
