@@ -1,8 +1,11 @@
-"""Atomic writes: concurrent writers of one file never collide; a failed write leaves the old file."""
+"""Atomic writes: concurrent writers of one file never collide; a failed write leaves the old file; the temporary
+files of dead writers go with the next process that writes there, and no other file does."""
 
 import errno
+import fcntl
 import multiprocessing
 import os
+import time
 
 import numpy as np
 import pytest
@@ -43,3 +46,18 @@ def test_a_failed_write_keeps_the_old_file_and_names_the_target(tmp_path):
     with atomic.writing(str(path), "w") as f:
       raise KeyboardInterrupt
   assert path.read_text() == "old" and os.listdir(tmp_path) == ["result.json"]
+
+
+def test_the_next_write_removes_only_the_stale_temporary_files_of_dead_writers(tmp_path):
+  hour_ago = time.time() - 3600
+  names = {"dead": f".result.png.{'a' * 32}.tmp", "held": f".summary.json.{'b' * 32}.tmp",
+           "new": f".losses.png.{'c' * 32}.tmp", "other": "notes.tmp", "almost": f".result.png.{'d' * 31}.tmp"}
+  for key, name in names.items():
+    (tmp_path / name).write_bytes(b"half")
+    if key != "new":  # new: written since this process started, perhaps by a writer starting now
+      os.utime(tmp_path / name, (hour_ago, hour_ago))
+  with open(tmp_path / names["held"], "rb") as held:  # a live writer (another process) holds its file's lock
+    fcntl.flock(held, fcntl.LOCK_EX)
+    images.save_image(str(tmp_path / "result.png"), np.zeros((8, 8, 3)))
+    assert sorted(os.listdir(tmp_path)) == sorted({*names.values(), "result.png"} - {names["dead"]})
+    assert atomic.remove_stale(str(tmp_path), before=time.time() + 1) == [names["new"]]  # held: still kept

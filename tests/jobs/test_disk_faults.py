@@ -1,4 +1,5 @@
-"""Disk and path faults end in one `error:` line naming the path and the reason, never a traceback."""
+"""Disk and path faults end in one `error:` line naming the path and the reason, never a traceback; what a
+killed writer leaves behind goes with the next run."""
 
 import os
 import subprocess
@@ -70,3 +71,30 @@ def test_stylize_output_that_is_a_file_read_only_or_full(model_dir, photos, tmp_
   result = run_cli_on_filesystem(tmp_path / "full", stylize_args(model_dir, photos, tmp_path / "full" / "out",
                                                                  tmp_path / "w3"), size_kib=24)
   assert_one_error_line(result, str(tmp_path / "full"), "No space left on device")
+
+
+KILLED_WHILE_WRITING = """
+import os, runpy, signal, sys
+from PIL import Image
+save = Image.Image.save
+def save_then_die(self, fp, *args, **kwargs):
+  if os.path.basename(getattr(fp, "name", "")).startswith(".p3.png."):  # the temporary file of out/p3.png
+    fp.write(b"half an image")
+    fp.flush()
+    os.kill(os.getpid(), signal.SIGKILL)
+  return save(self, fp, *args, **kwargs)
+Image.Image.save = save_then_die
+runpy.run_path("run.py", run_name="__main__")
+"""
+
+
+def test_the_temporary_file_of_a_write_killed_with_9_goes_with_the_next_run(model_dir, photos, tmp_path):
+  args = stylize_args(model_dir, photos, tmp_path / "out", tmp_path / "work")
+  killed = subprocess.run([sys.executable, "-c", KILLED_WHILE_WRITING, *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=600)
+  assert killed.returncode == -9, killed.stderr[-2000:]
+  assert [n for n in os.listdir(tmp_path / "out") if n.startswith(".p3.png.") and n.endswith(".tmp")]
+  result = run_cli(*args)
+  assert result.returncode == 0, result.stderr[-2000:]
+  left = [os.path.join(d, n) for d, _, names in os.walk(tmp_path) for n in names if n.endswith(".tmp")]
+  assert not left and sorted(os.listdir(tmp_path / "out")) == [f"p{k}.png" for k in range(6)]
