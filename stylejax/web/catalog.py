@@ -11,6 +11,7 @@ import dataclasses
 import os
 import re
 
+from stylejax import errors
 from stylejax.core import networks
 from stylejax.io import assets, checkpoints, configs
 
@@ -44,10 +45,11 @@ def _read(folder):
   has_weights = (os.path.isdir(os.path.join(folder, "checkpoints"))
                  or os.path.isfile(os.path.join(folder, checkpoints.EXPORTED)))
   try:
-    kind = configs.read(os.path.join(folder, "config.json")).net.kind
-  except (OSError, ValueError, AttributeError):
+    with errors.reading(f"{folder}/config.json"):  # any damage (even a RecursionError) means: not a model
+      kind = configs.read(os.path.join(folder, "config.json")).net.kind
+  except errors.UserError:
     return None
-  if not has_weights or kind not in networks.KINDS:
+  if not has_weights or not isinstance(kind, str) or kind not in networks.KINDS:
     return None
   style = os.path.join(folder, "style.jpg")
   return Model(os.path.basename(folder), folder, kind, style if os.path.isfile(style) else "")

@@ -18,6 +18,10 @@ def test_finds_models_groups_them_and_lets_models_dir_override(tmp_path, model_d
   (user / "damaged").mkdir()
   (user / "damaged" / "config.json").write_text("{not json")
   (user / "damaged" / "params.npz").write_bytes(b"")
+  for name, text in (("nested", "[" * 100_000 + "]" * 100_000), ("kind_list", '{"net": {"kind": ["johnson"]}}')):
+    (user / name).mkdir()
+    (user / name / "config.json").write_text(text)  # RecursionError and an unhashable kind: skipped too
+    (user / name / "params.npz").write_bytes(b"")
   os.symlink(model_dir, user / ".hidden")
   (user / "stray.txt").write_text("not a model")
   found = catalog.models([catalog.bundled_dir(), str(user), str(tmp_path / "missing")])
