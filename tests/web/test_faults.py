@@ -6,6 +6,7 @@ a disk filled past the retention quota, X-Forwarded-For sent by a client instead
 Sites here use only the bundled models (no training) and uvicorn in a thread, except one real `run.py`.
 """
 
+import asyncio
 import concurrent.futures
 import fcntl
 import os
@@ -88,6 +89,24 @@ def test_a_chunked_upload_is_refused_once_its_bytes_pass_the_limit(config, workd
   assert limit < sum(read) <= limit + piece  # the site read just past the limit, then stopped
   assert sent < 40 * 10**6  # and so did the server: the client was cut off (socket buffers hold a few MB)
 
+
+
+@pytest.mark.parametrize("declared", ["300001", "9" * 19, "1" * 5000])
+def test_a_declared_length_past_the_limit_is_refused_before_any_byte_is_read(declared):
+  refused = []
+
+  async def site(scope, receive, send):
+    try:
+      await receive()
+    except Exception as e:  # the site sees the refusal as its form parser would
+      refused.append(getattr(e, "status_code", e))
+
+  async def receive():
+    raise AssertionError("a body byte was read")
+
+  scope = {"type": "http", "headers": [(b"content-length", declared.encode())]}
+  asyncio.run(app_lib.BodyLimit(site, 300_000, "too large")(scope, receive, None))
+  assert refused == [413]
 
 def test_parallel_requests_never_pass_the_queue_limits(config, workdir):
   config.online.max_pending, config.limits.max_queue = 4, 2
