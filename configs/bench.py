@@ -30,11 +30,12 @@ def get_config(arg=None):
   config.bench.case = "pixel_step" if pixels else "train_step"  # pixel_step | train_step | stylize |
   # stylize_folder | matting
   config.bench.impl = "ours"  # ours | torch (pixel_step, train_step, stylize) | scipy, pymatting (matting)
-  config.bench.size = "64" if tiny else "256"  # N (N×N) or WxH: pixel_step, stylize, matting
-  config.bench.steps = 2 if tiny else 10  # pixel_step: steps per timed jitted chunk
-  config.bench.repeats = 1 if tiny else 5  # timed calls after a warm-up one (median, min, max)
-  config.bench.folder_images = 4 if tiny else 64  # stylize_folder: photos in the folder
-  config.bench.folder_side = 64 if tiny else 512  # stylize_folder: their long side
+  # N (N×N) or WxH: pixel_step, stylize, matting; 16 px a side up to max_image_size (pixel_step), max_input_pixels
+  config.bench.size = "64" if tiny else "256"
+  config.bench.steps = 2 if tiny else 10  # pixel_step: steps per timed jitted chunk (1-1000)
+  config.bench.repeats = 1 if tiny else 5  # timed calls after a warm-up one (median, min, max) (1-1000)
+  config.bench.folder_images = 4 if tiny else 64  # stylize_folder: photos in the folder (1-10000)
+  config.bench.folder_side = 64 if tiny else 512  # stylize_folder: their long side (16-8192)
   if not pixels:
     config.stylize = stylize.get_config()  # stylize_folder: the stylize job's settings
   return config
