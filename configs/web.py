@@ -70,7 +70,8 @@ def get_config(arg=None):
   config.worker.poll_seconds = 0.05
   config.worker.max_models = 8  # fast models kept in memory (least recently used ones are dropped)
   # Compiled programs kept: past this many photo shapes (per model) and custom jobs since the last drop, the worker
-  # drops them all (each XLA:CPU program holds memory maps; past vm.max_map_count, 65530, a process crashes).
+  # drops them all (each XLA:CPU program holds memory maps; past vm.max_map_count, 65530, a process crashes). It
+  # also drops them once it holds half of vm.max_map_count maps, whatever this says.
   config.worker.max_programs = 64
 
   if "tiny" in common.arguments(arg, ("tiny",)):

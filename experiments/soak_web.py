@@ -257,6 +257,12 @@ def settle_mail(inbox, tally, seconds):
   return duplicates, sorted(wanted - set(inbox.received))
 
 
+def worker_deaths(workdir):
+  """The exit codes of every worker death the server saw (from its log), the soak's kills included."""
+  with open(os.path.join(workdir, "server.log"), errors="replace") as f:
+    return [int(code) for code in re.findall(r"worker \d+ stopped \(exit code (-?\d+)\)", f.read())]
+
+
 def pictures():
   with open(bench_web.PHOTO, "rb") as f:
     content = f.read()
@@ -266,7 +272,7 @@ def pictures():
           "upload": bench_web.jpeg(320, 213)}
 
 
-def summarize(tally, memory, kills, lost, duplicates, missing, args, minutes):
+def summarize(tally, memory, kills, lost, duplicates, missing, deaths, args, minutes):
   def stats(values):
     return {"count": len(values), "p50_s": round(bench_web.percentile(values, 50), 3),
             "p99_s": round(bench_web.percentile(values, 99), 3)}
@@ -281,7 +287,7 @@ def summarize(tally, memory, kills, lost, duplicates, missing, args, minutes):
       "error_examples": tally.examples, "accepted_jobs": dict(accepted), "jobs_lost": lost, "jobs_failed": failed,
       "mails": {"expected": sum(1 for seen in tally.jobs.values() if seen["email"]), "duplicates": duplicates,
                 "missing": missing},
-      "kills": kills,
+      "kills": kills, "worker_deaths": deaths,
       "memory": {name: {**summary, "after_warmup_mb": memory.at(name, warm), "warmup_s": warm}
                  for name, summary in memory.summary().items()},
   }
@@ -301,6 +307,8 @@ def table(results):
             f"| jobs failed | {len(results['jobs_failed'])} |",
             f"| mails expected / duplicates / missing | {results['mails']['expected']} / "
             f"{results['mails']['duplicates']} / {len(results['mails']['missing'])} |",
+            f"| worker deaths other than the kills (exit codes of all deaths) | "
+            f"{len(results['worker_deaths']) - len(results['kills'])} ({results['worker_deaths']}) |",
             "| worker kills (-9): pending at the kill, /health ok again after | "
             + "; ".join(f"{k['online_pending']} online + {k['custom_pending']} custom, {k['back_after_s']} s"
                         for k in results["kills"]) + " |",
@@ -362,7 +370,7 @@ def main():
     server.send_signal(signal.SIGINT)
     server.wait(60)
     smtp.stop()
-  results = summarize(tally, memory, kills, lost, duplicates, missing, args, minutes)
+  results = summarize(tally, memory, kills, lost, duplicates, missing, worker_deaths(workdir), args, minutes)
   results["workdir"], results["load_average"] = workdir, {"start": load_start, "end": os.getloadavg()}
   os.makedirs(args.out, exist_ok=True)
   with open(os.path.join(args.out, "soak.json"), "w") as f:

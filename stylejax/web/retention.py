@@ -63,8 +63,9 @@ class Retention:
     self.album = gallery_lib.Gallery(site_files.database(workdir), site_files.gallery_dir(workdir))
 
   def sweep(self):
-    """Removes what the limits say must go; returns {"jobs": n, "gallery items": n, "stray folders": n}."""
-    removed = {"jobs": self._jobs(), "gallery items": self._gallery(), "stray folders": self._strays()}
+    """Removes what the limits say must go (stray folders first: they count toward no job); returns
+    {"stray folders": n, "jobs": n, "gallery items": n}."""
+    removed = {"stray folders": self._strays(), "jobs": self._jobs(), "gallery items": self._gallery()}
     if any(removed.values()):
       log.info("retention removed %s", ", ".join(f"{n} {what}" for what, n in removed.items()))
     return removed

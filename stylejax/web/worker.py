@@ -12,12 +12,17 @@ SMTP server refused every `smtp.retry_seconds`, also while a long job runs.
 Ctrl-C, SIGTERM or the end of the server that started it, at any moment, give
 the running job back and end the process.
 
-Memory: each photo shape compiles its own XLA program, and each XLA:CPU program
-holds memory maps; a process passing the kernel's `vm.max_map_count` (65530)
-crashes inside a compile. So when more than `worker.max_programs` distinct
-programs (photo shapes per model, custom jobs) were compiled since the last
-time, the worker drops them all (`jax.clear_caches`); the next use of one
-compiles it again, from the persistent cache in WORKDIR/xla_cache.
+Memory: each photo shape and each custom job compile XLA programs of their
+own, and each XLA:CPU program holds memory maps (about 57 per photo shape of a
+bundled model, 240 per gatys:tiny job, 490 per luan:tiny job); a process
+passing the kernel's `vm.max_map_count` (65530 by default, less on some
+machines) fails to allocate inside a compile and crashes. So before compiling
+for something new the worker drops every compiled program
+(`jax.clear_caches`) when `worker.max_programs` distinct programs (photo
+shapes per model, custom jobs) were compiled since the last drop, or when it
+holds more than half of `vm.max_map_count` maps (counted in /proc/self/maps);
+the next use of one compiles it again, from the persistent cache in
+WORKDIR/xla_cache.
 """
 
 import logging
@@ -36,6 +41,20 @@ from stylejax.io import compile_cache, configs, images, runlog
 from stylejax.web import catalog, mail, queue as queue_lib, site_files
 
 log = logging.getLogger("stylejax.web.worker")
+
+
+MAP_SHARE = 0.5  # compiled programs are dropped past this share of vm.max_map_count (a luan job adds ~1,200 maps)
+
+
+def memory_maps():
+  """(memory maps this process holds, the kernel's limit vm.max_map_count); (0, inf) where /proc cannot say."""
+  try:
+    with open("/proc/sys/vm/max_map_count") as f:
+      limit = int(f.read())
+    with open("/proc/self/maps", "rb") as f:
+      return sum(1 for _ in f), limit
+  except (OSError, ValueError):
+    return 0, float("inf")
 
 
 class LostJob(Exception):
@@ -67,11 +86,15 @@ class Worker:
 
   def compiling(self, key):
     """Notes that the next work may compile the programs of `key` (a model and photo shape, or a custom job);
-    first drops every compiled program if `worker.max_programs` distinct keys were noted since the last drop."""
-    if key not in self.programs and len(self.programs) >= self.config.worker.max_programs:
-      log.info("dropping the programs compiled for %d photo shapes and jobs", len(self.programs))
-      jax.clear_caches()
-      self.programs.clear()
+    first drops every compiled program if `worker.max_programs` distinct keys were noted since the last drop, or
+    if this process holds more than half of the kernel's memory map limit."""
+    if key not in self.programs and self.programs:
+      maps, limit = memory_maps()
+      if len(self.programs) >= self.config.worker.max_programs or maps > MAP_SHARE * limit:
+        log.info("dropping the programs compiled for %d photo shapes and jobs (%d of %d memory maps)",
+                 len(self.programs), maps, limit)
+        jax.clear_caches()
+        self.programs.clear()
     self.programs.add(key)
 
   def online(self, job):

@@ -33,7 +33,8 @@ def alive(pid):
 
 @contextlib.contextmanager
 def serving(app):
-  """`app` (ASGI) served by uvicorn, configured as the site's server, on a free loopback port in a thread of this process; yields the port."""
+  """`app` (ASGI) served by uvicorn, configured as the site's server (site.server), on a free loopback port in a
+  thread of this process; yields the port."""
   listening = site_lib.listen("127.0.0.1", 0)
   server = site_lib.server(app)  # as the site serves
   thread = threading.Thread(target=server.run, kwargs={"sockets": [listening]}, daemon=True)

@@ -75,7 +75,8 @@ def test_pages_render_with_security_headers_and_the_model_menu(site):
 
 
 def test_bundled_models_are_offered_and_stylise(site):
-  bundled = {name for name, model in web_models(site).items() if model.path.startswith(site_files.catalog.bundled_dir())}
+  bundled = {name for name, model in web_models(site).items()
+             if model.path.startswith(site_files.catalog.bundled_dir())}
   assert {"starry_night", "grace_hopper"} <= bundled
   for name in sorted(bundled):
     token = token_of(stylize(site, model=name))

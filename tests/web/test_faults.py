@@ -246,7 +246,7 @@ def test_refused_mail_is_retried_on_a_timer_while_a_long_job_runs(config, workdi
   assert worker.queue.unmailed() == []
 
 
-def test_the_worker_drops_its_compiled_programs_past_max_programs(config, workdir, monkeypatch):
+def test_the_worker_drops_its_compiled_programs_past_max_programs_or_half_the_map_limit(config, workdir, monkeypatch):
   config.worker.max_programs = 2
   worker, drops = worker_lib.Worker(config, workdir), []
   clear_caches = worker_lib.jax.clear_caches
@@ -260,6 +260,15 @@ def test_the_worker_drops_its_compiled_programs_past_max_programs(config, workdi
     assert worker.run_next() and worker.queue.get(token).state == queue_lib.DONE
   assert drops == [{("starry_night", (16, 16)), ("starry_night", (24, 16))}]  # before the third shape
   assert worker.programs == {("starry_night", (16, 24))}  # (width, height)
+
+  maps, limit = worker_lib.memory_maps()  # this process's own, read from /proc
+  with open("/proc/sys/vm/max_map_count") as f:
+    assert 0 < maps < limit == int(f.read())
+  # A machine whose vm.max_map_count is low (16000 on the soak's; custom jobs add hundreds of maps each):
+  monkeypatch.setattr(worker_lib, "memory_maps", lambda: (8001, 16000))
+  worker.compiling(("starry_night", (16, 24)))  # compiled already: nothing new to compile, nothing dropped
+  worker.compiling("a custom job")
+  assert drops[1:] == [{("starry_night", (16, 24))}] and worker.programs == {"a custom job"}
 
 
 @pytest.mark.slow
