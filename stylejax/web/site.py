@@ -31,7 +31,7 @@ import time
 
 import uvicorn
 
-from stylejax import api
+from stylejax import api, settings
 from stylejax.errors import UserError
 from stylejax.io import atomic, runlog
 from stylejax.web import app as app_lib, mail, queue as queue_lib, retention, site_files
@@ -80,8 +80,7 @@ def check(config):
     section, _, name = key.rpartition(".")
     value = (config[section] if section else config)[name]
     for number in value if key == "custom.sizes" else (value,):
-      if not isinstance(number, (int, float)) or not low <= number <= high:  # NaN is refused too
-        raise UserError(f"{key} must be from {low} to {high}, got {number!r}")
+      settings.in_range(number, key, low, high)  # NaN is refused too
 
 
 def listen(host, port):

@@ -95,7 +95,7 @@ def test_the_worker_keeps_the_most_recently_used_models(site):
 
 def test_site_configs_that_cannot_work_are_refused(site):
   for key, value, message in (("custom.gatys", "picasso", "unknown method"), ("smtp.security", "tls", "starttls"),
-                              ("custom.sizes", (8,), "from 16 to 8192"), ("custom.sizes", (), "at least one"),
+                              ("custom.sizes", (8,), "from 16 to 8,192"), ("custom.sizes", (), "at least one"),
                               ("limits.max_queue", 0, "from 1 to")):
     config = web.get_config()
     section, name = key.split(".")

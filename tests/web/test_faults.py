@@ -156,9 +156,9 @@ def snapshot(folder):
     ("garbage site.db", "site.db is not a usable site database"),
     ("site.db is a folder", "site.db is not a usable site database"),
     ("another program's site.db", "site.db is not a usable site database"),
-    ("port 70000", "port must be from 1 to 65535, got 70000"),
-    ("NaN lease", "worker.lease_seconds must be from 1 to 86400, got nan"),
-    ("a custom size of 10**9", "custom.sizes must be from 16 to 8192"),
+    ("port 70000", "port must be from 1 to 65,535, got 70000"),
+    ("NaN lease", "worker.lease_seconds must be from 1 to 86,400, got nan"),
+    ("a custom size of 10**9", "custom.sizes must be from 16 to 8,192"),
 ])
 def test_a_refused_start_is_one_error_and_changes_nothing(config, workdir, fault, message):
   previous_site(web.get_config("tiny"), workdir)
