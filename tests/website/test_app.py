@@ -12,7 +12,7 @@ from configs import web
 from stylejax.errors import UserError
 from stylejax.web import app as app_lib, queue as queue_lib, site as site_lib, site_files, worker as worker_lib
 from tests.helpers import free_port
-from tests.web.support import png
+from tests.website.support import png
 
 pytestmark = pytest.mark.slow  # every site holds two trained models (photo_model_dir trains for 20-30 s)
 

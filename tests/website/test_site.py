@@ -20,7 +20,7 @@ from playwright.sync_api import expect, sync_playwright
 
 from stylejax.web import app as app_lib, queue as queue_lib, site_files
 from tests.helpers import ROOT, free_port
-from tests.web.support import alive, wait_for
+from tests.website.support import alive, wait_for
 
 pytestmark = pytest.mark.slow  # run.py processes killed with -9, a real browser
 

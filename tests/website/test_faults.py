@@ -29,7 +29,7 @@ from stylejax.io import images, runlog
 from stylejax.web import app as app_lib, gallery as gallery_lib, queue as queue_lib, site as site_lib, site_files
 from stylejax.web import worker as worker_lib
 from tests.helpers import ROOT, free_port
-from tests.web.support import alive, png, serving, wait_for
+from tests.website.support import alive, png, serving, wait_for
 
 FORM = {"headers": {"Cookie": f"{app_lib.CSRF_COOKIE}=t"}, "data": {"csrf": "t"}}  # a CSRF token and its cookie
 
