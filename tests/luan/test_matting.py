@@ -1,4 +1,5 @@
-"""The matting Laplacian (Levin et al. 2008) and its four backends against pymatting and each other."""
+"""The matting Laplacian (Levin et al. 2008) and its four backends against pymatting and each other; the matting
+energy V^T L V and its gradient 2 L V."""
 
 import jax
 import jax.numpy as jnp
@@ -7,7 +8,7 @@ import pymatting
 import pytest
 from PIL import Image
 
-from stylejax.core import matting
+from stylejax.core import losses, matting
 from stylejax.io import assets
 
 
@@ -94,3 +95,18 @@ def test_too_small_image_is_refused():
   with pytest.raises(ValueError, match="smaller than one 3-pixel window"):
     matting.laplacian(np.zeros((2, 5, 3)))
 
+
+def test_matting_energy_gradient_is_twice_l_v(rng):
+  from stylejax.core import matting
+  image = rng.uniform(0, 1, (9, 11, 3))
+  bands = jnp.asarray(matting.laplacian_bands(image), jnp.float32)
+  apply = lambda v: matting.banded_matvec(bands, v)  # noqa: E731
+  v = jnp.asarray(rng.uniform(0, 1, (1, 9, 11, 3)), jnp.float32)
+  lap = matting.laplacian(image)
+  flat = np.asarray(v[0], np.float64).reshape(-1, 3)
+  np.testing.assert_allclose(losses.matting_energy(v, apply), np.sum(flat * (lap @ flat)), rtol=1e-4)
+  grad = jax.grad(losses.matting_energy)(v, apply)
+  np.testing.assert_allclose(grad[0], 2 * (lap @ flat).reshape(9, 11, 3), rtol=1e-4, atol=1e-5)
+  content = jnp.asarray(rng.uniform(0, 1, (1, 9, 11, 3)), jnp.float32)
+  diff = (lap @ (flat - np.asarray(content[0], np.float64).reshape(-1, 3)))
+  np.testing.assert_allclose(losses.matting_difference(v, content, apply), np.sum(diff**2) / 99, rtol=1e-4)
