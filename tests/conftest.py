@@ -5,10 +5,11 @@ import os
 import jax
 import numpy as np
 import pytest
+from PIL import Image
 
-from stylejax.io import compile_cache
+from stylejax.io import compile_cache, images
 from stylejax.jobs import train
-from tests.helpers import tiny_config, tiny_photo_config
+from tests.helpers import smooth_image, tiny_config, tiny_photo_config
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -52,3 +53,18 @@ def photo_model_dir(tmp_path_factory):
   workdir = str(tmp_path_factory.mktemp("photo_model"))
   train.run(tiny_photo_config(total_steps=2, sample_every_steps=0), workdir)
   return workdir
+
+
+@pytest.fixture
+def photo_tree(tmp_path, rng):
+  """Two 40x48 photos, one 36x30 in a subfolder, one rotated by EXIF, one corrupt, one 'huge'."""
+  root = tmp_path / "in"
+  (root / "sub").mkdir(parents=True)
+  for name, (h, w) in [("a.jpg", (40, 48)), ("b.png", (40, 48)), ("sub/c.jpg", (36, 30)), ("huge.png", (130, 90))]:
+    Image.fromarray(images.to_uint8(smooth_image(rng, h, w))).save(root / name)
+  rotated = Image.fromarray(images.to_uint8(smooth_image(rng, 24, 56)))
+  exif = rotated.getexif()
+  exif[0x0112] = 6  # rotate 90° clockwise when displayed
+  rotated.save(root / "rotated.jpg", exif=exif)
+  (root / "corrupt.jpg").write_bytes(open(root / "a.jpg", "rb").read()[:200])
+  return root

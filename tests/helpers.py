@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
 
-from configs import fast_photo, johnson
+from configs import fast_photo, johnson, stylize as stylize_config
 from stylejax.core import vgg as vgg_lib
 from stylejax.io import checkpoints
 
@@ -115,3 +115,12 @@ def free_port():
   with socket.socket() as s:
     s.bind(("127.0.0.1", 0))
     return s.getsockname()[1]
+
+
+def stylize_cfg(model_dir, photo_tree, out, **overrides):
+  """configs/stylize.py from `model_dir` on `photo_tree` (a folder, file or glob) to `out`: PNG, batches of 2, tiles
+  of 64 px above 100x100 pixels, then `overrides`."""
+  config = stylize_config.get_config()
+  config.update({"checkpoint": model_dir, "input": str(photo_tree), "output": str(out), "output_format": "png",
+                 "batch_size": 2, "num_threads": 2, "tile_pixels": 100 * 100, "tile_size": 64, **overrides})
+  return config

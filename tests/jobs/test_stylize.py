@@ -16,29 +16,7 @@ from stylejax.core import networks
 from stylejax.errors import UserError
 from stylejax.io import images
 from stylejax.jobs import stylize
-from tests.helpers import ROOT, smooth_image
-
-
-@pytest.fixture
-def photo_tree(tmp_path, rng):
-  """Two 40x48 photos, one 36x30 in a subfolder, one rotated by EXIF, one corrupt, one 'huge'."""
-  root = tmp_path / "in"
-  (root / "sub").mkdir(parents=True)
-  for name, (h, w) in [("a.jpg", (40, 48)), ("b.png", (40, 48)), ("sub/c.jpg", (36, 30)), ("huge.png", (130, 90))]:
-    Image.fromarray(images.to_uint8(smooth_image(rng, h, w))).save(root / name)
-  rotated = Image.fromarray(images.to_uint8(smooth_image(rng, 24, 56)))
-  exif = rotated.getexif()
-  exif[0x0112] = 6  # rotate 90° clockwise when displayed
-  rotated.save(root / "rotated.jpg", exif=exif)
-  (root / "corrupt.jpg").write_bytes(open(root / "a.jpg", "rb").read()[:200])
-  return root
-
-
-def stylize_cfg(model_dir, photo_tree, out, **overrides):
-  config = stylize_config.get_config()
-  config.update({"checkpoint": model_dir, "input": str(photo_tree), "output": str(out), "output_format": "png",
-                 "batch_size": 2, "num_threads": 2, "tile_pixels": 100 * 100, "tile_size": 64, **overrides})
-  return config
+from tests.helpers import ROOT, stylize_cfg
 
 
 @pytest.mark.slow
@@ -75,30 +53,6 @@ def test_outputs_match_the_network_and_strength_blends(model_dir, photo_tree, tm
   assert sorted(os.listdir(tmp_path / "glob")) == ["b.jpg", "huge.jpg"]
 
 
-@pytest.mark.slow
-def test_a_bilateral_model_stylises_a_folder_and_a_4k_photo_in_one_pass(photo_model_dir, photo_tree, tmp_path):
-  """configs/fast_photo.py models load from their directory like Johnson ones; no tiling at any size."""
-  model = api.load_model(photo_model_dir)
-  assert model.net.kind == "bilateral" and not model.net.tiles
-  out, work = tmp_path / "out", str(tmp_path / "work")
-  with pytest.raises(UserError, match="1 of 6 images failed"):
-    stylize.run(stylize_cfg(photo_model_dir, photo_tree, out), work)
-  assert json.load(open(os.path.join(work, "stylize.json")))["tiled"] == 0  # huge.png is over tile_pixels
-  content = images.load_image(photo_tree / "b.png")
-  np.testing.assert_allclose(images.load_image(out / "b.png"), model.stylize(content), atol=1.0)
-  stylize.run(stylize_cfg(photo_model_dir, photo_tree / "b.png", tmp_path / "none", strength=0.0), work)
-  np.testing.assert_allclose(images.load_image(tmp_path / "none" / "b.png"), content, atol=1.0)
-
-  ramp = np.linspace(0, 255, 3840, dtype=np.float32)
-  photo = np.stack([np.broadcast_to(ramp, (2160, 3840)), np.broadcast_to(ramp[::-1], (2160, 3840)),
-                    np.broadcast_to(np.linspace(0, 255, 2160)[:, None], (2160, 3840))], axis=-1)
-  Image.fromarray(images.to_uint8(photo)).save(tmp_path / "uhd.jpg", quality=95)
-  summary = stylize.run(stylize_cfg(photo_model_dir, tmp_path / "uhd.jpg", tmp_path / "uhd", output_format="jpeg",
-                                    tile_pixels=4096 * 4096), str(tmp_path / "w4k"))
-  assert summary["stylised"] == 1 and summary["tiled"] == 0
-  assert Image.open(tmp_path / "uhd" / "uhd.jpg").size == (3840, 2160)
-
-
 def test_output_folder_inside_the_input_folder_is_not_read_back(model_dir, photo_tree, tmp_path):
   (photo_tree / "corrupt.jpg").unlink()
   (photo_tree / "huge.png").unlink()
@@ -127,7 +81,6 @@ def test_cli_stylize_reports_the_failure_in_one_line_and_exits_nonzero(model_dir
   assert result.returncode == 1
   assert result.stderr.strip().splitlines()[-1].startswith("error: 1 of 6 images failed")
   assert len(os.listdir(tmp_path / "out")) == 5  # four images and the subfolder
-
 
 
 @pytest.mark.slow

@@ -1,4 +1,4 @@
-"""The train job: model directory, resume, crash safety, the photorealistic presets."""
+"""The train job with Johnson's network: model directory, resume, crash safety."""
 
 import json
 import os
@@ -13,8 +13,7 @@ import pytest
 
 from stylejax.errors import UserError
 from stylejax.jobs import train
-from configs import fast_photo, fast_photo_thesis
-from tests.helpers import OVERRIDES, ROOT, assert_bitwise_equal, final_params, tiny_config, tiny_photo_config
+from tests.helpers import OVERRIDES, ROOT, assert_bitwise_equal, final_params, tiny_config
 
 
 pytestmark = pytest.mark.slow  # every test trains (a run.py process killed with -9 in one)
@@ -81,28 +80,3 @@ def test_kill_9_then_same_command_ends_with_the_same_parameters(straight_run, tm
   reference = str(tmp_path / "reference")
   train.run(tiny_config(total_steps=40, checkpoint_every_steps=4, sample_every_steps=0), reference)
   assert_bitwise_equal(final_params(workdir), final_params(reference))
-
-
-def test_the_thesis_preset_trains_with_the_matting_term(tmp_path):
-  """configs/fast_photo_thesis.py: the thesis's §4 term on each batch's own matrix-free Laplacian."""
-  model = train.run(tiny_photo_config(fast_photo_thesis, total_steps=2, sample_every_steps=0), str(tmp_path))
-  rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
-  assert "affine" in rows[-1] and np.isfinite(rows[-1]["affine"]) and rows[-1]["affine"] > 0
-  assert model["steps"] == 2 and model["net"]["kind"] == "thesis" and model["net"]["input_blend"] == 0.15
-  with pytest.raises(UserError, match="matrix_free"):
-    config = tiny_photo_config(fast_photo_thesis)
-    config.loss.laplacian_backend = "banded"
-    train.run(config, str(tmp_path / "banded"))
-
-
-def test_bilateral_model_trains_with_the_matting_term_and_resumes_bitwise(tmp_path):
-  """configs/fast_photo.py:tiny,matting: interrupted at step 4 and resumed equals 6 straight steps."""
-  config = lambda steps: tiny_photo_config(fast_photo, "tiny,matting", total_steps=steps)  # noqa: E731
-  straight, resumed = str(tmp_path / "straight"), str(tmp_path / "resumed")
-  model = train.run(config(6), straight)
-  train.run(config(4), resumed)
-  train.run(config(6), resumed)
-  assert_bitwise_equal(final_params(resumed), final_params(straight))
-  rows = [json.loads(line) for line in open(os.path.join(straight, "metrics.jsonl"))]
-  assert all(np.isfinite(rows[-1][k]) and rows[-1][k] > 0 for k in ("affine", "grid_smoothness", "style"))
-  assert model["net"]["kind"] == "bilateral" and model["parameters"] < 200_000
