@@ -1,4 +1,4 @@
-"""The stylize job: folders with bad files, strength, outputs, errors."""
+"""The stylize job with a Johnson model: folders with bad files, strength, outputs, shards, engines, errors."""
 
 import json
 import os

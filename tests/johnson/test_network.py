@@ -47,17 +47,3 @@ def test_bfloat16_compute_stays_close():
   net32, net16 = (networks.build("johnson", {"residual_blocks": 1}, dtype) for dtype in ("float32", "bfloat16"))
   params = net32.init(jax.random.key(0), x)
   np.testing.assert_allclose(net16.apply(params, x), net32.apply(params, x), atol=8.0)
-
-
-def test_the_registry_builds_every_kind_and_names_what_is_wrong():
-  assert set(networks.KINDS) >= {"johnson", "thesis", "bilateral"}
-  assert networks.KINDS["johnson"].tiles and not networks.KINDS["bilateral"].tiles
-  assert networks.KINDS["bilateral"].regularizers == ("grid_smoothness",)
-  for kind, settings, message in (("unet", {}, "unknown net.kind 'unet'"), ("johnson", {"grid_size": 8}, "net.grid_size"),
-                                  ("johnson", {"upsample": "bicubic"}, "unknown upsample"),
-                                  ("thesis", {"input_blend": 1.0}, "input_blend must be in"),
-                                  ("bilateral", {"padding": "mirror"}, "unknown padding")):
-    with pytest.raises(ValueError, match=message):
-      networks.build(kind, settings)
-  with pytest.raises(ValueError, match="compute dtype"):
-    networks.build("johnson", {}, "float16")
