@@ -12,7 +12,7 @@ import pytest
 
 from stylejax.errors import UserError
 from stylejax.io import weights
-from tests.io import torch_files
+from tests.shared import torch_files
 
 NAME = "features.0.weight"
 FOUR_FLOATS = np.arange(4, dtype=np.float32).tobytes()  # the storage of every case: 16 bytes

@@ -18,7 +18,7 @@ from stylejax.errors import UserError
 from stylejax.io import checkpoints
 from stylejax.jobs import export, train
 from tests.helpers import ROOT, assert_bitwise_equal, final_params, tiny_config
-from tests.io import torch_files
+from tests.shared import torch_files
 
 
 def truncate_largest_file(workdir, step, part="params"):
@@ -163,7 +163,7 @@ def test_every_failure_to_read_a_shipped_model_is_one_user_error_naming_the_file
 
 
 def write_crafted_weights(folder):
-  """Crafted and damaged .pth files (tests/io/test_crafted_weights.py has every case, in-process)."""
+  """Crafted and damaged .pth files (tests/shared/test_crafted_weights.py has every case, in-process)."""
   over_16_bytes = {"features.0.weight": torch_files.Tensor(torch_files.Storage("0", 4), 0, (2 ** 26,), (1,))}
   torch_files.write_zip(folder / "oob_zip.pth", over_16_bytes, {"0": bytes(16)})
   torch_files.write_legacy(folder / "oob_legacy.pth", over_16_bytes, {"0": (4, bytes(16))})

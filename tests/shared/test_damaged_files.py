@@ -16,7 +16,7 @@ from PIL import Image
 from stylejax.errors import UserError
 from stylejax.io import images, mask_files, weights
 from tests.helpers import DATA, tiny_params
-from tests.io import torch_files
+from tests.shared import torch_files
 
 
 def fixture_bytes(name, cut=None):
