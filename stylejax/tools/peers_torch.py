@@ -114,7 +114,7 @@ class Residual(nn.Module):
     return x + self.body(x)
 
 
-def _upsample(channels_in, channels_out, mode, padding):
+def upsample(channels_in, channels_out, mode, padding):
   if mode == "transpose":
     return nn.Sequential(nn.ConvTranspose2d(channels_in, channels_out, 3, 2, 1, output_padding=1),
                          nn.InstanceNorm2d(channels_out, affine=True), nn.ReLU())
@@ -131,30 +131,58 @@ class TransformNet(nn.Module):
     self.body = nn.Sequential(
         ConvNormAct(3, w, 9, padding=padding), ConvNormAct(w, 2 * w, 3, 2, padding),
         ConvNormAct(2 * w, 4 * w, 3, 2, padding), *(Residual(4 * w, padding) for _ in range(net.residual_blocks)),
-        _upsample(4 * w, 2 * w, net.upsample, padding), _upsample(2 * w, w, net.upsample, padding),
+        upsample(4 * w, 2 * w, net.upsample, padding), upsample(2 * w, w, net.upsample, padding),
         ConvNormAct(w, 3, 9, padding=padding, relu=False, norm=False))
 
   def forward(self, images):
     return (torch.tanh(self.body(images / 127.5 - 1.0)) + 1.0) * 127.5
 
 
-def johnson_train_step(config, batch, style):
-  """One Adam step of the transformation network on a (B, S, S, 3) batch (perceptual loss, random VGG)."""
+def johnson_parts(config, batch, style):
+  """{part: zero-argument callable} of the Johnson training step on a (B, S, S, 3) batch (perceptual loss,
+  random VGG, Adam): "train step", and its sub-parts alone (experiments/profile_train_step.py): "network
+  forward", "network forward+grad", "VGG loss forward+grad" (input gradient at the network's output),
+  "content targets", "Adam update"."""
   torch.manual_seed(config.seed)
   features, net = _features(config), TransformNet(config.net).to(DEVICE)
   batch, style = _tensor(batch), _tensor(style)
   with torch.no_grad():
     style_targets = {k: gram(v) for k, v in features(style).items() if k in config.loss.style_layers}
+    content_targets = features(batch)
+    stylized = net(batch)
   optimizer = torch.optim.Adam(net.parameters(), lr=config.learning_rate)
+  loss = lambda x, content: _perceptual_loss(features, x, content, style_targets,  # noqa: E731
+                                             config.loss.content_layers, config.loss.tv_weight)
 
   def step():
     optimizer.zero_grad()
     with torch.no_grad():
-      content_targets = features(batch)
-    _perceptual_loss(features, net(batch), content_targets, style_targets, config.loss.content_layers,
-                     config.loss.tv_weight).backward()
+      content = features(batch)
+    loss(net(batch), content).backward()
     optimizer.step()
-  return step
+
+  def network_grad():
+    net.zero_grad()
+    torch.sum(net(batch) * stylized).backward()
+
+  def loss_grad():
+    x = stylized.clone().requires_grad_(True)
+    loss(x, content_targets).backward()
+
+  def targets():
+    with torch.no_grad():
+      return features(batch)
+
+  def network():
+    with torch.no_grad():
+      return net(batch)
+  return {"train step": step, "network forward": network, "network forward+grad": network_grad,
+          "VGG loss forward+grad": loss_grad, "content targets": targets, "Adam update": optimizer.step}
+
+
+def johnson_train_step(config, batch, style):
+  """One Adam step of the transformation network on a (B, S, S, 3) batch (perceptual loss, random VGG)."""
+  return johnson_parts(config, batch, style)["train step"]
 
 
 def johnson_stylize(config, image):
