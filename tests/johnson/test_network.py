@@ -47,3 +47,25 @@ def test_bfloat16_compute_stays_close():
   net32, net16 = (networks.build("johnson", {"residual_blocks": 1}, dtype) for dtype in ("float32", "bfloat16"))
   params = net32.init(jax.random.key(0), x)
   np.testing.assert_allclose(net16.apply(params, x), net32.apply(params, x), atol=8.0)
+
+
+@pytest.mark.parametrize("size", [(8, 8), (9, 7), (5, 12)])
+def test_sub_pixel_upsampling_is_flax_conv_transpose(size):
+  """ConvTranspose2x has nn.ConvTranspose's parameters (same names, shapes, initial values) and map: outputs and
+  gradients (input, kernel, bias) equal to float tolerance, cut to odd and even sizes as Upsample cuts them."""
+  rng = np.random.default_rng(2)
+  x = jnp.asarray(rng.normal(size=(2, *size, 6)), jnp.float32)
+  ours, flax_layer = johnson.ConvTranspose2x(5), johnson.nn.ConvTranspose(5, (3, 3), (2, 2), "SAME")
+  params = ours.init(jax.random.key(3), x)
+  jax.tree.map(np.testing.assert_array_equal, params, flax_layer.init(jax.random.key(3), x))
+  params = jax.tree.map(lambda p: p + jnp.asarray(rng.normal(size=p.shape), jnp.float32), params)  # bias != 0
+  for cut in [(2 * size[0], 2 * size[1]), (2 * size[0] - 1, 2 * size[1] - 1)]:
+    cotangent = jnp.asarray(rng.normal(size=(2, *cut, 5)), jnp.float32)
+
+    def loss(layer, params, x, cut=cut, cotangent=cotangent):
+      y = layer.apply(params, x)[:, :cut[0], :cut[1]]
+      return jnp.vdot(y, cotangent), y
+    (_, y), grads = jax.value_and_grad(lambda p, x: loss(ours, p, x), (0, 1), has_aux=True)(params, x)
+    (_, y_ref), grads_ref = jax.value_and_grad(lambda p, x: loss(flax_layer, p, x), (0, 1), has_aux=True)(params, x)
+    np.testing.assert_allclose(y, y_ref, atol=1e-5, rtol=1e-5)
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, atol=1e-4, rtol=1e-5), grads, grads_ref)

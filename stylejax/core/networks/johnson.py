@@ -96,6 +96,41 @@ class ResidualBlock(nn.Module):
     return x + y
 
 
+class ConvTranspose2x(nn.Module):
+  """`nn.ConvTranspose(features, (3, 3), (2, 2), "SAME")`, the same parameters ("kernel" (3, 3, C_in, C_out),
+  "bias") and the same map, computed as a sub-pixel convolution (Shi et al. 2016), whose gradient XLA:CPU
+  computes about 20× faster than that of the input-dilated convolution `lax.conv_transpose` lowers to.
+
+  The transposed convolution of x (H, W) by K is y (2H, 2W), four interleaved phases, x = 0 outside the image:
+
+      y[2i,   2j  ] = x[i−1, j−1]·K[0,0] + x[i−1, j]·K[0,2] + x[i, j−1]·K[2,0] + x[i, j]·K[2,2]
+      y[2i,   2j+1] = x[i−1, j]·K[0,1] + x[i, j]·K[2,1]
+      y[2i+1, 2j  ] = x[i, j−1]·K[1,0] + x[i, j]·K[1,2]
+      y[2i+1, 2j+1] = x[i, j]·K[1,1]                       (+ bias)
+
+  i.e. one 2×2 convolution of x padded by a row above and a column left, with a (2, 2, C_in, 4·C_out) kernel
+  holding each phase's taps (zeros where a phase has none), then depth-to-space.
+  """
+  features: int
+  dtype: jnp.dtype = jnp.float32
+
+  @nn.compact
+  def __call__(self, x):
+    kernel = self.param("kernel", nn.initializers.lecun_normal(), (3, 3, x.shape[-1], self.features))
+    bias = self.param("bias", nn.initializers.zeros, (self.features,))
+    x, kernel, bias = nn.dtypes.promote_dtype(x, kernel, bias, dtype=self.dtype)
+    k, zero = kernel, jnp.zeros_like(kernel[0, 0])
+    # taps[di][dj]: the kernel of x[i−1+di, j−1+dj] for the phases (0,0), (0,1), (1,0), (1,1).
+    taps = [[(k[0, 0], zero, zero, zero), (k[0, 2], k[0, 1], zero, zero)],
+            [(k[2, 0], zero, k[1, 0], zero), (k[2, 2], k[2, 1], k[1, 2], k[1, 1])]]
+    phases = jnp.stack([jnp.stack([jnp.concatenate(tap, -1) for tap in row]) for row in taps])
+    y = jax.lax.conv_general_dilated(jnp.pad(x, ((0, 0), (1, 0), (1, 0), (0, 0))), phases, (1, 1), "VALID",
+                                     dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    batch, height, width, _ = x.shape
+    y = y.reshape(batch, height, width, 2, 2, self.features).transpose(0, 1, 3, 2, 4, 5)
+    return y.reshape(batch, 2 * height, 2 * width, self.features) + bias
+
+
 class Upsample(nn.Module):
   """×2 upsampling to exactly `size` (h, w), then instance norm and ReLU."""
   features: int
@@ -106,7 +141,7 @@ class Upsample(nn.Module):
   @nn.compact
   def __call__(self, x, size):
     if self.mode == "transpose":
-      x = nn.ConvTranspose(self.features, (3, 3), (2, 2), "SAME", dtype=self.dtype)(x)[:, :size[0], :size[1]]
+      x = ConvTranspose2x(self.features, self.dtype, name="ConvTranspose_0")(x)[:, :size[0], :size[1]]
       return nn.relu(InstanceNorm(dtype=self.dtype)(x))
     x = jnp.repeat(jnp.repeat(x, 2, axis=1), 2, axis=2)[:, :size[0], :size[1]]  # nearest ×2, pixel-aligned
     return ConvNormAct(self.features, 3, padding=self.padding, dtype=self.dtype)(x)
