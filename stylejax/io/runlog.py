@@ -5,17 +5,12 @@ import json
 import os
 import platform
 import sys
-import time
 
 import jax
 import numpy as np
 import tqdm
-from matplotlib.figure import Figure
-from tensorboardX import summary
-from tensorboardX.event_file_writer import EventsWriter
-from tensorboardX.proto import event_pb2
 
-from stylejax.io import atomic, images
+from stylejax.io import atomic, events, images
 
 
 def write_json(path, obj):
@@ -127,8 +122,8 @@ def read_rows(workdir):
 class RunLog:
   """metrics.jsonl plus TensorBoard scalars and images, in one workdir.
 
-  Events are written synchronously (tensorboardX's EventsWriter, no background
-  thread), so a full or read-only disk is an error of the job, naming the file.
+  Events are written synchronously (stylejax.io.events, no background thread,
+  each event flushed), so a full or read-only disk is an error of the job, naming the file.
   `resume_step`: continue a run from its checkpoint at that step; logged rows
   after it (written before a crash) are dropped from metrics.jsonl and TensorBoard.
   """
@@ -145,15 +140,13 @@ class RunLog:
     with atomic.naming(self._metrics_path):
       self._metrics.writelines(json.dumps(row) + "\n" for row in self.rows)
       self._metrics.flush()
-    self._events = EventsWriter(os.path.join(workdir, "events"))
+    self._events = events.EventWriter(workdir)
     if resume_step is not None:  # TensorBoard drops the events after resume_step
-      self._write_event(event_pb2.Event(step=resume_step + 1, session_log=event_pb2.SessionLog(
-          status=event_pb2.SessionLog.START)))
+      self._write_event(resume_step + 1, session_start=True)
 
-  def _write_event(self, event):
-    event.wall_time = time.time()
-    with atomic.naming(self._events._file_name):
-      self._events.write_event(event)
+  def _write_event(self, step, **what):
+    with atomic.naming(self._events.path):
+      self._events.write(int(step), **what)
 
   def scalars(self, step, values, seconds=None):
     """Logs loss `values` at `step`; `seconds` (wall time of the run so far) goes to metrics.jsonl only."""
@@ -165,16 +158,15 @@ class RunLog:
       self._metrics.write(json.dumps(row) + "\n")
       self._metrics.flush()
     for key, value in values.items():
-      self._write_event(event_pb2.Event(step=int(step), summary=summary.scalar(f"loss/{key}", float(value))))
+      self._write_event(step, summary=events.scalar(f"loss/{key}", float(value)))
 
   def image(self, tag, image, step):
-    self._write_event(event_pb2.Event(step=int(step), summary=summary.image(tag, images.to_uint8(image),
-                                                                            dataformats="HWC")))
+    self._write_event(step, summary=events.image(tag, images.to_uint8(image)))
 
   def close(self):
     with atomic.naming(self._metrics_path):
       self._metrics.close()
-    with atomic.naming(self._events._file_name):
+    with atomic.naming(self._events.path):
       self._events.close()
 
 
@@ -194,7 +186,7 @@ def plot_losses(rows, path, boundaries=()):
   """
   keys = sorted({k for r in rows for k in r} - {"step", "total", "seconds"}) + ["total"]
   steps = np.array([r["step"] for r in rows])
-  fig = Figure(figsize=(3.6 * len(keys), 3.2))  # no pyplot: no global figure state, no backend to choose
+  fig = _figure(3.6 * len(keys), 3.2)
   axes = fig.subplots(1, len(keys), squeeze=False)
   for ax, key in zip(axes[0], keys):
     values = np.array([r.get(key, np.nan) for r in rows])  # a term may exist in some phases only
@@ -211,7 +203,7 @@ def plot_losses(rows, path, boundaries=()):
 
 def plot_loss_against_time(runs, path):
   """The total loss of several runs ({name: metrics rows with `seconds`}) against wall time, log scale."""
-  fig = Figure(figsize=(6.4, 4.0))
+  fig = _figure(6.4, 4.0)
   ax = fig.subplots()
   for name, rows in runs.items():
     timed = [r for r in rows if "seconds" in r]
@@ -227,7 +219,7 @@ def plot_loss_against_time(runs, path):
 def plot_tradeoff(runs, references, path):
   """Style distance against affine energy (stylejax.core.scoring, log-log) of runs ({name: scores}), each
   point named, and of references (stars): the photorealism/style trade-off (Luan et al. 2017, fig. 6)."""
-  fig = Figure(figsize=(6.4, 4.8))
+  fig = _figure(6.4, 4.8)
   ax = fig.subplots()
   for points, marker, size in ((runs, "o", 30), (references, "*", 160)):
     for name, scores in points.items():
@@ -246,7 +238,7 @@ def plot_tradeoff(runs, references, path):
 def plot_lines(lines, path, xlabel, ylabel):
   """One line per label of `lines` ({label: [(x, y), ...]}), sorted by x; an axis is logarithmic where its
   values are positive and span more than 20x."""
-  fig = Figure(figsize=(6.4, 4.4))
+  fig = _figure(6.4, 4.4)
   ax = fig.subplots()
   for label, points in lines.items():
     xs, ys = zip(*sorted(points))
@@ -261,6 +253,14 @@ def plot_lines(lines, path, xlabel, ylabel):
   if len(lines) > 1:
     ax.legend(fontsize=8)
   _save(fig, path)
+
+
+def _figure(width, height):
+  """A matplotlib figure of that size in inches. No pyplot: no global figure state, no backend to choose.
+  matplotlib is imported here, by the jobs and tools that plot, not by every process that imports this
+  module (the website's worker, the stylize job: about 0.6 s of CPU)."""
+  from matplotlib.figure import Figure
+  return Figure(figsize=(width, height))
 
 
 def _save(fig, path):
