@@ -49,12 +49,14 @@ class TransferSettings:
   max_input_pixels: int = 100_000_000  # larger init images are refused
 
 
-def optimizer(name, learning_rate, gradient_scale=1.0):
-  """(optax transformation, uses a line search) for `name` in OPTIMIZERS; it sees the gradient times
-  gradient_scale."""
+def optimizer(name, learning_rate, objective, size):
+  """(optax transformation, uses a line search) for `name` in OPTIMIZERS, minimising `objective` over an
+  image of `size` values: the one the optimisation runs (and the bench job times); it sees the gradient
+  times gradient_scale(name, objective, size)."""
   tx = OPTIMIZERS[name](learning_rate)
-  if gradient_scale != 1.0:
-    tx = optax.chain(optax.scale(gradient_scale), tx)
+  scale = gradient_scale(name, objective, size)
+  if scale != 1.0:
+    tx = optax.chain(optax.scale(scale), tx)
   return optax.with_extra_args_support(tx), name == "lbfgs_linesearch"
 
 
@@ -135,7 +137,7 @@ def optimize(x, vgg, targets, objective, *, optimizer_name="adam", learning_rate
   `x` itself is copied, not consumed; the x passed to on_chunk is donated to
   the next chunk, so keep a host copy (np.asarray) if it must outlive the call.
   """
-  tx, linesearch = optimizer(optimizer_name, learning_rate, gradient_scale(optimizer_name, objective, x.size))
+  tx, linesearch = optimizer(optimizer_name, learning_rate, objective, x.size)
   x = jnp.array(x, jnp.float32)
   opt_state = init_state(tx, x)
   done, previous = 0, None

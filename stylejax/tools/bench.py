@@ -89,8 +89,8 @@ def pixel_step(config, vgg, width, height):
   transfer = api.PixelTransfer(settings.transfer_settings(config), settings.objective(config), content, styles,
                                [1.0] * len(styles), vgg, masks)
   targets = transfer.targets(image, max(width, height))
-  tx, linesearch = pixels.optimizer(config.optimizer, config.learning_rate)
   x = jnp.asarray(image)[None]
+  tx, linesearch = pixels.optimizer(config.optimizer, config.learning_rate, transfer.objective, x.size)
   carry = (x, pixels.init_state(tx, x))
   kwargs = dict(objective=transfer.objective, tx=tx, linesearch=linesearch, steps=config.bench.steps)
 

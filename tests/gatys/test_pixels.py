@@ -1,9 +1,10 @@
-"""The pixel-optimisation loop on arrays: chunks, callback, NaN halt, phases (two-stage, multi-scale)."""
+"""The pixel-optimisation loop on arrays: chunks, callback, NaN halt, phases (two-stage, multi-scale), the optimiser."""
 
 import jax.numpy as jnp
 import numpy as np
+import optax
 
-from stylejax.core import objective as objective_lib, terms
+from stylejax.core import lbfgs, objective as objective_lib, terms
 from stylejax.io import weights
 from stylejax.methods import pixels
 from tests.helpers import smooth_image
@@ -36,3 +37,21 @@ def test_phases_two_stage_and_multiscale():
   assert [(size, o.weight("affine"), n) for size, o, n in plan] == [(32, 0.0, 30), (32, 5.0, 30), (64, 0.0, 10),
                                                                   (64, 5.0, 10)]
   assert len(pixels.phases(objective, [64], [10], two_stage=False)) == 1
+
+
+def test_the_optimizer_sees_a_mean_loss_at_a_sums_scale_only_for_torchs_lbfgs():
+  """pixels.optimizer is the step of both the optimisation and the bench job: Torch's L-BFGS on a mean-normalised
+  objective sees the gradient times the image's size (pixels.gradient_scale); Adam and summed losses see it as is."""
+  mean, summed = (objective_lib.Objective(((terms.TotalVariation(), 1.0),), norm) for norm in ("mean", "sum"))
+  x, grad = jnp.zeros((1, 4, 5, 3)), jnp.linspace(-1e-3, 2e-3, 60).reshape(1, 4, 5, 3)
+
+  def first_update(tx):
+    return tx.update(grad, tx.init(x), x)[0]
+
+  tx, _ = pixels.optimizer("lbfgs", 1.0, mean, x.size)
+  np.testing.assert_allclose(first_update(tx), lbfgs.lbfgs(1.0).update(grad * x.size, lbfgs.lbfgs(1.0).init(x), x)[0],
+                             rtol=1e-6)
+  tx, _ = pixels.optimizer("lbfgs", 1.0, summed, x.size)
+  np.testing.assert_allclose(first_update(tx), lbfgs.lbfgs(1.0).update(grad, lbfgs.lbfgs(1.0).init(x), x)[0], rtol=1e-6)
+  tx, _ = pixels.optimizer("adam", 1.0, mean, x.size)
+  np.testing.assert_allclose(first_update(tx), optax.adam(1.0).update(grad, optax.adam(1.0).init(x), x)[0], rtol=1e-6)
