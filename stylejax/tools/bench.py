@@ -17,7 +17,8 @@ says what to time:
   `bench.folder_side`, with a network trained for one step, twice: images/s
   of the second pass (the first compiles) and the job time of each pass.
 - case `matting`: building the matting Laplacian of a photo at `bench.size` and
-  one 3-channel matvec, with `loss.laplacian_backend` (banded, matrix_free,
+  one 3-channel matvec, with `loss.laplacian_backend` (banded: the jitted
+  float32 build the optimisations use, `matting.prepare`; matrix_free;
   sparse).
 
 `bench.impl` picks whose code runs: `ours`, `torch` (stylejax.tools.peers_torch:
@@ -177,9 +178,9 @@ def matting_times(config, width, height):
     return {"build": timing.measure(lambda: build(photo, eps, radius), repeats),
             "matvec": timing.measure(lambda: matrix @ flat, repeats)}
   if backend == "banded":
-    bands, v = jnp.asarray(matting.laplacian_bands(photo, eps, radius), jnp.float32), jnp.asarray(v, jnp.float32)
+    bands, v = matting.prepare(backend, photo, eps, radius), jnp.asarray(v, jnp.float32)
     matvec = jax.jit(matting.banded_matvec)
-    return {"build": timing.measure(lambda: matting.laplacian_bands(photo, eps, radius), repeats),
+    return {"build": timing.measure(lambda: matting.prepare(backend, photo, eps, radius), repeats),
             "matvec": timing.measure(lambda: matvec(bands, v), repeats)}
   if backend == "sparse":
     matrix, flat = matting.to_bcoo(matting.laplacian(photo, eps, radius)), jnp.asarray(v.reshape(-1, 3), jnp.float32)

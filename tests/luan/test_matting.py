@@ -81,6 +81,22 @@ def test_float32_backends_on_random_images(rng):
 
 
 @pytest.mark.parametrize("kind", ["random", "photo-like"])
+def test_the_jitted_float32_build_on_random_images_and_a_photo(rng, kind):
+  """device_bands (the banded backend's build) against the float64 numpy build: the same bands up to float32's
+  3x3 solves of near-degenerate (flat or edge) windows, and L·v close to the float64 matrix's."""
+  image = rng.uniform(0, 1, (17, 19, 3)) if kind == "random" else photo().astype(np.float32).astype(np.float64)
+  v = rng.normal(size=image.shape) if kind == "random" else image + 0.01 * rng.normal(size=image.shape)
+  bands = matting.device_bands(jnp.asarray(image, jnp.float32))
+  assert bands.dtype == jnp.float32
+  np.testing.assert_allclose(bands, matting.laplacian_bands(image), atol=2e-6 if kind == "random" else 5e-5)
+  assert matting.prepare("banded", image).shape == bands.shape
+  expected = reference(matting.laplacian(image), v)
+  got = np.asarray(matting.banded_matvec(bands, jnp.asarray(v, jnp.float32)))
+  assert np.abs(got - expected).max() < 5e-4 * np.abs(expected).max()
+  assert np.sqrt(np.mean((got - expected) ** 2) / np.mean(expected ** 2)) < 1e-4
+
+
+@pytest.mark.parametrize("kind", ["random", "photo-like"])
 def test_float32_matrix_free_on_a_photo(rng, kind):
   image = photo()
   v = rng.normal(size=image.shape) if kind == "random" else image + 0.01 * rng.normal(size=image.shape)
