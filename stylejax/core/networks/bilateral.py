@@ -37,7 +37,7 @@ class Guide(nn.Module):
     colour = self.param("colour", lambda _: jnp.eye(3))
     colour_bias = self.param("colour_bias", nn.initializers.zeros, (3,))
     slopes = self.param("slopes", lambda _: jnp.zeros((3, self.knots)).at[:, 0].set(1.0))
-    mix = self.param("mix", lambda _: jnp.full((3,), 1.0 / 3.0))
+    mix = self.param("mix", lambda _: jnp.full((3,), 1.0 / 3.0, jnp.float32))  # strongly typed, as updates are
     offset = self.param("offset", nn.initializers.zeros, ())
     # Written as sums of elementwise terms (no matrix products), so XLA fuses the whole guide into one
     # loop over the pixels and a 4K photo needs no per-knot buffers.
