@@ -5,6 +5,12 @@ Simonyan & Zisserman (2015) and the style-transfer literature. Only the layers
 up to the deepest requested tap are computed. Inputs are NHWC images in 0..255;
 each weight source brings its own normalisation `(x - mean) / std` (in 0..255
 units), applied here so callers never preprocess by hand.
+
+On the CPU, the float32 convolutions of 512 output channels (blocks 4 and 5)
+run as Winograd's minimal filtering F(2×2, 3×3) (`winograd_conv`): 2.25x
+fewer multiplications, as batched matrix products, 1.2–1.9x faster than
+XLA:CPU's convolution at those shapes forward and backward (shallower layers,
+with fewer channels and more pixels, are faster direct: docs/benchmarks.md).
 """
 
 import jax
@@ -57,6 +63,90 @@ def conv_flops(arch, height, width, layers):
   return flops
 
 
+# Winograd F(2×2, 3×3) (Lavin & Gray 2016, "Fast algorithms for convolutional neural networks"): a 2×2 output
+# tile is Aᵀ [(G g Gᵀ) ⊙ (Bᵀ d B)] A for the 4×4 input tile d and the 3×3 filter g, summed over input channels,
+# with Bᵀ = [[1,0,-1,0],[0,1,1,0],[0,-1,1,0],[0,1,0,-1]], G = [[1,0,0],[½,½,½],[½,-½,½],[0,0,1]],
+# Aᵀ = [[1,1,1,0],[0,1,-1,-1]]; the sum over channels of the 16 products is 16 matrix products.
+# The input gradient is the same convolution with the filter flipped and its channels swapped, whose transform is
+# U[p(a), p(b)]ᵀ with p swapping rows 0 and 3 (G's rows for a flipped filter): the same U, read transposed in
+# permuted order.
+_FLIP = (3, 1, 2, 0)  # p
+
+
+def _filter_rows(g):
+  """G·g along the first axis: (3, ...) -> 4 arrays (...)."""
+  half = 0.5 * (g[0] + g[2])
+  return [g[0], half + 0.5 * g[1], half - 0.5 * g[1], g[2]]
+
+
+def _input_rows(d):
+  """Bᵀ·d for 4 arrays d."""
+  return [d[0] - d[2], d[1] + d[2], d[2] - d[1], d[1] - d[3]]
+
+
+def _output_rows(m):
+  """Aᵀ·m for 4 arrays m."""
+  return [m[0] + m[1] + m[2], m[1] - m[2] - m[3]]
+
+
+def winograd_filter(kernel):
+  """U = G g Gᵀ of a (3, 3, I, O) HWIO kernel: (16, I, O), rows (a, b) in row-major order."""
+  return jnp.stack([u for row in _filter_rows(kernel) for u in _filter_rows(row)])
+
+
+def _winograd(x, u, flipped=False):
+  """The 'SAME' stride-1 3×3 convolution of NHWC x with the filter whose transform is `u`, in 2×2 tiles (odd
+  sides padded, then cropped); `flipped`: with that filter flipped and its channels swapped (u read as
+  U[p(a), p(b)]ᵀ), the input gradient."""
+  batch, height, width, _ = x.shape
+  tiles_h, tiles_w = (height + 1) // 2, (width + 1) // 2
+  padded = jnp.pad(x, ((0, 0), (1, 2 * tiles_h + 1 - height), (1, 2 * tiles_w + 1 - width), (0, 0)))
+  rows = _input_rows([padded[:, a:a + 2 * tiles_h:2] for a in range(4)])
+  v = [_input_rows([row[:, :, b:b + 2 * tiles_w:2] for b in range(4)]) for row in rows]  # v[a][b]: (B, th, tw, C)
+  order = _FLIP if flipped else range(4)
+  v = jnp.stack([v[order[a]][order[b]] for a in range(4) for b in range(4)])
+  v = v.reshape(16, batch * tiles_h * tiles_w, x.shape[-1])
+  m = jax.lax.dot_general(v, u, (((2,), (2 if flipped else 1,)), ((0,), (0,))))  # (16, tiles, out)
+  m = m.reshape(4, 4, batch, tiles_h, tiles_w, -1)
+  m = [[m[order[a], order[b]] for b in range(4)] for a in range(4)]
+  y = _output_rows([jnp.stack(_output_rows(row)) for row in m])  # y[s][t] = y[s, t]
+  y = jnp.transpose(jnp.stack(y), (2, 3, 0, 4, 1, 5)).reshape(batch, 2 * tiles_h, 2 * tiles_w, -1)
+  return y[:, :height, :width]
+
+
+def _direct_conv(x, kernel):
+  return jax.lax.conv_general_dilated(x, kernel, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+
+@jax.custom_vjp
+def winograd_conv(x, kernel):
+  """The 'SAME' stride-1 convolution of NHWC x with a (3, 3, I, O) kernel by Winograd's F(2×2, 3×3); the input
+  gradient is one too, and the kernel gradient XLA's (removed by XLA where unused, as for VGG's fixed weights).
+  The same map as the direct convolution, to float32 rounding (about 1e-6 relative)."""
+  return _winograd(x, winograd_filter(kernel))
+
+
+def _winograd_forward(x, kernel):
+  u = winograd_filter(kernel)
+  return _winograd(x, u), (x, kernel, u)
+
+
+def _winograd_backward(residuals, cotangent):
+  x, kernel, u = residuals
+  kernel_grad = jax.vjp(lambda k: _direct_conv(x, k), kernel)[1](cotangent)[0]
+  return _winograd(cotangent, u, flipped=True), kernel_grad
+
+
+winograd_conv.defvjp(_winograd_forward, _winograd_backward)
+
+
+def conv3x3(x, kernel):
+  """VGG's 'SAME' 3×3 convolution: Winograd's on the CPU in float32 at 512 output channels, else XLA's."""
+  if kernel.shape[-1] >= 512 and kernel.dtype == jnp.float32 and jax.default_backend() == "cpu":
+    return winograd_conv(x, kernel)
+  return _direct_conv(x, kernel)
+
+
 def _pool(x, kind):
   """2x2, stride 2 pooling (odd trailing rows/columns dropped, as torchvision)."""
   b, h, w, c = x.shape
@@ -90,9 +180,7 @@ class Vgg:
         break
       if tap.startswith("conv"):
         p = self.params[tap]
-        x = jax.lax.conv_general_dilated(
-            x, p["kernel"].astype(dtype), (1, 1), "SAME",
-            dimension_numbers=("NHWC", "HWIO", "NHWC")) + p["bias"].astype(dtype)
+        x = conv3x3(x, p["kernel"].astype(dtype)) + p["bias"].astype(dtype)
       elif tap.startswith("relu"):
         x = jax.nn.relu(x)
       else:
