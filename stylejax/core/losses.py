@@ -23,6 +23,7 @@ Three normalisations, chosen by name:
 Every loss returns the mean over the batch axis.
 """
 
+import jax
 import jax.numpy as jnp
 
 NORMALIZATIONS = ("sum", "mean", "luan")
@@ -47,6 +48,24 @@ def content_loss(features, target, normalization="sum"):
   return per_image.mean()
 
 
+@jax.custom_vjp
+def _gram(flat):
+  """Fᵀ F of (B, M, N) matrices -> (B, N, N). Its gradient is F (S + Sᵀ) for the cotangent S: one matrix
+  product in F's own layout (XLA's transpose of the einsum computes two, each transposed)."""
+  return jnp.einsum("bmi,bmj->bij", flat, flat)
+
+
+def _gram_forward(flat):
+  return _gram(flat), flat
+
+
+def _gram_backward(flat, cotangent):
+  return (jnp.einsum("bmj,bij->bmi", flat, cotangent + jnp.swapaxes(cotangent, -1, -2)),)
+
+
+_gram.defvjp(_gram_forward, _gram_backward)
+
+
 def gram_matrix(features):
   """Position-averaged Gram matrix Ĝ = Fᵀ F / M of (B, H, W, N) features -> (B, N, N).
 
@@ -56,7 +75,7 @@ def gram_matrix(features):
   """
   batch, height, width, channels = features.shape
   flat = features.reshape(batch, height * width, channels).astype(jnp.float32)
-  return jnp.einsum("bmi,bmj->bij", flat, flat) / (height * width)
+  return _gram(flat) / (height * width)
 
 
 def style_layer_loss(gram, target_gram, normalization="sum"):
