@@ -119,32 +119,44 @@ def _direct_conv(x, kernel):
 
 
 @jax.custom_vjp
-def winograd_conv(x, kernel):
-  """The 'SAME' stride-1 convolution of NHWC x with a (3, 3, I, O) kernel by Winograd's F(2×2, 3×3); the input
-  gradient is one too, and the kernel gradient XLA's (removed by XLA where unused, as for VGG's fixed weights).
-  The same map as the direct convolution, to float32 rounding (about 1e-6 relative)."""
-  return _winograd(x, winograd_filter(kernel))
+def winograd_conv(x, kernel, filters):
+  """The 'SAME' stride-1 convolution of NHWC x with a (3, 3, I, O) kernel by Winograd's F(2×2, 3×3), `filters`
+  being winograd_filter(kernel); the input gradient is one too, and the kernel gradient XLA's (removed by XLA
+  where unused, as for VGG's fixed weights; the filters' is zero: the kernel's holds it all). The same map as the
+  direct convolution, to float32 rounding (about 1e-6 relative)."""
+  return _winograd(x, filters)
 
 
-def _winograd_forward(x, kernel):
-  u = winograd_filter(kernel)
-  return _winograd(x, u), (x, kernel, u)
+def _winograd_forward(x, kernel, filters):
+  return _winograd(x, filters), (x, kernel, filters)
 
 
 def _winograd_backward(residuals, cotangent):
-  x, kernel, u = residuals
+  x, kernel, filters = residuals
   kernel_grad = jax.vjp(lambda k: _direct_conv(x, k), kernel)[1](cotangent)[0]
-  return _winograd(cotangent, u, flipped=True), kernel_grad
+  return _winograd(cotangent, filters, flipped=True), kernel_grad, jnp.zeros_like(filters)
 
 
 winograd_conv.defvjp(_winograd_forward, _winograd_backward)
 
 
-def conv3x3(x, kernel):
-  """VGG's 'SAME' 3×3 convolution: Winograd's on the CPU in float32 at 512 output channels, else XLA's."""
-  if kernel.shape[-1] >= 512 and kernel.dtype == jnp.float32 and jax.default_backend() == "cpu":
-    return winograd_conv(x, kernel)
+def uses_winograd(kernel):
+  """Whether VGG's convolution with `kernel` runs as Winograd's: on the CPU, in float32, at 512 output channels
+  (where it is faster than XLA's)."""
+  return kernel.shape[-1] >= 512 and kernel.dtype == jnp.float32 and jax.default_backend() == "cpu"
+
+
+def conv3x3(x, kernel, filters=None):
+  """VGG's 'SAME' 3×3 convolution: Winograd's where `uses_winograd` (with `filters` when held ready), else
+  XLA's."""
+  if uses_winograd(kernel):
+    return winograd_conv(x, kernel, winograd_filter(kernel) if filters is None else filters)
   return _direct_conv(x, kernel)
+
+
+@jax.jit
+def _winograd_filters(kernels):
+  return {name: winograd_filter(kernel) for name, kernel in kernels.items()}
 
 
 def _pool(x, kind):
@@ -166,6 +178,17 @@ class Vgg:
   std: jax.Array
   arch: str = struct.field(pytree_node=False)
   pooling: str = struct.field(pytree_node=False, default="avg")
+  winograd: dict = None  # {conv: winograd_filter(kernel)} held ready by with_winograd_filters; else per call
+
+  def with_winograd_filters(self, layers):
+    """This VGG with the Winograd filters of the convolutions up to the deepest of `layers` held ready, so that
+    a jitted caller (a chunk of optimisation steps) does not transform them on every call (0.1 s a call at
+    VGG16's conv4_1–conv5_1 on 2 loaded cores)."""
+    order = tap_names(self.arch)
+    deepest = max(order.index(layer) for layer in layers)
+    kernels = {name: self.params[name]["kernel"] for name in order[:deepest + 1]
+               if name.startswith("conv") and uses_winograd(self.params[name]["kernel"])}
+    return self.replace(winograd=_winograd_filters(kernels))
 
   def features(self, images, layers, dtype=jnp.float32):
     """{layer: NHWC float32 features} of 0..255 NHWC `images`.
@@ -180,7 +203,8 @@ class Vgg:
         break
       if tap.startswith("conv"):
         p = self.params[tap]
-        x = conv3x3(x, p["kernel"].astype(dtype)) + p["bias"].astype(dtype)
+        filters = (self.winograd or {}).get(tap) if dtype == jnp.float32 else None
+        x = conv3x3(x, p["kernel"].astype(dtype), filters) + p["bias"].astype(dtype)
       elif tap.startswith("relu"):
         x = jax.nn.relu(x)
       else:

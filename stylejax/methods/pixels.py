@@ -138,6 +138,7 @@ def optimize(x, vgg, targets, objective, *, optimizer_name="adam", learning_rate
   the next chunk, so keep a host copy (np.asarray) if it must outlive the call.
   """
   tx, linesearch = optimizer(optimizer_name, learning_rate, objective, x.size)
+  vgg = vgg.with_winograd_filters(objective.layers)
   x = jnp.array(x, jnp.float32)
   opt_state = init_state(tx, x)
   done, previous = 0, None

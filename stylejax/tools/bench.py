@@ -92,6 +92,7 @@ def pixel_step(config, vgg, width, height):
   targets = transfer.targets(image, max(width, height))
   x = jnp.asarray(image)[None]
   tx, linesearch = pixels.optimizer(config.optimizer, config.learning_rate, transfer.objective, x.size)
+  vgg = vgg.with_winograd_filters(transfer.objective.layers)  # as pixels.optimize
   carry = (x, pixels.init_state(tx, x))
   kwargs = dict(objective=transfer.objective, tx=tx, linesearch=linesearch, steps=config.bench.steps)
 
