@@ -22,6 +22,8 @@ ways every caller runs it.
 import dataclasses
 from typing import ClassVar
 
+import jax
+
 from stylejax.core.vgg import DTYPES
 
 
@@ -62,8 +64,9 @@ class Network:
     return (content,)
 
   def init(self, rng, content, style=None):
-    """Fresh parameters for inputs shaped like `content` (B, H, W, 3) [and `style`]."""
-    return self.module().init(rng, *self.inputs(content, style))["params"]
+    """Fresh parameters for inputs shaped like `content` (B, H, W, 3) [and `style`]. Jitted as a whole: one
+    compiled program instead of one per layer's initialiser (the same values, in about half the time on a CPU)."""
+    return jax.jit(lambda key, *inputs: self.module().init(key, *inputs)["params"])(rng, *self.inputs(content, style))
 
   def train_apply(self, params, content, style=None):
     """(output in 0..255, {regularizer: value}) as the training loss sees them."""
