@@ -1,6 +1,8 @@
-"""Shared pytest fixtures, and one persistent XLA compile cache for every process the tests start."""
+"""Shared pytest fixtures, and one persistent XLA compile cache for every process of the test session."""
 
 import os
+import shutil
+import tempfile
 
 import jax
 import numpy as np
@@ -12,17 +14,27 @@ from stylejax.jobs import train
 from tests.helpers import smooth_image, tiny_config, tiny_photo_config
 
 
-@pytest.fixture(scope="session", autouse=True)
-def shared_compile_cache(tmp_path_factory):
-  """Every process the tests start (run.py, the website's worker, Ray's actors) inherits this environment and so
-  caches its compiled programs in one folder: an end-to-end test loads what an earlier one compiled instead of
-  compiling it again. This process keeps its programs in memory only: jax read its settings on import, before this
-  fixture ran. Set JAX_COMPILATION_CACHE_DIR yourself for a cache that outlives the session."""
-  folder = os.environ.get(compile_cache.FOLDER_VARIABLE) or str(tmp_path_factory.mktemp("xla_cache"))
-  with pytest.MonkeyPatch.context() as patch:
-    for name, value in compile_cache.environment(folder).items():
-      patch.setenv(name, value)
-    yield folder
+def one_compile_cache():
+  """The session's compile cache: (its folder, whether this process made it), set up before anything compiles.
+
+  This process, the pytest-xdist workers and every process the tests start (run.py, the website's worker, Ray's
+  actors) inherit the environment and cache their compiled programs in one folder: a test loads what an earlier
+  one compiled, in any process, instead of compiling it again (most of the suite's time is XLA:CPU compilation).
+  Set JAX_COMPILATION_CACHE_DIR yourself for a cache that outlives the session."""
+  folder = os.environ.get(compile_cache.FOLDER_VARIABLE)
+  created = not folder
+  folder = folder or tempfile.mkdtemp(prefix="stylejax-tests-xla-cache-")
+  os.environ.update(compile_cache.environment(folder))
+  compile_cache.use(folder)
+  return folder, created
+
+
+COMPILE_CACHE, CREATED_COMPILE_CACHE = one_compile_cache()
+
+
+def pytest_unconfigure(config):
+  if CREATED_COMPILE_CACHE:  # the session's own folder (xdist's workers share the controller's)
+    shutil.rmtree(COMPILE_CACHE, ignore_errors=True)
 
 
 @pytest.fixture
