@@ -75,7 +75,9 @@ def gradient_scale(optimizer_name, objective, size):
 
 def _step(objective, tx, linesearch, vgg, targets, carry, index):
   """One optimiser step. `bad` is -1, or the chunk index of the first step whose
-  loss or update was NaN/Inf; from then on x and the state stay as they were."""
+  loss or update was NaN/Inf; from then on x stays as it was (the optimiser state
+  is not guarded: a run stops there, and selecting L-BFGS's whole history every
+  step made XLA copy it every step)."""
   x, opt_state, bad = carry
 
   def loss_fn(image):
@@ -88,10 +90,10 @@ def _step(objective, tx, linesearch, vgg, targets, carry, index):
   updates, new_state = tx.update(grad, opt_state, x, value=value, grad=grad, value_fn=loss_fn)
   new_x = optax.apply_updates(x, updates)
   ok = (bad < 0) & jnp.isfinite(value) & jnp.all(jnp.isfinite(new_x))
-  # Selects, not lax.cond: XLA:CPU runs conditional and loop bodies on one thread.
-  x, opt_state = jax.tree.map(lambda new, old: jnp.where(ok, new, old), (new_x, new_state), (x, opt_state))
+  # A select, not lax.cond: XLA:CPU runs conditional and loop bodies on one thread.
+  x = jnp.where(ok, new_x, x)
   bad = jnp.where((bad < 0) & ~ok, index, bad)
-  return (x, opt_state, bad), None
+  return (x, new_state, bad), None
 
 
 @functools.partial(jax.jit, static_argnames=("objective", "tx", "linesearch", "steps"),
@@ -100,7 +102,8 @@ def run_chunk(vgg, targets, x, opt_state, *, objective, tx, linesearch, steps):
   """`steps` optimiser steps in one lax.scan on the device.
 
   Returns (x, opt_state, bad): bad is -1, or the index of the step that went
-  NaN/Inf, in which case x is the last good image. On the CPU, Adam's scan is
+  NaN/Inf, in which case x is the last good image and opt_state is not to be
+  continued from. On the CPU, Adam's scan is
   unrolled, since XLA:CPU runs loop bodies single-threaded (2.4x slower here);
   L-BFGS is not (its line search is a while loop anyway, and unrolling it
   multiplies the compile time).
