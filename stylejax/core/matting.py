@@ -153,8 +153,8 @@ def device_bands(image, eps=1e-7, radius=1):
   """`laplacian_bands` jitted, in float32 on the device: the banded backend's matrix (float32 there anyway).
 
   All windows at once, each band a sum of shifted planes, which XLA fuses. Against the float64 build, on the
-  bundled photos: entries within 4e-5 (the 3×3 solves of near-degenerate windows, in float32), L·v within
-  2e-4 of max |L·v| (1e-5 rms) for v the photo plus noise, as in an optimisation.
+  bundled photos: entries within 1.5e-4 (the 3×3 solves of near-degenerate windows, in float32), L·v within
+  5e-4 of max |L·v| (6e-5 rms) for v the photo plus noise, as in an optimisation.
   """
   height, width, _ = image.shape
   image = jnp.asarray(image, jnp.float32)
