@@ -6,9 +6,9 @@
 Arguments (comma-separated): the network's preset (johnson, the default;
 fast_photo, the bilateral network; fast_photo_thesis), `gpu` (larger sizes)
 or `tiny` (64 px, tests). Points: the training step (image_size, batch_size of
-the preset) and one stylisation per size, each in float32 and bfloat16; the
-stylize job over a folder of 512-px photos (johnson); and, for the Johnson
-network, the PyTorch peer's training step and stylisations (float32).
+the preset) and one stylisation per size, each in float32 and bfloat16, and
+for the Johnson network the PyTorch peer's (float32) right after our float32
+point; then the stylize job over a folder of 512-px photos (johnson).
 """
 
 from configs import bench, common, sweep
@@ -30,10 +30,13 @@ def get_config(arg=None):
   if method != "johnson" and scale != "tiny":
     base.image_size, base.batch_size = 256, 8  # the fast photorealistic issue's training step
   sizes = SIZES["johnson" if method == "johnson" else "fast_photo"][scale]
-  dtypes = ("float32", "bfloat16")
-  blocks = [{"compute_dtype": dtypes}, {"bench.case": ("stylize",), "bench.size": sizes, "compute_dtype": dtypes}]
+  blocks = []
+  for point in [{}, *({"bench.case": ("stylize",), "bench.size": (size,)} for size in sizes)]:
+    blocks.append({**point, "compute_dtype": ("float32",)})
+    if method == "johnson":  # the peer right after ours: both under the same load on a shared machine
+      blocks.append({"bench.impl": ("torch",), **point})
+    blocks.append({**point, "compute_dtype": ("bfloat16",)})
   if method == "johnson":
-    blocks += [{"bench.case": ("stylize_folder",)}, {"bench.impl": ("torch",)},
-               {"bench.impl": ("torch",), "bench.case": ("stylize",), "bench.size": sizes}]
+    blocks.append({"bench.case": ("stylize_folder",)})
   return sweep.make(base, blocks, metrics=("ms", "ms_min", "ms_max", "images_per_s", "megapixels_per_s",
                                            "peak_memory_gib"), peer_key="bench.impl" if method == "johnson" else "")
