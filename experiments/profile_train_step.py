@@ -5,11 +5,13 @@
   python experiments/profile_train_step.py --set net.upsample=resize --set net.padding=reflect
 
 Prints two tables:
-1. parts: the step and its sub-parts, each compiled (ours) or run (PyTorch) alone at the step's shapes, median
-   of `--repeats` calls after a warm-up, ours and the peer alternating per part: the whole step, the network's
-   forward, its forward + parameter gradient, the VGG loss's forward + input gradient (on the network's output),
-   the content targets (VGG forward of the batch), Adam's update; then single layers of the network at their
-   shapes in the step (instance norm, reflection pad, each upsampling) forward + gradient.
+1. parts: the step and its sub-parts, each compiled (ours, with the step's compiler options,
+   stylejax.methods.training.compiler_options) or run (PyTorch) alone at the step's shapes, median of
+   `--repeats` calls after a warm-up, ours and the peer alternating per part: the whole step, the network's
+   forward (compiled as stylisation is), its forward + parameter gradient, the VGG loss's forward + input
+   gradient (on the network's output), the content targets (VGG forward of the batch), Adam's update; then
+   single layers of the network at their shapes in the step (instance norm, reflection pad, each upsampling),
+   forward + gradient.
 2. top ops of one step: ours from a jax.profiler trace (XLA:CPU thunks, named by the HLO's source scope),
    PyTorch's from torch.profiler (self CPU time), side by side, ms per step.
 Weights are random on the PyTorch side (time only), as in stylejax.tools.peers_torch.
@@ -17,6 +19,7 @@ Weights are random on the PyTorch side (time only), as in stylejax.tools.peers_t
 
 import argparse
 import collections
+import functools
 import glob
 import os
 import re
@@ -62,34 +65,36 @@ def our_parts(config):
   content = jnp.asarray(training_batch(config), jnp.float32)
   state = training.init_state(net, tx, config.image_size, config.seed)
   params = jax.tree.map(jnp.copy, state["params"])  # the step donates the state's
-  stylize = jax.jit(lambda p: net.train_apply(p, content)[0])
-  stylized = stylize(params)
-  content_targets = jax.jit(lambda c: objective.targets(vgg, c, grams))
-  targets = content_targets(content)
-  loss_grad = jax.jit(jax.grad(lambda image: objective.total(objective.terms(image, vgg, targets))))
-  net_grad = jax.jit(jax.grad(lambda p: jnp.vdot(net.train_apply(p, content)[0], stylized)))
-  grads = net_grad(params)
-  update = jax.jit(lambda g, s, p: optax.apply_updates(p, tx.update(g, s, p)[0]))
+  in_step = functools.partial(jax.jit, compiler_options=training.compiler_options())  # compiled as the step is
+  stylize = jax.jit(lambda p, c: net.train_apply(p, c)[0])  # compiled as stylisation is
+  stylized = stylize(params, content)
+  content_targets = in_step(lambda vgg, c, grams: objective.targets(vgg, c, grams))
+  targets = content_targets(vgg, content, grams)
+  loss_grad = in_step(jax.grad(lambda image, vgg, t: objective.total(objective.terms(image, vgg, t))))
+  net_grad = in_step(jax.grad(lambda p, c, cotangent: jnp.vdot(net.train_apply(p, c)[0], cotangent)))
+  grads = net_grad(params, content, stylized)
+  update = in_step(lambda g, s, p: optax.apply_updates(p, tx.update(g, s, p)[0]))
 
   def step():
     nonlocal state
     state, metrics = training.train_step(state, content, vgg, grams, objective=objective, net=net, tx=tx)
     return metrics["total"]
 
-  parts = {"train step": step, "network forward": lambda: stylize(params),
-           "network forward+grad": lambda: net_grad(params),
-           "VGG loss forward+grad": lambda: loss_grad(stylized),
-           "content targets": lambda: content_targets(content),
+  parts = {"train step": step, "network forward": lambda: stylize(params, content),
+           "network forward+grad": lambda: net_grad(params, content, stylized),
+           "VGG loss forward+grad": lambda: loss_grad(stylized, vgg, targets),
+           "content targets": lambda: content_targets(vgg, content, grams),
            "Adam update": lambda: update(grads, state["opt_state"], params)}
   parts.update(our_layers(config, content.shape[0]))
-  return parts, (step, lambda: training.train_step.lower(state, content, vgg, grams, objective=objective,
+  return parts, (step, lambda: training.jitted_step().lower(state, content, vgg, grams, objective=objective,
                                                          net=net, tx=tx).compile().as_text())
 
 
 def grad_of(fn, x, params):
   """Forward + gradient (parameters and input) of a flax layer `fn` at input `x`: a zero-argument callable."""
   cotangent = jnp.ones_like(jax.eval_shape(fn, params, x), dtype=jnp.float32)
-  grad = jax.jit(jax.grad(lambda p, x: jnp.vdot(fn(p, x), cotangent), argnums=(0, 1)))
+  grad = jax.jit(jax.grad(lambda p, x: jnp.vdot(fn(p, x), cotangent), argnums=(0, 1)),
+                 compiler_options=training.compiler_options())
   return lambda: grad(params, x)
 
 
@@ -178,25 +183,24 @@ def hlo_sources(hlo_text):
 
 def label(op_name):
   """'jit(train_step)/transpose(jvp(TransformNet))/Upsample_0/ConvTranspose_0/conv_general_dilated' ->
-  'grad net Upsample_0/ConvTranspose_0 conv_general_dilated'."""
+  'grad net Upsample_0/ConvTranspose_0 conv_general_dilated' (a fusion: its root's source)."""
   parts = op_name.split("/")
   direction = "grad" if any(p.startswith("transpose(") for p in parts) else "fwd"
   where = "net" if "TransformNet" in op_name else "vgg/loss"
   modules = [p for p in parts[1:-1] if re.match(r"^[A-Z]\w*_\d+$", p)]
   primitive = parts[-1] if parts else ""
-  return f"{direction} {where} {'/'.join(modules[-2:])} {primitive}".replace("  ", " ").strip()
+  return f"{direction} {where} {'/'.join(modules)} {primitive}".replace("  ", " ").strip()
 
 
 def our_top_ops(step, hlo_text, steps=2):
   """[(label, ms per step)] of the XLA:CPU thunks of `steps` traced train steps, summed over threads."""
   sources = hlo_sources(hlo_text)
-  folder = tempfile.mkdtemp(prefix="jax_trace_")
   jax.block_until_ready(step())
-  jax.profiler.start_trace(folder)
-  for _ in range(steps):
-    jax.block_until_ready(step())
-  jax.profiler.stop_trace()
-  trace = jax.profiler.ProfileData.from_file(glob.glob(f"{folder}/**/*.xplane.pb", recursive=True)[0])
+  with tempfile.TemporaryDirectory(prefix="jax_trace_") as folder:
+    with jax.profiler.trace(folder):
+      for _ in range(steps):
+        jax.block_until_ready(step())
+    trace = jax.profiler.ProfileData.from_file(glob.glob(f"{folder}/**/*.xplane.pb", recursive=True)[0])
   totals = collections.Counter()
   for plane in trace.planes:
     for line in plane.lines:
@@ -219,7 +223,7 @@ def torch_top_ops(step, steps=2):
 
 
 def top_table(ours, theirs, top):
-  rows = [f"| ours: XLA op: source | ms | % | PyTorch op | ms | % |", "|---|---|---|---|---|---|"]
+  rows = ["| ours: XLA op: source | ms | % | PyTorch op | ms | % |", "|---|---|---|---|---|---|"]
   total_ours, total_theirs = sum(ms for _, ms in ours), sum(ms for _, ms in theirs)
   for k in range(top):
     left = f"{ours[k][0]} | {ours[k][1]:.0f} | {100 * ours[k][1] / total_ours:.0f}" if k < len(ours) else " | |"

@@ -35,14 +35,41 @@ def loss_terms(objective, net, params, vgg, style_grams, content, styles=None):
   return objective.terms(stylized, vgg, targets, own)
 
 
-@functools.partial(jax.jit, static_argnames=("objective", "net", "tx"), donate_argnames="state")
+# XLA:CPU's YNNPACK fusions compute the convolutions' kernel gradients more slowly than XLA's own convolutions:
+# off for the training step, about 20% faster on a 2-core CPU (docs/benchmarks.md, "Profile").
+CPU_COMPILER_OPTIONS = {"xla_cpu_experimental_ynn_fusion_type": ""}
+
+
+@functools.cache
+def compiler_options():
+  """CPU_COMPILER_OPTIONS on a CPU backend whose XLA knows them, else none."""
+  if jax.default_backend() != "cpu":
+    return {}
+  try:
+    jax.jit(lambda x: x, compiler_options=CPU_COMPILER_OPTIONS).lower(0.0).compile()
+  except jax.errors.JaxRuntimeError:  # an XLA without the option
+    return {}
+  return CPU_COMPILER_OPTIONS
+
+
+@functools.cache
+def jitted_step():
+  """`_step` jitted: objective, net and tx static, the state donated, `compiler_options()`."""
+  return jax.jit(_step, static_argnames=("objective", "net", "tx"), donate_argnames="state",
+                 compiler_options=compiler_options())
+
+
 def train_step(state, batch, vgg, style_grams, *, objective, net, tx, styles=None):
   """One optimiser step on a uint8 content batch (and its uint8 style images for a network that takes
-  them) -> (state, {term: value, 'total': value}).
+  them) -> (state, {term: value, 'total': value}); jitted (objective, net and tx static), state donated.
 
   state = {params, opt_state, step, bad}: bad is -1, or the first step whose
   loss or gradient was NaN/Inf; from then on parameters stay as they were.
   """
+  return jitted_step()(state, batch, vgg, style_grams, objective=objective, net=net, tx=tx, styles=styles)
+
+
+def _step(state, batch, vgg, style_grams, *, objective, net, tx, styles=None):
   content = batch.astype(jnp.float32)
   styles = None if styles is None else styles.astype(jnp.float32)
 

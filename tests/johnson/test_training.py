@@ -31,6 +31,28 @@ def test_nan_guard_freezes_parameters_and_records_the_step():
   assert_bitwise_equal(jax.tree.map(np.asarray, state["params"]), before)
 
 
+
+def test_cpu_compiler_options_change_no_number():
+  """The step compiled with training.CPU_COMPILER_OPTIONS (YNNPACK fusions off, on the CPU) computes what the
+  default compilation does: loss and terms, and gradients (Adam's moments) to float32 rounding. (Not the new
+  parameters: Adam's first step is ±lr wherever a gradient is rounding noise, e.g. a bias before instance norm.)"""
+  config = tiny_config()
+  objective, net, tx = settings.objective(config), settings.network(config), optax.adam(1e-3)
+  vgg = weights.load_vgg("vgg16")
+  grams, _ = api.style_targets(objective, vgg, settings.paths(config.style, "style")[0], config.style_size)
+  state = training.init_state(net, tx, 32, seed=0)
+  batch = jnp.asarray(np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)), jnp.float32)
+  assert jax.default_backend() != "cpu" or training.compiler_options() == training.CPU_COMPILER_OPTIONS
+  default = jax.jit(training._step, static_argnames=("objective", "net", "tx"))
+  expected = default(state, batch, vgg, grams, objective=objective, net=net, tx=tx)
+  got = training.train_step(jax.tree.map(jnp.copy, state), batch, vgg, grams, objective=objective, net=net, tx=tx)
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5), got[1], expected[1])
+  for moment in ("mu", "nu"):  # (1 − β) g and (1 − β₂) g²
+    got_moment, expected_moment = (getattr(state[0]["opt_state"][0], moment) for state in (got, expected))
+    scale = max(float(np.abs(leaf).max()) for leaf in jax.tree.leaves(expected_moment))
+    jax.tree.map(lambda a, b, scale=scale: np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-5 * scale),
+                 got_moment, expected_moment)
+
 MESH_SCRIPT = textwrap.dedent("""
     import os, sys
     sys.path.insert(0, {root!r})

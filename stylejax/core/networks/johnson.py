@@ -108,8 +108,9 @@ class ConvTranspose2x(nn.Module):
       y[2i+1, 2j  ] = x[i, j−1]·K[1,0] + x[i, j]·K[1,2]
       y[2i+1, 2j+1] = x[i, j]·K[1,1]                       (+ bias)
 
-  i.e. one 2×2 convolution of x padded by a row above and a column left, with a (2, 2, C_in, 4·C_out) kernel
-  holding each phase's taps (zeros where a phase has none), then depth-to-space.
+  i.e. four stride-1 convolutions of x padded by a row above and a column left, by the taps of K each phase
+  reads (2×2, 2×1, 1×2, 1×1), interleaved: 9 taps per input pixel as in the transposed convolution, and
+  gradients that are ordinary convolution gradients.
   """
   features: int
   dtype: jnp.dtype = jnp.float32
@@ -118,16 +119,14 @@ class ConvTranspose2x(nn.Module):
   def __call__(self, x):
     kernel = self.param("kernel", nn.initializers.lecun_normal(), (3, 3, x.shape[-1], self.features))
     bias = self.param("bias", nn.initializers.zeros, (self.features,))
-    x, kernel, bias = nn.dtypes.promote_dtype(x, kernel, bias, dtype=self.dtype)
-    k, zero = kernel, jnp.zeros_like(kernel[0, 0])
-    # taps[di][dj]: the kernel of x[i−1+di, j−1+dj] for the phases (0,0), (0,1), (1,0), (1,1).
-    taps = [[(k[0, 0], zero, zero, zero), (k[0, 2], k[0, 1], zero, zero)],
-            [(k[2, 0], zero, k[1, 0], zero), (k[2, 2], k[2, 1], k[1, 2], k[1, 1])]]
-    phases = jnp.stack([jnp.stack([jnp.concatenate(tap, -1) for tap in row]) for row in taps])
-    y = jax.lax.conv_general_dilated(jnp.pad(x, ((0, 0), (1, 0), (1, 0), (0, 0))), phases, (1, 1), "VALID",
-                                     dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    x, k, bias = nn.dtypes.promote_dtype(x, kernel, bias, dtype=self.dtype)
+    conv = lambda x, taps: jax.lax.conv_general_dilated(x, taps, (1, 1), "VALID",  # noqa: E731
+                                                        dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    padded = jnp.pad(x, ((0, 0), (1, 0), (1, 0), (0, 0)))  # padded[i, j] = x[i − 1, j − 1]
+    even_rows = jnp.stack([conv(padded, k[0::2, 0::2]), conv(padded[:, :, 1:], k[0::2, 1:2])], 3)
+    odd_rows = jnp.stack([conv(padded[:, 1:], k[1:2, 0::2]), conv(x, k[1:2, 1:2])], 3)
     batch, height, width, _ = x.shape
-    y = y.reshape(batch, height, width, 2, 2, self.features).transpose(0, 1, 3, 2, 4, 5)
+    y = jnp.stack([even_rows, odd_rows], 2)  # (B, H, 2, W, 2, C): y[:, i, a, j, c] = output[:, 2i + a, 2j + c]
     return y.reshape(batch, 2 * height, 2 * width, self.features) + bias
 
 
