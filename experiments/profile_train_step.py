@@ -183,11 +183,13 @@ def hlo_sources(hlo_text):
 
 def label(op_name):
   """'jit(train_step)/transpose(jvp(TransformNet))/Upsample_0/ConvTranspose_0/conv_general_dilated' ->
-  'grad net Upsample_0/ConvTranspose_0 conv_general_dilated' (a fusion: its root's source)."""
+  'grad net Upsample_0/ConvTranspose_0 conv_general_dilated' (a fusion: its root's source); the residual blocks
+  as one (ResidualBlock_*)."""
   parts = op_name.split("/")
   direction = "grad" if any(p.startswith("transpose(") for p in parts) else "fwd"
   where = "net" if "TransformNet" in op_name else "vgg/loss"
-  modules = [p for p in parts[1:-1] if re.match(r"^[A-Z]\w*_\d+$", p)]
+  modules = [re.sub(r"^ResidualBlock_\d+$", "ResidualBlock_*", p) for p in parts[1:-1]
+             if re.match(r"^[A-Z]\w*_\d+$", p)]
   primitive = parts[-1] if parts else ""
   return f"{direction} {where} {'/'.join(modules)} {primitive}".replace("  ", " ").strip()
 
