@@ -39,4 +39,4 @@ def get_config(arg=None):
   if method == "johnson":
     blocks.append({"bench.case": ("stylize_folder",)})
   return sweep.make(base, blocks, metrics=("ms", "ms_min", "ms_max", "images_per_s", "megapixels_per_s",
-                                           "peak_memory_gib"), peer_key="bench.impl" if method == "johnson" else "")
+                                           "memory_gib"), peer_key="bench.impl" if method == "johnson" else "")

@@ -22,5 +22,5 @@ def get_config(arg=None):
   gatys = {"masks.source": ("none",), "loss.affine_weight": (0.0,)}
   blocks = [{"optimizer": ("adam", "lbfgs")}, {**gatys, "optimizer": ("adam", "lbfgs")},
             {**gatys, "optimizer": ("adam",), "bench.impl": ("torch",)}]
-  return sweep.make(base, blocks, metrics=("ms", "ms_min", "ms_max", "tflops", "peak_memory_gib"),
+  return sweep.make(base, blocks, metrics=("ms", "ms_min", "ms_max", "tflops", "memory_gib"),
                     peer_key="bench.impl")

@@ -55,12 +55,6 @@ def describe_machine(env=None):
           f"jax {env['jax_version']}")
 
 
-def peak_memory_bytes():
-  """Peak device memory in bytes where the backend reports it (GPU, TPU), else None."""
-  stats = jax.devices()[0].memory_stats() or {}
-  return stats.get("peak_bytes_in_use")
-
-
 _observers = []  # callback(done, total) of whoever watches this process's jobs (`observing`)
 
 

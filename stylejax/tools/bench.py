@@ -8,10 +8,15 @@ says what to time:
   optimize job builds, at `bench.size` (N: N×N, or WxH), in `compute_dtype`,
   with `optimizer`. Also TFLOP/s from the analytic VGG convolution count
   (forward + input gradient = 2x the forward FLOPs per loss evaluation; none for
-  a line search, which evaluates a variable number of times) and peak memory.
+  a line search, which evaluates a variable number of times) and the step's
+  memory (`timing.program_gib`: the compiled chunk's arguments, outputs and
+  temporaries; also for our train_step and stylize: `memory_gib`).
 - case `train_step`: one training step of the config's network (`train_step`)
-  at image_size and batch_size; images/s.
-- case `stylize`: one stylisation (batch 1) at `bench.size`; megapixels/s.
+  at image_size and batch_size; images/s. A network that takes a style input
+  gets the batch's styles drawn from `style` as the train job draws them.
+- case `stylize`: one stylisation (batch 1) at `bench.size`; megapixels/s. A
+  network that takes a style input gets the first photo of `style` at the same
+  size, so the time includes the style's encoding.
 - case `stylize_folder`: the stylize job (settings in `config.stylize`, e.g.
   its engine) over `bench.folder_images` photos of long side
   `bench.folder_side`, with a network trained for one step, twice: images/s
@@ -103,6 +108,7 @@ def pixel_step(config, vgg, width, height):
     return x
 
   result = timing.measure(chunk, config.bench.repeats, per_call=config.bench.steps)
+  result["memory_gib"] = timing.program_gib(pixels.run_chunk, vgg, targets, *carry, **kwargs)
   objective = transfer.objective
   flops = 2 * vgg_lib.conv_flops(vgg.arch, height, width, objective.layers)
   return {**result, "tflops": None if linesearch else flops / result["ms"] / 1e9,
@@ -124,14 +130,22 @@ def train_step(config, vgg):
     objective, net, tx = settings.objective(config), settings.network(config), optax.adam(config.learning_rate)
     grams, _ = api.style_targets(objective, vgg, settings.paths(config.style, "style")[0], config.style_size,
                                  config.max_input_pixels)
+    styles = None
+    if net.takes_style:  # the styles of the train job's first batch; their Grams are computed in the step
+      style_set = data.style_examples(settings.paths(config.style, "style"), config.style_size,
+                                      config.max_input_pixels)
+      grams, styles = None, jnp.asarray(data.styles_for_step(style_set, 0, config.batch_size, config.seed))
     batch = jnp.asarray(_training_inputs(config))
-    state = training.init_state(net, tx, config.image_size, config.seed)
+    state = training.init_state(net, tx, config.image_size, config.seed, config.style_size)
 
     def step():
       nonlocal state
-      state, metrics = training.train_step(state, batch, vgg, grams, objective=objective, net=net, tx=tx)
+      state, metrics = training.train_step(state, batch, vgg, grams, objective=objective, net=net, tx=tx,
+                                           styles=styles)
       return metrics["total"]
     result = timing.measure(step, config.bench.repeats)
+    result["memory_gib"] = timing.program_gib(training.jitted_step(), state, batch, vgg, grams, objective=objective,
+                                              net=net, tx=tx, styles=styles)
   return {**result, "images_per_s": config.batch_size * 1e3 / result["ms"]}
 
 
@@ -142,9 +156,15 @@ def stylize_once(config, width, height):
     result = timing.measure(peers.johnson_stylize(config, image), config.bench.repeats, peers.wait)
   else:
     net = settings.network(config)
-    params = net.init(jax.random.key(config.seed), jnp.zeros((1, 32, 32, 3)))
+    inputs = jnp.zeros((1, 32, 32, 3))
+    params = net.init(jax.random.key(config.seed), inputs, inputs if net.takes_style else None)
+    style = None
+    if net.takes_style:  # the first style photo at the content's size
+      photo = images.load_image(settings.paths(config.style, "style")[0])
+      style = jnp.asarray(images.resize(photo, height, width))[None]
     image = jnp.asarray(image)
-    result = timing.measure(lambda: networks.stylize(net, params, image), config.bench.repeats)
+    result = timing.measure(lambda: networks.stylize(net, params, image, style), config.bench.repeats)
+    result["memory_gib"] = timing.program_gib(networks.stylize, net, params, image, style)
   return {**result, "megapixels_per_s": width * height / 1e3 / result["ms"]}
 
 
@@ -226,8 +246,7 @@ def run(config, workdir):
     result = stylize_folder(config, workdir)
   else:
     result = matting_times(config, width, height)
-  peak = runlog.peak_memory_bytes()
-  summary = {"case": bench.case, "impl": bench.impl, "size": f"{width}x{height}", **result,
-             "peak_memory_gib": peak / 2**30 if peak else None, **runlog.environment()}
+  summary = {"case": bench.case, "impl": bench.impl, "size": f"{width}x{height}", "memory_gib": None, **result,
+             **runlog.environment()}
   runlog.write_json(os.path.join(workdir, "summary.json"), summary)
   return summary

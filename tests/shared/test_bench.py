@@ -36,11 +36,12 @@ def test_gatys_sweep_times_ours_and_torch_side_by_side(tmp_path):
                        "size=64_impl=torch"}
   ours, torch = rows["size=64_compute_dtype=float32"], rows["size=64_impl=torch"]
   assert ours["ms"] > 0 and torch["ms"] > 0 and ours["tflops"] > 0
+  assert 0 < ours["memory_gib"] < 0.5 and torch["memory_gib"] is None  # the compiled chunk's own (VGG16: 0.06 GiB)
   assert ours["ms torch/ours"] == pytest.approx(torch["ms"] / ours["ms"])
   assert rows["size=64_compute_dtype=bfloat16"]["ms torch/ours"] is None  # the peer ran float32 only
   summary = json.loads((tmp_path / "points" / "size=64_impl=torch" / "summary.json").read_text())
   assert summary["impl"] == "torch" and summary["size"] == "64x64" and summary["ms_min"] <= summary["ms_max"]
-  assert "| size=64_optimizer=lbfgs | 64 | float32 | lbfgs | ours | done |" in (tmp_path / "results.md").read_text()
+  assert "| size=64_optimizer=lbfgs | 64 | float32 | ours | lbfgs | done |" in (tmp_path / "results.md").read_text()
 
 
 @pytest.mark.slow
@@ -59,12 +60,15 @@ def test_fast_sweep_times_training_stylisation_and_a_folder_with_the_torch_peer(
   assert rows["compute_dtype=float32"]["images_per_s"] > 0 and rows["case=stylize_folder"]["images_per_s"] > 0
   assert rows["compute_dtype=float32"]["ms torch/ours"] > 0
   assert rows["case=stylize_size=64_compute_dtype=float32"]["megapixels_per_s"] > 0
+  stylize = rows["case=stylize_size=64_compute_dtype=float32"]
+  assert 0 < stylize["memory_gib"] < rows["compute_dtype=float32"]["memory_gib"]  # each program's own memory
   assert rows["case=stylize_size=64_compute_dtype=float32"]["ms torch/ours"] > 0
 
 
 @pytest.mark.slow
-def test_fast_photo_sweep_times_the_bilateral_network_at_any_shape(tmp_path):
-  config = bench_fast.get_config("fast_photo,tiny")
+@pytest.mark.parametrize("preset", ["fast_photo", "universal_photo"])  # universal: with a style input
+def test_fast_photo_sweep_times_the_bilateral_networks_at_any_shape(preset, tmp_path):
+  config = bench_fast.get_config(f"{preset},tiny")
   config.sweep = tuple({**block, "compute_dtype": ("float32",)} for block in config.sweep)
   launch.run(config, str(tmp_path))
   rows = rows_by_point(tmp_path)
