@@ -13,7 +13,7 @@ import signal
 import jax
 
 from stylejax.errors import UserError
-from stylejax.io import runlog
+from stylejax.io import compile_cache, runlog, weights
 
 JOBS = {
     "optimize": "stylejax.jobs.optimize",
@@ -40,11 +40,14 @@ def run(config, workdir):
 
 
 def start_process(config):
-  """Process-wide setup for a config, once per process: jax.distributed for multi-host training."""
+  """Process-wide setup for a config, once per process: the user's persistent compile cache
+  (`compile_cache.for_user` in $STYLEJAX_HOME, default ~/.cache/stylejax) and jax.distributed for multi-host
+  training."""
   if config.get("distributed"):
     given = {"coordinator_address": config.get("coordinator") or None, "num_processes": config.get("num_processes") or None,
              "process_id": config.process_id if config.get("process_id", -1) >= 0 else None}
     jax.distributed.initialize(**given)
+  compile_cache.for_user(weights.home())
 
 
 def _on_signal(signum, frame):
