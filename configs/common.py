@@ -42,6 +42,24 @@ def loss():
   section.laplacian_backend = "banded"  # banded | matrix_free (training) | sparse (BCOO)
   section.matting_eps = 1e-7
   section.matting_radius = 1
+  # Training a network that takes a style, with augment.pair_probability > 0: the mean squared difference
+  # from the known right answer of each self-supervised pair (on pixels in [0, 1]; stylejax.core.terms.Reference).
+  section.reference_weight = 0.0
+  return section
+
+
+def augment():
+  """Random colour grades of the training styles, for a network that takes a style (stylejax.core.grades:
+  channel mix, tone curves with black and white points, saturation, contrast and brightness)."""
+  section = ml_collections.ConfigDict()
+  section.grade_probability = 0.0  # each example's style image graded at random
+  section.pair_probability = 0.0  # each example a reference pair: style G(another photo), reference G(its photo)
+  section.mix = 0.1  # off-diagonal channel-mix weights in ±mix
+  section.curve = 0.5  # standard deviation of the tone curves' log-slopes
+  section.levels = 0.1  # black point in [0, levels], white point in [1 - levels, 1] (0..1 scale)
+  section.saturation = 0.3  # saturation change in ±saturation (-1: grey)
+  section.contrast = 0.2  # contrast exp(±contrast) about mid-grey
+  section.brightness = 0.05  # brightness offset in ±brightness (0..1 scale)
   return section
 
 

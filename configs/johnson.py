@@ -47,6 +47,7 @@ def get_config(arg=None):
   # Loss network and loss (the thesis's layers; see johnson_layers).
   config.vgg = common.vgg()
   config.loss = common.loss()  # affine_weight > 0 (laplacian_backend=matrix_free): the matting term
+  config.augment = common.augment()  # a network that takes a style: random colour grades and reference pairs
 
   config.learning_rate = 1e-3
   config.total_steps = 40_000

@@ -7,11 +7,12 @@ tuples in the configs; on the command line a comma string is accepted too
 `as_list`. Bad values raise UserError, reported by run.py as one line.
 """
 
+import dataclasses
 import math
 import os
 
 from configs import gatys as gatys_preset
-from stylejax.core import masks as masks_lib, networks, objective as objective_lib, terms
+from stylejax.core import grades, masks as masks_lib, networks, objective as objective_lib, terms
 from stylejax.errors import UserError
 from stylejax.io import assets, configs as config_files
 from stylejax.methods import pixels
@@ -97,6 +98,25 @@ def network(config):
     return networks.build(settings.pop("kind", None), settings, config.compute_dtype)
   except (TypeError, ValueError) as e:
     raise UserError(f"net: {e}") from None
+
+
+def augment(config, net):
+  """The typed settings of a train config's `augment` section (core.grades.Augment) for `net`, checked: grades
+  and reference pairs need a network that takes a style, and the reference term needs pairs."""
+  values, names = config.augment.to_dict(), [field.name for field in dataclasses.fields(grades.Augment)]
+  unknown = sorted(set(values) - set(names))
+  if unknown:
+    raise UserError(f"augment.{unknown[0]} is not a setting; augment's settings are {', '.join(names)}")
+  try:
+    result = grades.Augment(**values)
+  except ValueError as e:
+    raise UserError(str(e)) from None
+  if result.active and not net.takes_style:
+    raise UserError(f"augment.grade_probability and augment.pair_probability grade style images: a {net.kind} "
+                    "network takes none (set them to 0)")
+  if config.loss.get("reference_weight") and not result.pair_probability:
+    raise UserError("loss.reference_weight needs reference pairs: set augment.pair_probability > 0")
+  return result
 
 
 def check_optimize(config):

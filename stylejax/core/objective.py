@@ -115,11 +115,12 @@ class Objective:
         total[layer] = total.get(layer, 0.0) + weight / sum(blend) * gram
     return total
 
-  def targets(self, vgg, content, style_grams, content_masks=None):
+  def targets(self, vgg, content, style_grams, content_masks=None, reference=None):
     """What `terms` compares against, for a content batch (B, H, W, 3) 0..255: each term's own targets
-    (stylejax.core.terms), from the content, the style Grams (from `blended_style_grams`, once per style)
-    and the content's region masks ((H, W, K) at the content's size, for the masked style term)."""
-    context = terms_lib.TargetContext(self, vgg, content, style_grams, content_masks)
+    (stylejax.core.terms), from the content, the style Grams (from `blended_style_grams`, once per style),
+    the content's region masks ((H, W, K) at the content's size, for the masked style term) and the
+    training's reference images ((images, present), for the reference term)."""
+    context = terms_lib.TargetContext(self, vgg, content, style_grams, content_masks, reference)
     targets = {}
     for term, _ in self.weighted:
       targets.update(term.targets(context))

@@ -23,6 +23,7 @@ import math
 from typing import Any, ClassVar, NamedTuple
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from stylejax.core import losses, matting
@@ -30,13 +31,16 @@ from stylejax.core import losses, matting
 
 class TargetContext(NamedTuple):
   """What targets are built from: the objective (its feature extractor), the VGG, the content batch
-  (B, H, W, 3) in 0..255, the style's Gram targets ({layer: G}, from `Objective.blended_style_grams`)
-  and the content's region masks ((H, W, K), or None)."""
+  (B, H, W, 3) in 0..255, the style's Gram targets ({layer: G}, from `Objective.blended_style_grams`),
+  the content's region masks ((H, W, K), or None) and, in training with reference pairs
+  (stylejax.methods.training), each example's known right answer: (images (B, H, W, 3) in 0..255,
+  present (B,) 1 where the example has one, else 0), or None."""
   objective: Any
   vgg: Any
   content: Any
   style_grams: Any
   content_masks: Any
+  reference: Any = None
 
 
 class Seen(NamedTuple):
@@ -228,6 +232,31 @@ class AffineDifference(Affine):
 
 
 @dataclasses.dataclass(frozen=True)
+class Reference(Term):
+  """Self-supervised reference loss: for the examples k with a known right answer T_k (present m_k = 1),
+
+      R = Σ_k m_k · mean((O_k − T_k)² / 255²) / Σ_k m_k,   0 when no example has one,
+
+  the mean squared difference on the 0..1 scale. In training, T_k = G_k(C_k) for a random colour grade
+  G_k whose style image is G_k(C_j), another photo under the same grade (stylejax.core.grades): the
+  self-supervised pairs of Neural Preset (Ke et al., CVPR 2023). Without reference images (pixel
+  optimisation, scoring) no example has one."""
+  name = "reference"
+  needs = ("reference",)
+
+  def targets(self, context):
+    if context.reference is None:
+      return {"reference": {"image": context.content, "present": jnp.zeros(context.content.shape[0])}}
+    image, present = context.reference
+    return {"reference": {"image": image, "present": present}}
+
+  def __call__(self, seen):
+    reference = seen.targets["reference"]
+    per_example = jnp.mean(jnp.square((seen.image - reference["image"]) / 255.0), axis=(1, 2, 3))
+    return jnp.sum(reference["present"] * per_example) / jnp.maximum(jnp.sum(reference["present"]), 1.0)
+
+
+@dataclasses.dataclass(frozen=True)
 class NetworkTerm(Term):
   """A network's own regulariser (e.g. the bilateral grid's smoothness, stylejax.core.bilateral), the value
   its flax module sowed into the `losses` collection; declared by the network kind's `regularizers`."""
@@ -245,7 +274,8 @@ class NetworkTerm(Term):
 
 
 AFFINE_FORMS = (AffineEnergy.form, AffineDifference.form)
-TERMS = (Content, Style, MaskedStyle, TotalVariation, AffineEnergy, AffineDifference)  # configure picks among these
+# configure picks among these
+TERMS = (Content, Style, MaskedStyle, TotalVariation, AffineEnergy, AffineDifference, Reference)
 
 
 def configure(name, loss, masked):

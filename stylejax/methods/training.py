@@ -6,7 +6,9 @@ with targets built by `Objective.targets` from each batch: the batch's own
 content features (and matting-Laplacian data when the objective has the affine
 term), the style's Gram matrices computed once, or, for a network that takes a
 style input (`net.takes_style`), each example's style image, whose Grams are
-computed in the step. The network's own regularisers (its `train_apply`) are
+computed in the step. For such a network the step can also grade the styles at
+random (`augment`, stylejax.core.grades) and make self-supervised reference
+pairs (`augment_styles`). The network's own regularisers (its `train_apply`) are
 terms of the objective like any other (stylejax.core.terms.NetworkTerm). Data
 parallelism comes from the caller's shardings (batch split over devices,
 parameters replicated; XLA inserts the gradient all-reduce).
@@ -18,6 +20,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from stylejax.core import grades
+
 
 def style_targets(objective, vgg, styles):
   """Per-example Gram targets ({layer: (B, N, N)}) of a batch of style images (B, H, W, 3) in 0..255."""
@@ -25,14 +29,44 @@ def style_targets(objective, vgg, styles):
   return {layer: gram[:, 0] for layer, gram in grams.items()}
 
 
-def loss_terms(objective, net, params, vgg, style_grams, content, styles=None):
+def loss_terms(objective, net, params, vgg, style_grams, content, styles=None, reference=None):
   """Unweighted loss terms of T_θ on a content batch (B, H, W, 3) in 0..255 (and, for a network that takes
-  a style, the batch's style images): the objective's, the network's regularisers among them."""
+  a style, the batch's style images, and the reference images of `augment_styles`): the objective's, the
+  network's regularisers among them."""
   stylized, own = net.train_apply(params, content, styles)
   if styles is not None:
     style_grams = style_targets(objective, vgg, styles)
-  targets = jax.lax.stop_gradient(objective.targets(vgg, content, style_grams))
+  targets = jax.lax.stop_gradient(objective.targets(vgg, content, style_grams, reference=reference))
   return objective.terms(stylized, vgg, targets, own)
+
+
+def augment_key(seed, step):
+  """The key of a step's random grades and pairs: from the run's seed and the step only, so a resumed run
+  and every host of a multi-host run draw the same ones."""
+  return jax.random.fold_in(jax.random.key(seed), step)
+
+
+def augment_styles(augment, key, content, styles):
+  """(styles, reference) of a content batch (B, H, W, 3) and its style images (B, S, S, 3), both 0..255,
+  for a network that takes a style, drawn by `key`; `augment` a grades.Augment.
+
+  Each example k gets a random grade G_k (stylejax.core.grades). With probability `pair_probability` it is
+  a reference pair (Neural Preset, Ke et al. CVPR 2023): its style becomes G_k(C_j), C_j another content
+  photo of the batch (resized to the style images' size), and its reference G_k(C_k), the known right
+  answer; otherwise its style image is G_k(S_k) with probability `grade_probability`, else itself.
+  reference: (images (B, H, W, 3), present (B,) 1 for the pairs), for the `reference` loss term.
+  """
+  batch = content.shape[0]
+  grade_key, pair_key, graded_key, partner_key = jax.random.split(key, 4)
+  paired = jax.random.bernoulli(pair_key, augment.pair_probability, (batch,))
+  graded = paired | jax.random.bernoulli(graded_key, augment.grade_probability, (batch,))
+  grade = grades.where(graded, grades.random_grades(grade_key, batch, augment))
+  partner = (jnp.arange(batch) + jax.random.randint(partner_key, (batch,), 1, max(batch, 2))) % batch  # j ≠ k
+  others = grades.apply_grade(grade, content[partner])
+  if others.shape != styles.shape:
+    others = jax.image.resize(others, styles.shape, "linear")
+  styles = jnp.where(paired[:, None, None, None], others, grades.apply_grade(grade, styles))
+  return styles, (grades.apply_grade(grade, content), paired.astype(jnp.float32))
 
 
 # XLA:CPU's YNNPACK fusions compute the convolutions' kernel gradients more slowly than XLA's own convolutions:
@@ -54,27 +88,35 @@ def compiler_options():
 
 @functools.cache
 def jitted_step():
-  """`_step` jitted: objective, net and tx static, the state donated, `compiler_options()`."""
-  return jax.jit(_step, static_argnames=("objective", "net", "tx"), donate_argnames="state",
+  """`_step` jitted: objective, net, tx and augment static, the state donated, `compiler_options()`."""
+  return jax.jit(_step, static_argnames=("objective", "net", "tx", "augment"), donate_argnames="state",
                  compiler_options=compiler_options())
 
 
-def train_step(state, batch, vgg, style_grams, *, objective, net, tx, styles=None):
+def train_step(state, batch, vgg, style_grams, *, objective, net, tx, styles=None, augment=None, seed=0):
   """One optimiser step on a uint8 content batch (and its uint8 style images for a network that takes
-  them) -> (state, {term: value, 'total': value}); jitted (objective, net and tx static), state donated.
+  them) -> (state, {term: value, 'total': value}); jitted (objective, net, tx and augment static), state
+  donated. With an active `augment` (grades.Augment) the styles are graded and paired by
+  `augment_styles`, drawn by `augment_key(seed, state["step"])`.
 
   state = {params, opt_state, step, bad}: bad is -1, or the first step whose
   loss or gradient was NaN/Inf; from then on parameters stay as they were.
   """
-  return jitted_step()(state, batch, vgg, style_grams, objective=objective, net=net, tx=tx, styles=styles)
+  return jitted_step()(state, batch, vgg, style_grams, objective=objective, net=net, tx=tx, styles=styles,
+                       augment=augment, seed=seed)
 
 
-def _step(state, batch, vgg, style_grams, *, objective, net, tx, styles=None):
+def _step(state, batch, vgg, style_grams, *, objective, net, tx, styles=None, augment=None, seed=0):
   content = batch.astype(jnp.float32)
   styles = None if styles is None else styles.astype(jnp.float32)
+  reference = None
+  if augment is not None and augment.active:
+    if styles is None:
+      raise ValueError("augment grades style images: only a network that takes a style has them")
+    styles, reference = augment_styles(augment, augment_key(seed, state["step"]), content, styles)
 
   def loss_fn(params):
-    terms = loss_terms(objective, net, params, vgg, style_grams, content, styles)
+    terms = loss_terms(objective, net, params, vgg, style_grams, content, styles, reference)
     return objective.total(terms), terms
 
   (loss, terms), grads = jax.value_and_grad(loss_fn, has_aux=True)(state["params"])
