@@ -6,8 +6,9 @@
 #       VGG16 (and VGG19 where the cache has it) into FOLDER (default .device, git-ignored), size printed; the
 #       folder plus the repository must stay under the 64 MiB that travel to the GPU machine.
 #   bash experiments/gpu_checks.sh run OUT [FOLDER]
-#       on the GPU machine: installs those wheels without an index (where missing), then runs the sweeps (each under its own
-#       time limit, about 6-8 minutes in all on an H100/H200) and prints their tables (OUT/*/results.md).
+#       on the GPU machine: installs those wheels without an index (where missing), then runs the sweeps and the
+#       plain-JAX floor (experiments/plain_jax.py, which needs only jax, optax, numpy and the VGG16 .npz), each under
+#       its own time limit (about 7-10 minutes in all on an H100/H200), and prints their tables (OUT/*/results.md).
 #
 # SCALE=tiny runs the same sweeps at tiny sizes (a test on the CPU); PYTHON picks the interpreter.
 set -uo pipefail
@@ -54,19 +55,24 @@ run() {
         "$folder"/whl/*.whl || return 1
     export PYTHONPATH=/tmp/stylejax_site${PYTHONPATH:+:$PYTHONPATH}
   fi
-  [[ -d $folder/home ]] && export STYLEJAX_HOME=$PWD/$folder/home
+  [[ -d $folder/home ]] && STYLEJAX_HOME=$(cd "$folder/home" && pwd) && export STYLEJAX_HOME  # FOLDER relative or not
   export PYTHONUNBUFFERED=1
   { nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>/dev/null || echo "no nvidia-smi"
     "$py" -c "import jax; print('jax', jax.__version__, jax.devices())"; } | tee "$out/machine.txt"
   local tiny="" arch=vgg16 size=gpu
   if [[ $scale == tiny ]]; then tiny=,tiny size=tiny; fi
   [[ -f ${STYLEJAX_HOME:-/nonexistent}/vgg19.npz && -z $tiny ]] && arch=vgg19
-  sweep() {  # sweep SECONDS NAME CONFIG [OVERRIDES...]: one sweep under a time limit, its wall time noted
-    local seconds=$1 name=$2 config=$3 start=$SECONDS
-    shift 3
-    timeout "$seconds" "$py" run.py --config "$config" --workdir "$out/$name" "$@" >"$out/$name.log" 2>&1 ||
+  limited() {  # limited SECONDS NAME COMMAND...: one command under a time limit, its output in OUT/NAME.log
+    local seconds=$1 name=$2 start=$SECONDS
+    shift 2
+    timeout "$seconds" "$@" >"$out/$name.log" 2>&1 ||
         echo "$name: exit $? (log: $out/$name.log)" | tee -a "$out/machine.txt"
     echo "$name: $((SECONDS - start)) s" | tee -a "$out/machine.txt"
+  }
+  sweep() {  # sweep SECONDS NAME CONFIG [OVERRIDES...]: one sweep under a time limit, its wall time noted
+    local seconds=$1 name=$2 config=$3
+    shift 3
+    limited "$seconds" "$name" "$py" run.py --config "$config" --workdir "$out/$name" "$@"
   }
   # Gatys: Adam fp32/bf16 and L-BFGS at 512 and 1024 (VGG19 where its weights came along), PyTorch beside.
   sweep 150 bench_gatys "configs/sweeps/bench_gatys.py:$size" --config.base.vgg.arch=$arch
@@ -81,6 +87,12 @@ run() {
   sweep 50 bench_fast_photo_thesis "configs/sweeps/bench_fast.py:fast_photo_thesis,$size"
   # Matting Laplacian: our backends against scipy and pymatting (pymatting points fail where it is missing).
   sweep 40 bench_matting "configs/sweeps/bench_matting.py${tiny:+:tiny}"
+  # The plain-JAX floor: the Gatys step at 512 and 1024 and the Johnson train step at 256 px batch 4 written minimally
+  # (experiments/plain_jax.py), each beside our bench point in the same process, and our L-BFGS step against Adam's.
+  local floor=(--ours --out "$out/plain_jax/results.md" ${tiny:+--tiny})
+  if [[ -f ${STYLEJAX_HOME:-/nonexistent}/vgg16.npz ]]; then floor+=(--weights "$STYLEJAX_HOME/vgg16.npz")
+  else floor+=(--random-weights); fi  # ours then loads its default VGG16
+  limited 180 plain_jax "$py" experiments/plain_jax.py "${floor[@]}"
   cat "$out/machine.txt" "$out"/*/results.md
 }
 
