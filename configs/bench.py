@@ -4,16 +4,16 @@
   python run.py --config configs/bench.py:johnson --workdir runs/bench_one --config.bench.impl=torch
 
 Arguments (comma-separated): the method whose config is timed (gatys, the
-default; luan; johnson; fast_photo; fast_photo_thesis) and `tiny` (the method's
-tiny preset, 64 px, one timed call: tests).
+default; luan; johnson; fast_photo; fast_photo_thesis; universal_photo) and
+`tiny` (the method's tiny preset, 64 px, one timed call: tests).
 """
 
 import ml_collections
 
-from configs import common, fast_photo, fast_photo_thesis, gatys, johnson, luan, stylize
+from configs import common, fast_photo, fast_photo_thesis, gatys, johnson, luan, stylize, universal_photo
 
 METHODS = {"gatys": gatys, "luan": luan, "johnson": johnson, "fast_photo": fast_photo,
-           "fast_photo_thesis": fast_photo_thesis}
+           "fast_photo_thesis": fast_photo_thesis, "universal_photo": universal_photo}
 
 
 def get_config(arg=None):

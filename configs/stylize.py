@@ -1,4 +1,5 @@
-"""Stylise photos with a network trained by configs/johnson.py, fast_photo.py or fast_photo_thesis.py.
+"""Stylise photos with a network trained by configs/johnson.py, fast_photo.py, fast_photo_thesis.py or
+universal_photo.py (which also takes --config.style=PHOTO: every input gets that style).
 
   python run.py --config configs/stylize.py --workdir runs/stylize \
       --config.checkpoint=runs/starry --config.input='photos/*.jpg' --config.output=styled/
@@ -12,9 +13,10 @@ def get_config(arg=None):
     raise ValueError(f"unknown config argument {arg!r}; configs/stylize.py takes none")
   config = ml_collections.ConfigDict()
   config.job = "stylize"
-  config.checkpoint = ""  # a train workdir: configs/johnson.py, fast_photo.py, fast_photo_thesis.py
+  config.checkpoint = ""  # a train workdir (or an export): configs/johnson.py, fast_photo.py, ..., universal_photo.py
   config.input = ""  # an image file, a folder (recursive) or a glob pattern
   config.output = ""  # folder; the input's folder tree is mirrored
+  config.style = ""  # a style photo for a network that takes one (configs/universal_photo.py); "" for the others
   config.output_format = "jpeg"  # jpeg | png | webp
   config.quality = 92  # jpeg / webp
   config.overwrite = False  # False: existing outputs are skipped (a rerun resumes)

@@ -298,14 +298,19 @@ class Model:
     it; the others take any size in one pass) above tile_pixels."""
     return self.net.tiles and shape[0] * shape[1] > tile_pixels
 
+  def check_style(self, given, name="style"):
+    """Refuses a style image (`name`) where the network takes none, and its absence where it needs one."""
+    if self.net.takes_style and not given:
+      raise UserError(f"a {self.net.kind} network needs a style image: set {name}")
+    if given and not self.net.takes_style:
+      raise UserError(f"a {self.net.kind} network takes no style image ({name}): its style is trained in")
+
   def stylize_many(self, contents, style=None, options=None):
     """Stylised copies of (H, W, 3) float images in 0..255 (with `style`, an (H, W, 3) style image, for a
     network that takes one), per `options` (StylizeOptions): same-size images in full batches, the rest
     one at a time (so each size compiles at most two programs), those `tiled` in exact tiles."""
     options = options or StylizeOptions()
-    if self.net.takes_style != (style is not None):
-      raise UserError(f"a {self.net.kind} network " + ("needs a style image" if self.net.takes_style
-                                                      else "takes no style image: its style is trained in"))
+    self.check_style(style is not None)
     results, sizes, batch_size = [None] * len(contents), collections.defaultdict(list), options.batch_size
     for k, content in enumerate(contents):
       if self.tiled(content.shape, options.tile_pixels):

@@ -2,6 +2,8 @@
 
 import os
 import socket
+import subprocess
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -88,7 +90,8 @@ def assert_bitwise_equal(a, b):
 
 def random_params(net, seed=0):
   """Initial parameters plus noise, so that biases and norm scales matter too."""
-  params = net.init(jax.random.key(seed), jnp.zeros((1, 32, 32, 3)))
+  inputs = jnp.zeros((1, 32, 32, 3))
+  params = net.init(jax.random.key(seed), inputs, inputs if net.takes_style else None)
   leaves, tree = jax.tree.flatten(params)
   keys = jax.random.split(jax.random.key(seed + 1), len(leaves))
   return jax.tree.unflatten(tree, [p + 0.05 * jax.random.normal(k, p.shape) for p, k in zip(leaves, keys)])
@@ -115,6 +118,15 @@ def free_port():
   with socket.socket() as s:
     s.bind(("127.0.0.1", 0))
     return s.getsockname()[1]
+
+
+def run_py(config, workdir):
+  """A stylize config's job through run.py in its own process (its keys that differ from configs/stylize.py's
+  as --config flags). Ray then starts its own local cluster, on this machine's two cores, and never runs inside
+  the test suite's process."""
+  overrides = [f"--config.{key}={value}" for key, value in config.items() if value != stylize_config.get_config()[key]]
+  return subprocess.run([sys.executable, "run.py", "--config=configs/stylize.py", f"--workdir={workdir}", *overrides],
+                        cwd=ROOT, capture_output=True, text=True, timeout=900)
 
 
 def stylize_cfg(model_dir, photo_tree, out, **overrides):

@@ -2,9 +2,11 @@
 
   python run.py --config configs/sweeps/bench_fast.py --workdir runs/bench_johnson
   python run.py --config configs/sweeps/bench_fast.py:fast_photo --workdir runs/bench_fast_photo
+  python run.py --config configs/sweeps/bench_fast.py:universal_photo --workdir runs/bench_universal
 
 Arguments (comma-separated): the network's preset (johnson, the default;
-fast_photo, the bilateral network; fast_photo_thesis), `gpu` (larger sizes)
+fast_photo, the bilateral network; fast_photo_thesis; universal_photo, whose
+stylisation times include the encoding of a style photo of the same size), `gpu` (larger sizes)
 or `tiny` (64 px, tests). Points: the training step (image_size, batch_size of
 the preset) and one stylisation per size, each in float32 and bfloat16, and
 for the Johnson network the PyTorch peer's (float32) right after our float32
@@ -13,7 +15,7 @@ point; then the stylize job over a folder of 512-px photos (johnson).
 
 from configs import bench, common, sweep
 
-METHODS = ("johnson", "fast_photo", "fast_photo_thesis")
+METHODS = ("johnson", "fast_photo", "fast_photo_thesis", "universal_photo")
 SCALES = ("cpu", "gpu", "tiny")
 SIZES = {"johnson": {"cpu": ("256", "512", "1024"), "gpu": ("256", "1024", "2048"), "tiny": ("64",)},
          "fast_photo": {"cpu": ("1024", "3840x2160"), "gpu": ("1024", "3840x2160"), "tiny": ("64", "96x48")}}

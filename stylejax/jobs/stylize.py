@@ -10,7 +10,9 @@ the parameters). `input` is a file, a folder (searched
 recursively; the tree is mirrored below `output`) or a glob pattern. Every image
 is stylised at its own size (or `max_side`), same-size images in batches;
 images above `tile_pixels` go through a Johnson network in exact tiles
-(stylejax.tiling); a bilateral network stylises any size in one pass.
+(stylejax.tiling); a bilateral network stylises any size in one pass. A
+network that takes a style input (a universal one, configs/universal_photo.py)
+gives every input the style photo `style`, decoded once; the others refuse one.
 Existing outputs are skipped, so a rerun resumes; unreadable images are
 reported and skipped, and the job exits non-zero at the end if any failed.
 Ctrl-C or SIGTERM stops it after the images of the current batch are written
@@ -39,7 +41,7 @@ import numpy as np
 from stylejax import api, errors, settings
 from stylejax.core import tiling
 from stylejax.errors import UserError
-from stylejax.io import compile_cache, data, images, runlog
+from stylejax.io import assets, compile_cache, data, images, runlog
 
 FORMATS = {"png": ".png", "jpeg": ".jpg", "webp": ".webp"}  # output_format -> file extension
 ENGINES = ("local", "ray")
@@ -163,16 +165,16 @@ def save_options(config):
   return {"quality": config.quality} if config.output_format in ("jpeg", "webp") else {}
 
 
-def _run_local(config, todo, model, counts, failures):
-  """Stylises `todo` in this process, decoding in threads, 4·batch_size images at a time; adds to `counts`
-  (collections.Counter) and `failures` ({path: reason}) as it goes. Stopped (Ctrl-C), its decoding threads end
-  before it returns."""
+def _run_local(config, todo, model, style, counts, failures):
+  """Stylises `todo` in this process (with `style`, for a network that takes one), decoding in threads,
+  4·batch_size images at a time; adds to `counts` (collections.Counter) and `failures` ({path: reason}) as it
+  goes. Stopped (Ctrl-C), its decoding threads end before it returns."""
   with (contextlib.closing(_prefetch(todo, config)) as decoded,
         runlog.progress(len(todo), "stylize", unit="img") as bar):
     for window in iter(lambda: list(itertools.islice(decoded, 4 * config.batch_size)), []):
       failures.update({path: str(image) for (path, _), image in window if isinstance(image, UserError)})
       readable = [(target, image) for (_, target), image in window if not isinstance(image, UserError)]
-      stylised = model.stylize_many([content for _, content in readable], options=options(config))
+      stylised = model.stylize_many([content for _, content in readable], style, options(config))
       for (target, content), result in zip(readable, stylised):
         # Atomic: a crash never leaves a half-written output that a rerun would skip.
         images.save_image(target, result, **save_options(config))
@@ -183,17 +185,18 @@ def _run_local(config, todo, model, counts, failures):
 
 class _RayStylizer:
   """Ray Data actor: loads the model once, then stylises the decoded rows of each batch as the local engine
-  does (`Model.stylize_many` with `options`) and writes them (atomically, with `save`: save_image's options);
-  only the facts go back. Its compiled programs persist in `cache` (in the workdir), so a rerun's actors do
-  not compile again."""
+  does (`Model.stylize_many` with `options` and `style`) and writes them (atomically, with `save`: save_image's
+  options); only the facts go back. Its compiled programs persist in `cache` (in the workdir), so a rerun's
+  actors do not compile again."""
 
-  def __init__(self, checkpoint, compute_dtype, options, save, cache):
+  def __init__(self, checkpoint, compute_dtype, options, save, cache, style):
     compile_cache.use(cache)
     self.model, self.options, self.save = api.load_model(checkpoint, compute_dtype), options, save
+    self.style = style
 
   def __call__(self, batch):
     readable = [k for k, error in enumerate(batch["error"]) if not error]
-    stylised = self.model.stylize_many([batch["image"][k] for k in readable], options=self.options)
+    stylised = self.model.stylize_many([batch["image"][k] for k in readable], self.style, self.options)
     for k, result in zip(readable, stylised):
       images.save_image(batch["target"][k], result, **self.save)
     return {"path": batch["path"], "error": batch["error"],
@@ -203,9 +206,9 @@ class _RayStylizer:
                                for image, error in zip(batch["image"], batch["error"])])}
 
 
-def _run_ray(config, todo, workdir, counts, failures):
-  """Stylises `todo` as a Ray Data pipeline on the cluster (config.ray_address); adds to `counts` and
-  `failures` as `_run_local` does."""
+def _run_ray(config, todo, workdir, style, counts, failures):
+  """Stylises `todo` (with `style`) as a Ray Data pipeline on the cluster (config.ray_address); adds to
+  `counts` and `failures` as `_run_local` does."""
   try:
     import ray
   except ImportError:
@@ -224,8 +227,9 @@ def _run_ray(config, todo, workdir, counts, failures):
   rows = rows.map(images.decode_row, fn_kwargs={"max_side": config.max_side, "max_pixels": config.max_input_pixels},
                   num_cpus=0.5)
   rows = rows.map_batches(_RayStylizer, batch_size=window, batch_format="numpy", num_gpus=1 if gpus else 0,
-                          fn_constructor_args=(config.checkpoint, config.compute_dtype, options(config), save_options(config),
-                                               os.path.join(os.path.abspath(workdir), "xla_cache")),
+                          fn_constructor_args=(config.checkpoint, config.compute_dtype, options(config),
+                                               save_options(config),
+                                               os.path.join(os.path.abspath(workdir), "xla_cache"), style),
                           compute=ray.data.ActorPoolStrategy(size=actors))
   with runlog.progress(len(todo), "stylize (ray)", unit="img") as bar:
     for row in rows.iter_rows():
@@ -244,17 +248,22 @@ def run(config, workdir):
   _validate(config)
   todo, existing = plan(config)
   model = api.load_model(config.checkpoint, config.compute_dtype)  # also checks the checkpoint before Ray starts
+  model.check_style(bool(config.style), "--config.style")
+  style = None
+  if config.style:  # decoded once, for every input
+    style = images.load_within(assets.resolve(config.style), config.max_side, config.max_input_pixels)
   os.makedirs(workdir, exist_ok=True)
   start, counts, failures, status = time.perf_counter(), collections.Counter(), {}, "finished"
   try:
     if config.engine == "ray":
-      _run_ray(config, todo, workdir, counts, failures)
+      _run_ray(config, todo, workdir, style, counts, failures)
     else:
-      _run_local(config, todo, model, counts, failures)
+      _run_local(config, todo, model, style, counts, failures)
   except KeyboardInterrupt:  # Ctrl-C or SIGTERM: what is written stays, and the summary says how far it got
     status = "interrupted"
   seconds = time.perf_counter() - start
   summary = {"status": status, "checkpoint": os.path.abspath(config.checkpoint), "checkpoint_step": model.step,
+             "style": os.path.abspath(assets.resolve(config.style)) if config.style else None,
              "engine": config.engine, "shard": "{}/{}".format(*shard(config.shard)),
              "stylised": counts["images"], "tiled": counts["tiled"], "skipped_existing": existing,
              "failed": failures, "seconds": seconds, "job_seconds": time.perf_counter() - job_start,

@@ -16,7 +16,7 @@ from stylejax.core import networks
 from stylejax.errors import UserError
 from stylejax.io import images
 from stylejax.jobs import stylize
-from tests.helpers import ROOT, stylize_cfg
+from tests.helpers import ROOT, run_py, stylize_cfg
 
 
 @pytest.mark.slow
@@ -109,14 +109,6 @@ def test_shard_specs():
 
 def written_files(root):
   return sorted(os.path.relpath(os.path.join(d, f), root) for d, _, fs in os.walk(root) for f in fs)
-
-
-def run_py(config, workdir):
-  """The stylize job through run.py in its own process (Ray then starts its own local cluster, on this
-  machine's two cores, and never runs inside the test suite's process)."""
-  overrides = [f"--config.{key}={value}" for key, value in config.items() if value != stylize_config.get_config()[key]]
-  return subprocess.run([sys.executable, "run.py", "--config=configs/stylize.py", f"--workdir={workdir}", *overrides],
-                        cwd=ROOT, capture_output=True, text=True, timeout=900)
 
 
 @pytest.mark.slow

@@ -1,5 +1,5 @@
-"""The registry of network kinds (johnson, thesis, bilateral): what each kind can do, and what is wrong with a
-kind's settings."""
+"""The registry of network kinds (johnson, thesis, bilateral, universal): what each kind can do, and what is wrong
+with a kind's settings."""
 
 import jax
 import jax.numpy as jnp
@@ -27,7 +27,8 @@ def test_every_kind_starts_with_strongly_typed_parameters(kind):
   """A weakly typed initial parameter (e.g. `jnp.full(shape, 1/3)`) becomes strongly typed after the first update,
   so the jitted training step would compile twice: the bilateral network's channel mix did, a minute of CPU."""
   net = networks.build(kind, {})
-  params = net.init(jax.random.key(0), jnp.zeros((1, 32, 32, 3)))
+  inputs = jnp.zeros((1, 32, 32, 3))
+  params = net.init(jax.random.key(0), inputs, inputs if net.takes_style else None)
   weak = [jax.tree_util.keystr(path) for path, leaf in jax.tree_util.tree_leaves_with_path(params)
           if leaf.aval.weak_type]
   assert not weak, f"{kind}: weakly typed parameters {weak}"

@@ -12,6 +12,7 @@ from stylejax.errors import UserError
 
 ARGUMENTS = {"gatys": ["", "tiny"], "luan": ["", "tiny"], "johnson": ["", "tiny", "small", "johnson_layers", "tiny,small"],
              "fast_photo": ["", "cpu", "tiny", "matting", "cpu,matting"], "fast_photo_thesis": ["", "cpu", "tiny"],
+             "universal_photo": ["", "cpu", "tiny", "matting", "cpu,matting"],
              "web": ["", "tiny"], "stylize": [""], "export": [""], "weights": [""], "score": [""]}
 
 
@@ -28,7 +29,8 @@ def test_presets_of_one_job_and_network_kind_have_the_same_keys_with_every_argum
       groups.setdefault((config.job, kind), []).append((f"{name}:{arg}", _keys(config)))
       if "loss" in config:
         settings.objective(config)  # every preset's loss reads
-  assert set(groups) >= {("optimize", None), ("train", "johnson"), ("train", "thesis"), ("train", "bilateral")}
+  assert set(groups) >= {("optimize", None), ("train", "johnson"), ("train", "thesis"), ("train", "bilateral"),
+                         ("train", "universal")}
   for group, members in groups.items():
     union = set.union(*(keys for _, keys in members))
     assert {name: sorted(union - keys) for name, keys in members if union - keys} == {}, group

@@ -2,7 +2,8 @@
 
 - johnson: Johnson et al.'s transformation network (the artistic model);
 - thesis: the same network trained with the thesis's input blend (its §4 photorealistic model);
-- bilateral: a bilateral grid of local affine colour transforms (photorealistic by construction).
+- bilateral: a bilateral grid of local affine colour transforms (photorealistic by construction);
+- universal: the same grid conditioned on a style photo given at inference (one network for any style).
 
 Every kind is a `base.Network` (its typed settings, `init`, `apply`, `train_apply`
 and what it needs: tiling, a style input, regularisers); `build` makes one from
@@ -52,9 +53,9 @@ def stylize(net, params, content, style=None, strength=1.0):
   return net.apply(params, content, style, strength).astype(jnp.float32)
 
 
-from stylejax.core.networks import bilateral, johnson, thesis  # noqa: E402  (after register: the built-in kinds)
+from stylejax.core.networks import bilateral, johnson, thesis, universal  # noqa: E402  (after register: built-in kinds)
 
-for _kind in (johnson.Johnson, thesis.Thesis, bilateral.Bilateral):
+for _kind in (johnson.Johnson, thesis.Thesis, bilateral.Bilateral, universal.Universal):
   register(_kind)
 
 __all__ = ["KINDS", "Network", "blend", "build", "register", "stylize"]

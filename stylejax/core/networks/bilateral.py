@@ -1,8 +1,11 @@
 """The bilateral-grid network (kind "bilateral"): predicts local affine colour transforms of the photo
-(Gharbi et al. 2017; Xia et al. 2020), photorealistic by construction; see `BilateralNet`.
+(Gharbi et al. 2017; Xia et al. 2020), photorealistic by construction; see `BilateralNet`. Its parts
+(`low_resolution`, `conv3x3`, `predict_grid`, `render`, `Guide`) also build the universal network
+(stylejax.core.networks.universal), which conditions the grid on a style photo.
 """
 
 import dataclasses
+import functools
 import math
 
 import flax.linen as nn
@@ -47,6 +50,50 @@ class Guide(nn.Module):
     return jnp.clip(sum(mix[c] * curves[c] for c in range(3)) + offset, 0.0, 1.0)
 
 
+def conv3x3(features, stride=1, padding="reflect", dtype=jnp.float32):
+  """A 3×3 convolution, padded by reflection (`padding="reflect"`) or with zeros, as a function of
+  (B, H, W, C). Called in a compact module's body: its layer is created (and named) there, at the call."""
+  reflect = padding == "reflect"
+  layer = nn.Conv(features, (3, 3), (stride, stride), "VALID" if reflect else "SAME", dtype=dtype)
+  return lambda x: layer(jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), "reflect") if reflect else x)
+
+
+def predict_grid(x, features, grid_depth, padding="reflect", dtype=jnp.float32, statistics=None):
+  """Gharbi et al. 2017's (§3.1) paths from low-resolution features x (B, gh, gw, C) to a grid of affine colour
+  transforms (B, gh, gw, grid_depth, 3, 4) in float32, in a compact module's body:
+
+    local path: two 3×3 convs (`features`) at gh × gw
+    global path: two stride-2 3×3 convs, flattened [beside `statistics` (B, S)], dense 256, 128, `features`
+    → ReLU(local + global) → 1×1 conv to grid_depth·12 coefficients per cell.
+
+  The last layer starts at zero weights and identity-transform biases: every cell is [I₃ | 0]."""
+  conv = functools.partial(conv3x3, padding=padding, dtype=dtype)
+  local = conv(features)(nn.relu(conv(features)(x)))
+  glob = nn.relu(conv(features, 2)(nn.relu(conv(features, 2)(x))))
+  glob = glob.reshape(glob.shape[0], -1)
+  if statistics is not None:
+    glob = jnp.concatenate([glob, statistics.astype(glob.dtype)], axis=-1)
+  for units in (256, 128):
+    glob = nn.relu(nn.Dense(units, dtype=dtype)(glob))
+  glob = nn.Dense(features, dtype=dtype)(glob)
+  fused = nn.relu(local + glob[:, None, None, :])
+  identity = jnp.tile(jnp.eye(3, 4).ravel(), grid_depth)
+  coefficients = nn.Conv(grid_depth * 12, (1, 1), kernel_init=nn.initializers.zeros,
+                         bias_init=lambda *_: identity, dtype=dtype)(fused)
+  return coefficients.astype(jnp.float32).reshape(*coefficients.shape[:3], grid_depth, 3, 4)
+
+
+def render(module, grid, photo, strength=1.0):
+  """The photo (B, H, W, 3) in [0, 1] through `grid` at full resolution, in `module`'s compact body: the grid's
+  smoothness (`grids.smoothness`) sown as `losses/grid_smoothness`, the grid blended with the identity by
+  `strength`, sliced at a learned `Guide` of the photo and applied to each pixel's own colour
+  (`grids.apply`), clipped; returns 0..255."""
+  module.sow("losses", "grid_smoothness", grids.smoothness(grid))
+  grid = base.blend(grid, grids.identity_grid(*grid.shape[:4]), strength)
+  out = grids.apply(grid, Guide()(photo), photo)
+  return jnp.clip(out, 0.0, 1.0) * 255.0
+
+
 class BilateralNet(nn.Module):
   """Photo (B, H, W, 3) in 0..255 -> its local affine recolouring in 0..255, at any size, in one pass.
 
@@ -70,7 +117,9 @@ class BilateralNet(nn.Module):
   inside, and it learned bright frames there: experiments/fast_photo_vs_luan.md).
   `strength` (0..1) blends the predicted transforms with the
   identity. The grid's neighbour differences (`grids.smoothness`) are
-  sown as `losses/grid_smoothness`.
+  sown as `losses/grid_smoothness`. Its parts after the downsampling
+  (`predict_grid`, `render`) are those of the universal network too
+  (stylejax.core.networks.universal).
   """
   low_res: int = 256
   grid_size: int = 16
@@ -83,31 +132,11 @@ class BilateralNet(nn.Module):
   def __call__(self, images, strength=1.0):
     downsamplings = int(round(math.log2(self.low_res / self.grid_size)))
     photo = images.astype(jnp.float32) / 255.0
-    reflect = self.padding == "reflect"
-
-    def conv(features, stride=1):  # 3×3, padded by reflection or with zeros
-      layer = nn.Conv(features, (3, 3), (stride, stride), "VALID" if reflect else "SAME", dtype=self.dtype)
-      return lambda x: layer(jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), "reflect") if reflect else x)
-
     x = low_resolution(photo, self.low_res).astype(self.dtype)
     for k in range(downsamplings):
-      x = nn.relu(conv(self.width * 2**k, 2)(x))
-    features = self.width * 2**max(downsamplings - 1, 0)
-    local = conv(features)(nn.relu(conv(features)(x)))
-    glob = nn.relu(conv(features, 2)(nn.relu(conv(features, 2)(x))))
-    glob = glob.reshape(glob.shape[0], -1)
-    for units in (256, 128):
-      glob = nn.relu(nn.Dense(units, dtype=self.dtype)(glob))
-    glob = nn.Dense(features, dtype=self.dtype)(glob)
-    fused = nn.relu(local + glob[:, None, None, :])
-    identity = jnp.tile(jnp.eye(3, 4).ravel(), self.grid_depth)
-    coefficients = nn.Conv(self.grid_depth * 12, (1, 1), kernel_init=nn.initializers.zeros,
-                           bias_init=lambda *_: identity, dtype=self.dtype)(fused)
-    grid = coefficients.astype(jnp.float32).reshape(*coefficients.shape[:3], self.grid_depth, 3, 4)
-    self.sow("losses", "grid_smoothness", grids.smoothness(grid))
-    grid = base.blend(grid, grids.identity_grid(*grid.shape[:4]), strength)
-    out = grids.apply(grid, Guide()(photo), photo)
-    return jnp.clip(out, 0.0, 1.0) * 255.0
+      x = nn.relu(conv3x3(self.width * 2**k, 2, self.padding, self.dtype)(x))
+    grid = predict_grid(x, self.width * 2**max(downsamplings - 1, 0), self.grid_depth, self.padding, self.dtype)
+    return render(self, grid, photo, strength)
 
 
 @dataclasses.dataclass(frozen=True)

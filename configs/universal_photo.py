@@ -1,0 +1,36 @@
+"""Universal photorealistic transfer: one bilateral-grid network for any style photo, given at inference.
+
+  python run.py --config configs/universal_photo.py:cpu --workdir runs/universal
+  python run.py --config configs/stylize.py --workdir runs/stylize_universal \
+      --config.checkpoint=runs/universal --config.style=style.jpg --config.input=photos/ --config.output=styled/
+
+The network (stylejax.core.networks.universal; Gharbi et al. 2017, Xia et al.
+2020, AdaIN) sees the content and the style photo at low_res² and predicts a
+grid of local affine colour transforms of the content, sliced by a
+full-resolution guide: photorealistic by construction, any size in one pass.
+Training draws each example's style from `style` (comma-separated; the train
+job computes each example's Gram matrices in the step). Loss, data, sizes and
+arguments as configs/fast_photo.py (Luan's content and style terms, grid
+smoothness): no overrides trains on the bundled and scikit-image samples with
+four bundled photos as styles (256 px, batch 8: a GPU preset); for real
+training point `data` at a photo folder (e.g. folder:../shared/data/photo) and
+`style` at its style photos. Arguments (comma-separated): `cpu` (128 px crops,
+styles and low-resolution view, batch 4; about 40 minutes on a 2-core CPU),
+`tiny` (64 px, 12 steps: tests), `matting` (adds Luan's matting energy of each
+batch, matrix-free).
+"""
+
+from configs import common, fast_photo
+
+STYLES = "bundled:grace_hopper.jpg,bundled:rocket.jpg,bundled:chelsea.jpg,bundled:coffee.jpg"  # the first: samples
+
+
+def get_config(arg=None):
+  items = common.arguments(arg, ("cpu", "tiny", "matting"))
+  config = fast_photo.get_config(arg)
+  config.net.kind = "universal"  # the bilateral network's settings, plus a style input
+  config.style = STYLES
+  config.style_size = config.image_size  # each style's centre square, at the scale of the content crops
+  if "cpu" in items and "tiny" not in items:
+    config.total_steps = 1500
+  return config

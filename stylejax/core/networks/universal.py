@@ -1,0 +1,124 @@
+"""The universal photorealistic network (kind "universal"): one network for any style photo, given beside the
+content at inference; a bilateral grid of local affine colour transforms conditioned on the style, so the
+output is photorealistic by construction and any size takes one pass. See `UniversalNet`.
+
+Sources: Gharbi et al. 2017, "Deep bilateral learning for real-time image
+enhancement" (the grid, its local and global paths, the guide and the
+slicing); Xia et al. 2020, "Joint Bilateral Learning for Real-time Universal
+Photorealistic Style Transfer" (a grid network conditioned on the style by
+"style-based splatting": AdaIN of the content's features to the style's at
+several levels of an encoder); Huang & Belongie 2017, "Arbitrary style
+transfer in real-time with adaptive instance normalization" (AdaIN, eq. 8).
+"""
+
+import dataclasses
+import math
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+from stylejax.core.networks import bilateral
+
+EPSILON = 1e-5  # added to the variances of the feature statistics
+
+
+def moments(features):
+  """Per-image, per-channel mean and standard deviation √(var + ε) over the spatial axes of (B, H, W, C),
+  in float32: two (B, 1, 1, C) arrays."""
+  features = features.astype(jnp.float32)
+  mean = jnp.mean(features, axis=(1, 2), keepdims=True)
+  return mean, jnp.sqrt(jnp.var(features, axis=(1, 2), keepdims=True) + EPSILON)
+
+
+def adain(content, style):
+  """AdaIN(x, y) = σ(y) · (x − μ(x)) / σ(x) + μ(y), per image and channel over the spatial axes (Huang &
+  Belongie 2017, eq. 8): the content's features (B, H, W, C) with the style's (B, h, w, C) first and second
+  moments; in the content's dtype."""
+  content_mean, content_std = moments(content)
+  style_mean, style_std = moments(style)
+  return (style_std * (content.astype(jnp.float32) - content_mean) / content_std + style_mean).astype(content.dtype)
+
+
+def splat(features, batch):
+  """Style-based splatting (after Xia et al. 2020, §3.2) on one encoder level's features (2B, H, W, C): the
+  content's B images first, then their styles'. The content stream becomes [F_c, AdaIN(F_c, F_s)]: its own
+  features beside the same features moved to the style's statistics, so the next layer knows both the source
+  and the target. The style stream becomes [F_s, F_s] (AdaIN(F_s, F_s) = F_s), so one shared layer takes both
+  streams in one call. Returns (2B, H, W, 2C)."""
+  content, style = features[:batch], features[batch:]
+  return jnp.concatenate([jnp.concatenate([content, adain(content, style)], axis=-1),
+                          jnp.concatenate([style, style], axis=-1)])
+
+
+def colour_statistics(views):
+  """(B, 9) of low-resolution views (B, h, w, 3) in [0, 1]: each view's RGB mean and the six entries of its
+  3×3 colour covariance Σ = E[(I − μ)(I − μ)ᵀ] on and above the diagonal."""
+  mean = jnp.mean(views, axis=(1, 2))
+  centred = views - mean[:, None, None]
+  covariance = jnp.einsum("bhwi,bhwj->bij", centred, centred) / (views.shape[1] * views.shape[2])
+  rows, columns = jnp.triu_indices(3)
+  return jnp.concatenate([mean, covariance[:, rows, columns]], axis=-1)
+
+
+def feature_statistics(features):
+  """(B, 2C): the per-channel mean and standard deviation of features (B, H, W, C) (`moments`)."""
+  mean, std = moments(features)
+  return jnp.concatenate([mean[:, 0, 0], std[:, 0, 0]], axis=-1)
+
+
+class UniversalNet(nn.Module):
+  """(content photos (B, H, W, 3), style photos (B, h, w, 3)), 0..255, any sizes -> the contents' local affine
+  recolourings towards their styles, 0..255, at the contents' sizes, in one pass:
+
+    content and style, each at low_res² in [0, 1] (`bilateral.low_resolution`), as one batch of 2B
+    → splat → log2(low_res / grid_size) levels of [stride-2 3×3 conv (`width`, doubling), ReLU, splat],
+      the convolutions shared by both streams (`splat`: the content stream gets its AdaIN'd features beside
+      its own at every level, the pixels included)
+    → the content stream at grid_size² → `bilateral.predict_grid`: local path, global path whose dense
+      layers also see the statistics (content and style: per-channel mean and std of the deepest
+      features, RGB mean and colour covariance of the low-resolution views), fusion, coefficients
+    → `bilateral.render`: the grid sliced at a learned full-resolution guide and applied to each pixel's
+      own colour; its smoothness sown as `losses/grid_smoothness`; `strength` blends it with the identity.
+
+  Xia et al. splat VGG features of both photos; this encoder is learned and small, so the style's encoding
+  costs a low_res² pass of a few convolutions (no VGG at inference). The coefficient head starts at zero
+  weights and identity biases: the untrained network returns the content for any style. The 3×3
+  convolutions pad by reflection (`padding`; see `bilateral.BilateralNet`).
+  """
+  low_res: int = 256
+  grid_size: int = 16
+  grid_depth: int = 8
+  width: int = 8
+  padding: str = "reflect"
+  dtype: jnp.dtype = jnp.float32
+
+  @nn.compact
+  def __call__(self, images, style, strength=1.0):
+    downsamplings = int(round(math.log2(self.low_res / self.grid_size)))
+    batch = images.shape[0]
+    photo = images.astype(jnp.float32) / 255.0
+    views = jnp.concatenate([bilateral.low_resolution(photo, self.low_res),
+                             bilateral.low_resolution(style.astype(jnp.float32) / 255.0, self.low_res)])
+    deepest = views.astype(self.dtype)
+    x = splat(deepest, batch)
+    for k in range(downsamplings):
+      deepest = nn.relu(bilateral.conv3x3(self.width * 2**k, 2, self.padding, self.dtype)(x))
+      x = splat(deepest, batch)
+    statistics = jnp.concatenate([feature_statistics(deepest[:batch]), feature_statistics(deepest[batch:]),
+                                  colour_statistics(views[:batch]), colour_statistics(views[batch:])], axis=-1)
+    grid = bilateral.predict_grid(x[:batch], self.width * 2**max(downsamplings - 1, 0), self.grid_depth,
+                                  self.padding, self.dtype, statistics)
+    return bilateral.render(self, grid, photo, strength)
+
+
+@dataclasses.dataclass(frozen=True)
+class Universal(bilateral.Bilateral):
+  """`UniversalNet`'s settings: the bilateral network's (the same fields, checked by `Bilateral`), plus a style
+  input; strength blends its grid with the identity as there (`Bilateral.apply`)."""
+  kind = "universal"
+  takes_style = True
+  photorealistic = True
+  regularizers = ("grid_smoothness",)
+
+  def module(self):
+    return UniversalNet(self.low_res, self.grid_size, self.grid_depth, self.width, self.padding, self.compute_dtype)

@@ -1,0 +1,133 @@
+"""The universal photorealistic network (kind "universal", configs/universal_photo.py): a bilateral grid conditioned
+on a style photo given at inference; from the network to train, resume, export and stylize with any style."""
+
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from configs import export as export_preset, universal_photo
+from stylejax import api, launch, settings
+from stylejax.core import networks
+from stylejax.core.networks import universal
+from stylejax.errors import UserError
+from stylejax.io import assets, configs, images
+from stylejax.jobs import stylize
+from tests.helpers import assert_bitwise_equal, final_params, random_params, run_py, stylize_cfg, tiny_photo_config
+
+TINY_NET = {"low_res": 32, "grid_size": 8, "grid_depth": 4, "width": 4}
+
+
+def _photo(shape, seed=0):
+  return jnp.asarray(np.random.default_rng(seed).uniform(0, 255, shape), jnp.float32)
+
+
+@pytest.mark.parametrize("content_size, style_size",
+                         [((64, 64), (64, 64)), ((37, 53), (29, 41)), ((130, 17), (16, 90))])
+def test_the_universal_net_starts_as_the_identity_for_any_style_at_any_size(content_size, style_size):
+  net = networks.build("universal", TINY_NET)
+  params = net.init(jax.random.key(0), _photo((1, 16, 16, 3)), _photo((1, 16, 16, 3), 1))
+  contents = _photo((2, *content_size, 3))
+  for seed in (1, 2):
+    out, own = net.train_apply(params, contents, _photo((2, *style_size, 3), seed))
+    assert out.shape == contents.shape
+    np.testing.assert_allclose(out, contents, atol=1e-3)
+    assert float(own["grid_smoothness"]) == 0.0
+
+
+def test_the_style_input_changes_the_output_and_each_example_sees_only_its_own_style():
+  net = networks.build("universal", TINY_NET)
+  params = random_params(net)
+  contents = _photo((2, 37, 53, 3)) * 0.5 + 64  # inside [64, 192]: little clipping
+  styles = _photo((2, 29, 41, 3), 1).at[1].multiply(0.3)  # a dark style beside a bright one
+  out = networks.stylize(net, params, contents, styles)
+  assert out.shape == contents.shape and bool(jnp.all(jnp.isfinite(out)))
+  np.testing.assert_array_equal(out, networks.stylize(net, params, contents, styles))  # same style, same output
+  swapped = networks.stylize(net, params, contents, styles[::-1])
+  assert float(jnp.abs(swapped - out).mean()) > 0.5  # the style input matters
+  alone = networks.stylize(net, params, contents[:1], styles[:1])
+  np.testing.assert_allclose(alone[0], out[0], atol=1e-3)  # the batch's other style does not leak in
+  np.testing.assert_allclose(networks.stylize(net, params, contents, styles, strength=0.0), contents, atol=1e-3)
+
+
+@pytest.mark.parametrize("arg", ["", "cpu"])
+def test_the_preset_network_has_at_most_two_million_parameters_and_no_vgg(arg):
+  config = universal_photo.get_config(arg or None)
+  net = settings.network(config)
+  assert isinstance(net, universal.Universal) and net.takes_style and net.photorealistic
+  inputs = jax.ShapeDtypeStruct((1, config.image_size, config.image_size, 3), jnp.float32)
+  params = jax.eval_shape(lambda x: net.init(jax.random.key(0), x, x), inputs)
+  assert sum(p.size for p in jax.tree.leaves(params)) <= 2_000_000
+  assert all(name.startswith(("Conv_", "Dense_", "Guide_")) for name in params)  # its own small layers, no VGG
+
+
+def test_its_settings_are_the_bilateral_networks_checked_alike():
+  assert networks.build("universal", TINY_NET).module().low_res == 32
+  for bad, message in (({"low_res": 100, "grid_size": 16}, "power of 2"), ({"padding": "mirror"}, "unknown padding"),
+                       ({"width": 0}, "width must be in"), ({"style_size": 8}, "not a setting of a universal")):
+    with pytest.raises(ValueError, match=message):
+      networks.build("universal", bad)
+
+
+def test_adain_moves_the_content_features_to_the_style_statistics():
+  """AdaIN(x, y) (Huang & Belongie 2017, eq. 8): per image and channel, the result has y's mean and std."""
+  content, style = _photo((2, 9, 7, 5)), _photo((2, 4, 6, 5), 1) * 0.2 + 30
+  moved_mean, moved_std = universal.moments(universal.adain(content, style))
+  style_mean, style_std = universal.moments(style)
+  np.testing.assert_allclose(moved_mean, style_mean, rtol=1e-4)
+  np.testing.assert_allclose(moved_std, style_std, rtol=1e-4)
+
+
+def test_a_style_photo_is_refused_by_a_network_without_a_style_input_and_required_by_one():
+  bilateral = api.Model(networks.build("bilateral", TINY_NET), None, 0, None)
+  with pytest.raises(UserError, match="takes no style image .--config.style."):
+    bilateral.check_style(True, "--config.style")
+  with pytest.raises(UserError, match="needs a style image: set --config.style"):
+    api.Model(networks.build("universal", TINY_NET), None, 0, None).check_style(False, "--config.style")
+
+
+@pytest.mark.slow
+def test_universal_model_trains_resumes_exports_and_stylises_with_any_style(photo_tree, tmp_path):
+  """configs/universal_photo.py:tiny: 2 steps, resumed for a third (bitwise as 3 straight steps); exported; a file
+  and a folder stylised with --config.style (the folder through run.py), the Ray engine's actor with it, and
+  arrays through the API."""
+  config = lambda steps: tiny_photo_config(universal_photo, total_steps=steps, sample_every_steps=0)  # noqa: E731
+  straight, resumed = str(tmp_path / "straight"), str(tmp_path / "resumed")
+  launch.run(config(2), resumed)
+  model = launch.run(config(3), resumed)
+  launch.run(config(3), straight)
+  assert_bitwise_equal(final_params(resumed), final_params(straight))
+  rows = [json.loads(line) for line in open(tmp_path / "resumed" / "metrics.jsonl")]
+  assert model["steps"] == 3 and model["net"]["kind"] == "universal"
+  assert all(np.isfinite(rows[-1][k]) and rows[-1][k] > 0 for k in ("content", "style", "grid_smoothness"))
+
+  exported = str(tmp_path / "exported")
+  launch.run(configs.override(export_preset.get_config(), {"model": resumed}), exported)
+  loaded = api.load_model(exported)
+  assert loaded.step == 3 and loaded.net.kind == "universal"
+  style = assets.path("rocket.jpg")
+  content = images.load_image(photo_tree / "b.png")
+  by_api = loaded.stylize(content, images.load_image(style))
+  assert by_api.shape == content.shape and np.all(np.isfinite(by_api))
+
+  one = tmp_path / "file"
+  launch.run(stylize_cfg(exported, photo_tree / "b.png", one, style=style), str(tmp_path / "work_file"))
+  np.testing.assert_allclose(images.load_image(one / "b.png"), by_api, atol=1.0)
+  folder = tmp_path / "folder"
+  done = run_py(stylize_cfg(exported, photo_tree, folder, style=style), tmp_path / "work_folder")
+  assert done.returncode == 1 and "1 of 6 images failed" in done.stderr, done.stderr  # corrupt.jpg
+  np.testing.assert_allclose(images.load_image(folder / "b.png"), by_api, atol=1.0)
+  summary = json.load(open(tmp_path / "work_folder" / "stylize.json"))
+  assert summary["stylised"] == 5 and summary["tiled"] == 0 and summary["style"] == style
+  with pytest.raises(UserError, match="needs a style image: set --config.style"):
+    launch.run(stylize_cfg(exported, photo_tree, tmp_path / "none"), str(tmp_path / "work_none"))
+
+  options = stylize.options(stylize_cfg(exported, photo_tree, tmp_path / "ray"))
+  actor = stylize._RayStylizer(exported, "", options, {}, str(tmp_path / "cache"),
+                               images.load_image(style))  # the Ray engine's actor, given the job's style
+  target = str(tmp_path / "ray" / "b.png")
+  actor({"path": np.array([str(photo_tree / "b.png")]), "target": np.array([target]), "image": [content],
+         "error": np.array([""])})
+  np.testing.assert_allclose(images.load_image(target), by_api, atol=1.0)
