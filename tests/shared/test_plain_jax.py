@@ -54,12 +54,12 @@ def tables(text):
 def test_plain_jax_prints_its_table_with_ours_beside(tmp_path):
   out = tmp_path / "floor" / "results.md"
   done = subprocess.run([sys.executable, "experiments/plain_jax.py", "--tiny", "--random-weights", "--ours",
-                         "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=900)
+                         "--dtypes", "float32", "--out", str(out)], cwd=ROOT, capture_output=True, text=True,
+                        timeout=900)  # one dtype: bfloat16 is the same code with casts, and each step compiles twice
   assert done.returncode == 0, done.stderr[-3000:]
   steps, lbfgs = tables(done.stdout)
-  assert [row[:3] for row in steps] == [["Gatys Adam step", "64²", "float32"], ["Gatys Adam step", "64²", "bfloat16"],
-                                        ["Johnson train step", "64² × 2", "float32"],
-                                        ["Johnson train step", "64² × 2", "bfloat16"]]
+  assert [row[:3] for row in steps] == [["Gatys Adam step", "64²", "float32"],
+                                        ["Johnson train step", "64² × 2", "float32"]]
   for row in steps:  # plain ms, ours ms, ours/plain
     plain_ms, ours_ms, ratio = (float(cell) for cell in row[3:])
     assert plain_ms > 0 and ours_ms > 0 and ratio == pytest.approx(ours_ms / plain_ms, rel=0.05, abs=0.01)
