@@ -2,6 +2,9 @@
 stylejax/assets/models and in the configured models_dir, grouped by what their network kind is for
 (painting or photo styles, `Network.photorealistic`).
 
+Models whose network takes a style image (the universal network) are not offered yet: the site's
+forms send one photo (issue 25 adds the route that sends a style photo too).
+
 Folders are scanned on every call, so a model directory copied into models_dir
 appears in the menu at the next page load. Reading a model's config.json needs
 no accelerator: the server lists models, the worker loads them.
@@ -49,7 +52,7 @@ def _read(folder):
       kind = configs.read(os.path.join(folder, "config.json")).net.kind
   except errors.UserError:
     return None
-  if not has_weights or not isinstance(kind, str) or kind not in networks.KINDS:
+  if not has_weights or not isinstance(kind, str) or kind not in networks.KINDS or networks.KINDS[kind].takes_style:
     return None
   style = os.path.join(folder, "style.jpg")
   return Model(os.path.basename(folder), folder, kind, style if os.path.isfile(style) else "")
