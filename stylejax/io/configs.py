@@ -10,12 +10,14 @@ recognised the same way. `read` loads a config.json of any version in
 today's names.
 """
 
+import dataclasses
 import hashlib
 import json
 
 import ml_collections
 from flax import traverse_util
 
+from stylejax.core import grades
 from stylejax.errors import UserError
 from stylejax.io import runlog
 
@@ -68,8 +70,10 @@ def fingerprint(config):
 
 def read(path):
   """A saved config.json as a ConfigDict, in today's names: normalisations per RENAMED_NORMALIZATIONS, a `net`
-  without `kind` (saved before there were several) a Johnson network, and the thesis's training blend, once a
-  top-level `input_blend`, its network kind `thesis`.
+  without `kind` (saved before there were several) a Johnson network, the thesis's training blend, once a
+  top-level `input_blend`, its network kind `thesis`, and a training config saved before colour grades and
+  reference pairs with them off (`augment` at its defaults, `loss.reference_weight` 0), so that such a run
+  resumes.
 
   Raises OSError when it cannot be read and ValueError when it holds no config, for the caller to word.
   """
@@ -86,4 +90,7 @@ def read(path):
     blend = saved.pop("input_blend", None)
     if blend:
       net.update(kind="thesis", input_blend=blend)
+    saved.setdefault("augment", dataclasses.asdict(grades.Augment()))
+    if isinstance(loss, dict):
+      loss.setdefault("reference_weight", 0.0)
   return ml_collections.ConfigDict(saved)

@@ -73,6 +73,14 @@ def test_networks_saved_before_kinds_and_the_thesis_kind_are_read_as_todays(tmp_
   assert settings.network(config) == networks.build("thesis", {"input_blend": 0.15})  # width: Johnson's 32
 
 
+def test_a_training_run_saved_before_colour_grades_reads_as_todays_config_and_resumes(tmp_path):
+  config = johnson.get_config("tiny")
+  saved = json.loads(runlog.config_json(config))
+  del saved["augment"], saved["loss"]["reference_weight"]
+  (tmp_path / "config.json").write_text(json.dumps(saved))
+  assert configs.differences(configs.read(str(tmp_path / "config.json")), config) == []
+
+
 def test_the_bundled_models_name_todays_normalisations():
   for name, normalization in (("starry_night", "mean"), ("grace_hopper", "luan")):
     with open(assets.path(f"models/{name}/config.json")) as f:
