@@ -14,7 +14,8 @@ from tests.helpers import ROOT, free_port
 
 pytestmark = pytest.mark.slow  # run.py processes, jax.distributed, kill -9
 
-TRAIN = [sys.executable, "run.py", "--config=configs/johnson.py:tiny", "--config.sample_every_steps=0"]
+TRAIN = [sys.executable, "run.py", "--config=configs/johnson.py:tiny", "--config.sample_every_steps=0",
+         "--config.net.residual_blocks=1"]  # the tiny network: seven processes compile it
 
 
 def start_pair(workdir):

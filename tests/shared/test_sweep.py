@@ -17,12 +17,12 @@ from stylejax.io import configs
 from stylejax.tools import sweep
 from tests.helpers import ROOT
 
-SIX_POINTS = """
+FOUR_POINTS = """
 from configs import gatys, sweep
 def get_config(arg=None):
   base = gatys.get_config("tiny")
   base.total_steps = 5
-  return sweep.make(base, [{"image_size": (40, 48), "loss.style_weight": (10.0, 20.0, 40.0)}],
+  return sweep.make(base, [{"image_size": (40, 48), "loss.style_weight": (10.0, 40.0)}],
                     metrics=("final_losses.total", "style_loss_reduction"), image="result.png",
                     plot=("loss.style_weight", "final_losses.total"))
 """
@@ -111,19 +111,19 @@ def results_without_times(workdir):
 
 
 @pytest.mark.slow
-def test_a_sweep_killed_after_three_points_resumes_to_the_same_table(tmp_path):
-  preset = tmp_path / "six_points.py"
-  preset.write_text(SIX_POINTS)
+def test_a_sweep_killed_after_two_points_resumes_to_the_same_table(tmp_path):
+  preset = tmp_path / "four_points.py"
+  preset.write_text(FOUR_POINTS)
   command = [sys.executable, "run.py", f"--config={preset}", f"--workdir={tmp_path / 'killed'}"]
   process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
   points = tmp_path / "killed" / "points"
   deadline = time.time() + 600
-  while len(list(points.glob("*/point.json"))) < 3 and process.poll() is None and time.time() < deadline:
+  while len(list(points.glob("*/point.json"))) < 2 and process.poll() is None and time.time() < deadline:
     time.sleep(0.05)
   process.send_signal(signal.SIGKILL)
   process.wait()
   finished = {p.parent.name: p.stat().st_mtime_ns for p in points.glob("*/point.json")}
-  assert len(finished) == 3 and not (tmp_path / "killed" / "results.json").exists()
+  assert len(finished) == 2 and not (tmp_path / "killed" / "results.json").exists()
 
   resumed = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
   assert resumed.returncode == 0, resumed.stderr[-2000:]
@@ -133,12 +133,12 @@ def test_a_sweep_killed_after_three_points_resumes_to_the_same_table(tmp_path):
 
   sys.path.insert(0, str(tmp_path))
   try:
-    import six_points
+    import four_points
   finally:
     sys.path.remove(str(tmp_path))
-  launch.run(six_points.get_config(), str(tmp_path / "straight"))
+  launch.run(four_points.get_config(), str(tmp_path / "straight"))
   table = results_without_times(tmp_path / "killed")
-  assert len(table) == 6 and {row["status"] for row in table} == {"done"}
+  assert len(table) == 4 and {row["status"] for row in table} == {"done"}
   assert table == results_without_times(tmp_path / "straight")
 
 
