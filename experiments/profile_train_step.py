@@ -10,8 +10,8 @@ Prints two tables:
    `--repeats` calls after a warm-up, ours and the peer alternating per part: the whole step, the network's
    forward (compiled as stylisation is), its forward + parameter gradient, the VGG loss's forward + input
    gradient (on the network's output), the content targets (VGG forward of the batch), Adam's update; then
-   single layers of the network at their shapes in the step (instance norm, reflection pad, each upsampling),
-   forward + gradient.
+   single layers of the network at their shapes in the step (instance norm, reflection pad, the first 9×9
+   convolution with its norm and ReLU, the last 9×9 convolution, each upsampling), forward + gradient.
 2. top ops of one step: ours from a jax.profiler trace (XLA:CPU thunks, named by the HLO's source scope),
    PyTorch's from torch.profiler (self CPU time), side by side, ms per step.
 Weights are random on the PyTorch side (time only), as in stylejax.tools.peers_torch.
@@ -90,10 +90,11 @@ def our_parts(config):
                                                          net=net, tx=tx).compile().as_text())
 
 
-def grad_of(fn, x, params):
-  """Forward + gradient (parameters and input) of a flax layer `fn` at input `x`: a zero-argument callable."""
+def grad_of(fn, x, params, argnums=(0, 1)):
+  """Forward + gradient (parameters and input; `argnums` (0,): parameters only) of a flax layer `fn` at input
+  `x`: a zero-argument callable."""
   cotangent = jnp.ones_like(jax.eval_shape(fn, params, x), dtype=jnp.float32)
-  grad = jax.jit(jax.grad(lambda p, x: jnp.vdot(fn(p, x), cotangent), argnums=(0, 1)),
+  grad = jax.jit(jax.grad(lambda p, x: jnp.vdot(fn(p, x), cotangent), argnums=argnums),
                  compiler_options=training.compiler_options())
   return lambda: grad(params, x)
 
@@ -107,12 +108,18 @@ def layer_shapes(config, batch):
 def our_layers(config, batch):
   full, half, quarter = layer_shapes(config, batch)
   x = lambda shape: jax.random.normal(jax.random.key(0), shape)  # noqa: E731
+  image = (*full[:3], 3)
+  first = johnson_net.ConvNormAct(full[-1], 9, padding=config.net.padding)
+  last = johnson_net.ConvNormAct(3, 9, padding=config.net.padding, relu=False, norm=False)
   norm = johnson_net.InstanceNorm()
   up = lambda features: johnson_net.Upsample(features, config.net.upsample, config.net.padding)  # noqa: E731
   pad = lambda p, x: jnp.pad(x, ((0, 0), (4, 4), (4, 4), (0, 0)), mode="reflect")  # noqa: E731
   up_half, up_full = up(half[-1]), up(full[-1])
   parts = {f"instance norm {shape_text(full)}": grad_of(norm.apply, x(full), norm.init(jax.random.key(0), x(full))),
-           f"reflect pad 4 {shape_text(full)}": grad_of(pad, x(full), {})}
+           f"reflect pad 4 {shape_text(full)}": grad_of(pad, x(full), {}),
+           f"first conv 9x9+norm {shape_text(image)}->{full[-1]}":  # the image needs no gradient
+           grad_of(first.apply, x(image), first.init(jax.random.key(0), x(image)), argnums=0),
+           f"last conv 9x9 {shape_text(full)}->3": grad_of(last.apply, x(full), last.init(jax.random.key(0), x(full)))}
   for layer, source, target in ((up_half, quarter, half), (up_full, half, full)):
     apply = lambda p, x, layer=layer, size=target[1:3]: layer.apply(p, x, size)  # noqa: E731
     params = layer.init(jax.random.key(0), x(source), target[1:3])
@@ -128,11 +135,16 @@ def shape_text(shape):
 
 def torch_layers(config, batch):
   full, half, quarter = layer_shapes(config, batch)
-  x = lambda shape: torch.randn(shape[0], shape[3], shape[1], shape[2], requires_grad=True)  # noqa: E731
+  x = lambda shape, grad=True: torch.randn(shape[0], shape[3], shape[1], shape[2], requires_grad=grad)  # noqa: E731
+  image = (*full[:3], 3)
   norm = torch.nn.InstanceNorm2d(full[-1], affine=True)
   pad = lambda x: torch.nn.functional.pad(x, (4, 4, 4, 4), mode="reflect")  # noqa: E731
+  first = peers_torch.ConvNormAct(3, full[-1], 9, padding=config.net.padding)
+  last = peers_torch.ConvNormAct(full[-1], 3, 9, padding=config.net.padding, relu=False, norm=False)
   parts = {f"instance norm {shape_text(full)}": backward_of(norm, x(full)),
-           f"reflect pad 4 {shape_text(full)}": backward_of(pad, x(full))}
+           f"reflect pad 4 {shape_text(full)}": backward_of(pad, x(full)),
+           f"first conv 9x9+norm {shape_text(image)}->{full[-1]}": backward_of(first, x(image, grad=False)),
+           f"last conv 9x9 {shape_text(full)}->3": backward_of(last, x(full))}
   for source, target in ((quarter, half), (half, full)):
     layer = peers_torch.upsample(source[-1], target[-1], config.net.upsample, config.net.padding)
     parts[f"upsample {shape_text(source)}->{shape_text(target)}"] = backward_of(layer, x(source))

@@ -19,10 +19,12 @@ tiled inference (`tiles`, stylejax.core.tiling).
 """
 
 import dataclasses
+import functools
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from stylejax.core.networks import base
 
@@ -30,15 +32,64 @@ UPSAMPLINGS = ("transpose", "resize")
 PADDINGS = ("zeros", "reflect")
 
 
+def moments(x):
+  """Per image and channel mean and variance of x (B, H, W, C) over (H, W), in float32, in two passes:
+
+      μ = mean(x),   σ² = mean((x − μ)²).
+
+  The one-pass form σ² = mean(x²) − μ² cancels where |μ| ≫ σ (float32: 26% off at |μ| = 2000 σ, 5e-8 here), and
+  on XLA:CPU it is no faster: a reduction over (H, W) is rewritten into reduce-windows that do not fuse their
+  input, so x² is written out as (x − μ)² is (docs/benchmarks.md, "Profile of the Johnson training step").
+  """
+  x = x.astype(jnp.float32)
+  mean = x.mean((1, 2), keepdims=True)
+  return mean, jnp.square(x - mean).mean((1, 2), keepdims=True)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(3,))
+def instance_norm(x, scale, bias, epsilon):
+  """y = γ · x̂ + β, x̂ = (x − μ) / √(σ² + ε), μ and σ² of each image and channel over (H, W) (`moments`);
+  x (B, H, W, C), γ and β (C,); y in float32. Its gradient is written out (`_instance_norm_bwd`): two sums
+  over (g, x) and one pass for dx, where autodiff of the formula above differentiates through μ and σ² and
+  writes out several intermediate images."""
+  return _instance_norm_fwd(x, scale, bias, epsilon)[0]
+
+
+def _instance_norm_fwd(x, scale, bias, epsilon):
+  mean, var = moments(x)
+  inv = jax.lax.rsqrt(var + epsilon)
+  gain = inv * scale  # y = x · gain + (β − μ · gain): one multiply-add a pixel
+  return x.astype(jnp.float32) * gain + (bias - mean * gain), (x, mean, inv, scale)
+
+
+def _instance_norm_bwd(epsilon, residuals, g):
+  """The gradient of instance normalisation (Ioffe & Szegedy 2015's batch-norm gradient, per image and channel),
+  n = H·W, means over (H, W):
+
+      dx = γ / √(σ² + ε) · (g − mean(g) − x̂ · mean(g · x̂)),   dγ = Σ_{B,H,W} g · x̂,   dβ = Σ_{B,H,W} g.
+  """
+  x, mean, inv, scale = residuals
+  del epsilon  # in `inv`
+  g = g.astype(jnp.float32)
+  x_hat = (x.astype(jnp.float32) - mean) * inv
+  mean_g, mean_gx = g.mean((1, 2), keepdims=True), (g * x_hat).mean((1, 2), keepdims=True)
+  dx = (scale * inv) * (g - mean_g - x_hat * mean_gx)
+  pixels = x.shape[1] * x.shape[2]
+  return dx.astype(x.dtype), pixels * mean_gx.sum((0, 1, 2)), pixels * mean_g.sum((0, 1, 2))
+
+
+instance_norm.defvjp(_instance_norm_fwd, _instance_norm_bwd)
+
+
 class InstanceNorm(nn.Module):
   """Instance normalisation (Ulyanov, Vedaldi, Lempitsky 2016), per image and channel:
 
-      y = γ · (x − μ) / √(σ² + ε) + β,   μ, σ² the mean and variance of x over (H, W).
+      y = γ · (x − μ) / √(σ² + ε) + β,   μ, σ² the mean and variance of x over (H, W)
 
-  For exact tiled inference (stylejax.tiling) μ and σ² can come from outside:
-  where the `norm_stats` collection holds {"mean", "var", "use"} for this layer
-  and `use` is 1, those (whole-image) statistics replace the tile's own; the
-  layer's input is sown as `intermediates` `norm_input` when that collection is mutable.
+  (`instance_norm`, with its written-out gradient). For exact tiled inference (stylejax.tiling) μ and σ²
+  can come from outside: where the `norm_stats` collection holds {"mean", "var", "use"} for this layer
+  and `use` is 1, those (whole-image) statistics replace the tile's own; the layer's input is sown as
+  `intermediates` `norm_input` when that collection is mutable.
   """
   epsilon: float = 1e-6
   dtype: jnp.dtype = jnp.float32
@@ -49,19 +100,91 @@ class InstanceNorm(nn.Module):
     scale = self.param("scale", nn.initializers.ones, (channels,))
     bias = self.param("bias", nn.initializers.zeros, (channels,))
     self.sow("intermediates", "norm_input", x)
-    x32 = x.astype(jnp.float32)
-    mean = x32.mean((1, 2), keepdims=True)
-    var = jnp.square(x32 - mean).mean((1, 2), keepdims=True)
-    if self.has_variable("norm_stats", "mean"):
-      use = self.get_variable("norm_stats", "use")
-      mean = jnp.where(use, self.get_variable("norm_stats", "mean"), mean)
-      var = jnp.where(use, self.get_variable("norm_stats", "var"), var)
-    y = (x32 - mean) * jax.lax.rsqrt(var + self.epsilon) * scale + bias
+    if not self.has_variable("norm_stats", "mean"):
+      return instance_norm(x, scale, bias, self.epsilon).astype(self.dtype)
+    mean, var = moments(x)
+    use = self.get_variable("norm_stats", "use")
+    mean = jnp.where(use, self.get_variable("norm_stats", "mean"), mean)
+    var = jnp.where(use, self.get_variable("norm_stats", "var"), var)
+    y = (x.astype(jnp.float32) - mean) * jax.lax.rsqrt(var + self.epsilon) * scale + bias
     return y.astype(self.dtype)
 
 
+def space_to_depth(x):
+  """(B, 2H, 2W, C) → (B, H, W, 4C): each 2×2 block of pixels as one pixel, channels ordered (row, column, c)."""
+  batch, height, width, channels = x.shape
+  x = x.reshape(batch, height // 2, 2, width // 2, 2, channels).transpose(0, 1, 3, 2, 4, 5)
+  return x.reshape(batch, height // 2, width // 2, 4 * channels)
+
+
+def depth_to_space(x):
+  """(B, H, W, 4C) → (B, 2H, 2W, C), the inverse of `space_to_depth`."""
+  batch, height, width, channels = x.shape
+  x = x.reshape(batch, height, width, 2, 2, channels // 4).transpose(0, 1, 3, 2, 4, 5)
+  return x.reshape(batch, 2 * height, 2 * width, channels // 4)
+
+
+def block_kernel(kernel):
+  """The k×k kernel K (k, k, C, O) of a stride-1 convolution as the kernel (T, T, 4C, 4O), T = ⌊k/2⌋ + 1, of the
+  same convolution between 2×2 blocks (`space_to_depth` of its input and of its output): output phase (r, s)
+  of block (p, q) reads input phase (a, b) of block (p + t, q + u) through
+
+      K'[t, u, (a, b, c), (r, s, o)] = K[2t + a − r, 2u + b − s, c, o]   (0 outside K),
+
+  since y[2p + r] = Σ_i x[2p + r + i]·K[i] and r + i = 2t + a. Built by one gather of K padded by zeros, which
+  the convolution's jit computes per call (a few thousand numbers)."""
+  size = kernel.shape[0]
+  taps = size // 2 + 1
+  index = 2 * np.arange(taps)[:, None, None] + np.arange(2)[:, None] - np.arange(2) + 1  # (t, a, r) into padded
+  padded = jnp.pad(kernel, ((1, 2 * taps - size), (1, 2 * taps - size), (0, 0), (0, 0)))
+  blocks = padded[index[:, :, :, None, None, None], index]  # (t, a, r, u, b, s, C, O)
+  channels, features = kernel.shape[2:]
+  return blocks.transpose(0, 3, 1, 4, 6, 2, 5, 7).reshape(taps, taps, 4 * channels, 4 * features)
+
+
+def block_conv(x, kernel):
+  """The stride-1, unpadded ("VALID") convolution of x (B, H, W, C) by kernel (k, k, C, O), computed between 2×2
+  blocks: x padded with zeros below and right to whole blocks, `space_to_depth`, convolved by `block_kernel`
+  (⌊k/2⌋ + 1 taps a side, 4C → 4O channels), `depth_to_space`, cropped to (H − k + 1, W − k + 1).
+
+  1.23× the multiply-adds of the direct convolution at k = 9 (25·16 against 81 per C·O and block), but 4× the
+  channels on each side, which XLA:CPU's convolutions vectorise over: with 3 outputs (or 3 inputs) a 9×9
+  kernel is computed several times slower per multiply-add (docs/benchmarks.md, "Profile of the Johnson
+  training step")."""
+  size = kernel.shape[0]
+  height, width = x.shape[1] - size + 1, x.shape[2] - size + 1
+  rows, cols = (2 * (-(-n // 2) + size // 2) - m for n, m in ((height, x.shape[1]), (width, x.shape[2])))
+  blocks = space_to_depth(jnp.pad(x, ((0, 0), (0, rows), (0, cols), (0, 0))))
+  y = jax.lax.conv_general_dilated(blocks, block_kernel(kernel), (1, 1), "VALID",
+                                   dimension_numbers=("NHWC", "HWIO", "NHWC"))
+  return depth_to_space(y)[:, :height, :width]
+
+
+class BlockConv(nn.Module):
+  """`nn.Conv(features, (kernel, kernel), padding="VALID")`, the same parameters ("kernel" (k, k, C_in, C_out),
+  "bias") and map, computed by `block_conv`."""
+  features: int
+  kernel: int
+  dtype: jnp.dtype = jnp.float32
+
+  @nn.compact
+  def __call__(self, x):
+    kernel = self.param("kernel", nn.initializers.lecun_normal(), (self.kernel, self.kernel, x.shape[-1],
+                                                                   self.features))
+    bias = self.param("bias", nn.initializers.zeros, (self.features,))
+    x, kernel, bias = nn.dtypes.promote_dtype(x, kernel, bias, dtype=self.dtype)
+    return block_conv(x, kernel) + bias
+
+
+# A stride-1 convolution with a kernel larger than 3×3 and at most this many channels on one side (the network's
+# first and last 9×9 convolutions, 3 channels in or out) runs as a `BlockConv`.
+BLOCK_CONV_CHANNELS = 4
+
+
 class ConvNormAct(nn.Module):
-  """Conv (zero or reflection padding) → instance norm → optional ReLU."""
+  """Conv (zero or reflection padding) → instance norm → optional ReLU. A stride-1 convolution with a large
+  kernel and few channels on one side (`BLOCK_CONV_CHANNELS`) is computed between 2×2 blocks (`BlockConv`,
+  the same parameters)."""
   features: int
   kernel: int
   stride: int = 1
@@ -73,13 +196,16 @@ class ConvNormAct(nn.Module):
   @nn.compact
   def __call__(self, x):
     pad = self.kernel // 2
+    padding = ((pad, pad), (pad, pad))
     if self.padding == "reflect":
-      x = jnp.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)), mode="reflect")
-      conv_padding = "VALID"
+      x = jnp.pad(x, ((0, 0), *padding, (0, 0)), mode="reflect")
+      padding = ((0, 0), (0, 0))
+    if self.stride == 1 and self.kernel > 3 and min(x.shape[-1], self.features) <= BLOCK_CONV_CHANNELS:
+      x = jnp.pad(x, ((0, 0), *padding, (0, 0)))
+      x = BlockConv(self.features, self.kernel, self.dtype, name="Conv_0")(x)
     else:
-      conv_padding = [(pad, pad), (pad, pad)]
-    x = nn.Conv(self.features, (self.kernel, self.kernel), (self.stride, self.stride), conv_padding,
-                dtype=self.dtype)(x)
+      x = nn.Conv(self.features, (self.kernel, self.kernel), (self.stride, self.stride), padding,
+                  dtype=self.dtype)(x)
     if self.norm:
       x = InstanceNorm(dtype=self.dtype)(x)
     return nn.relu(x) if self.relu else x
