@@ -94,7 +94,28 @@ def render(module, grid, photo, strength=1.0):
   return jnp.clip(out, 0.0, 1.0) * 255.0
 
 
-class BilateralNet(nn.Module):
+class GridNet(nn.Module):
+  """The settings of a network that predicts a bilateral grid from a low_res² view (`BilateralNet`, the
+  universal network), and the sizes they imply."""
+  low_res: int = 256
+  grid_size: int = 16
+  grid_depth: int = 8
+  width: int = 8
+  padding: str = "reflect"
+  dtype: jnp.dtype = jnp.float32
+
+  @property
+  def downsamplings(self):
+    """Stride-2 convolutions from low_res² to grid_size²."""
+    return int(round(math.log2(self.low_res / self.grid_size)))
+
+  @property
+  def grid_features(self):
+    """Channels of the last downsampling (width, doubling with each): the grid paths' width."""
+    return self.width * 2**max(self.downsamplings - 1, 0)
+
+
+class BilateralNet(GridNet):
   """Photo (B, H, W, 3) in 0..255 -> its local affine recolouring in 0..255, at any size, in one pass.
 
   After Gharbi et al. 2017 ("Deep bilateral learning for real-time image
@@ -121,21 +142,14 @@ class BilateralNet(nn.Module):
   (`predict_grid`, `render`) are those of the universal network too
   (stylejax.core.networks.universal).
   """
-  low_res: int = 256
-  grid_size: int = 16
-  grid_depth: int = 8
-  width: int = 8
-  padding: str = "reflect"
-  dtype: jnp.dtype = jnp.float32
 
   @nn.compact
   def __call__(self, images, strength=1.0):
-    downsamplings = int(round(math.log2(self.low_res / self.grid_size)))
     photo = images.astype(jnp.float32) / 255.0
     x = low_resolution(photo, self.low_res).astype(self.dtype)
-    for k in range(downsamplings):
+    for k in range(self.downsamplings):
       x = nn.relu(conv3x3(self.width * 2**k, 2, self.padding, self.dtype)(x))
-    grid = predict_grid(x, self.width * 2**max(downsamplings - 1, 0), self.grid_depth, self.padding, self.dtype)
+    grid = predict_grid(x, self.grid_features, self.grid_depth, self.padding, self.dtype)
     return render(self, grid, photo, strength)
 
 
@@ -145,6 +159,7 @@ class Bilateral(base.Network):
   kind = "bilateral"
   photorealistic = True
   regularizers = ("grid_smoothness",)
+  module_class = BilateralNet  # the flax module these settings build (a subclass's own: the universal network)
 
   low_res: int = 256  # the network's view of every photo, low_res² (aspect ratio not kept)
   grid_size: int = 16  # grid cells per side
@@ -165,7 +180,8 @@ class Bilateral(base.Network):
       raise ValueError(f"width must be in 1..1024, got {self.width}")
 
   def module(self):
-    return BilateralNet(self.low_res, self.grid_size, self.grid_depth, self.width, self.padding, self.compute_dtype)
+    return self.module_class(self.low_res, self.grid_size, self.grid_depth, self.width, self.padding,
+                             self.compute_dtype)
 
   def apply(self, params, content, style=None, strength=1.0):
     """Strength blends the predicted transforms with the identity (the grid, not the output: the two

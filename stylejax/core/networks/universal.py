@@ -12,7 +12,6 @@ transfer in real-time with adaptive instance normalization" (AdaIN, eq. 8).
 """
 
 import dataclasses
-import math
 
 import flax.linen as nn
 import jax.numpy as jnp
@@ -66,7 +65,7 @@ def feature_statistics(features):
   return jnp.concatenate([mean[:, 0, 0], std[:, 0, 0]], axis=-1)
 
 
-class UniversalNet(nn.Module):
+class UniversalNet(bilateral.GridNet):
   """(content photos (B, H, W, 3), style photos (B, h, w, 3)), 0..255, any sizes -> the contents' local affine
   recolourings towards their styles, 0..255, at the contents' sizes, in one pass:
 
@@ -85,29 +84,22 @@ class UniversalNet(nn.Module):
   weights and identity biases: the untrained network returns the content for any style. The 3×3
   convolutions pad by reflection (`padding`; see `bilateral.BilateralNet`).
   """
-  low_res: int = 256
-  grid_size: int = 16
-  grid_depth: int = 8
-  width: int = 8
-  padding: str = "reflect"
-  dtype: jnp.dtype = jnp.float32
 
   @nn.compact
   def __call__(self, images, style, strength=1.0):
-    downsamplings = int(round(math.log2(self.low_res / self.grid_size)))
     batch = images.shape[0]
     photo = images.astype(jnp.float32) / 255.0
     views = jnp.concatenate([bilateral.low_resolution(photo, self.low_res),
                              bilateral.low_resolution(style.astype(jnp.float32) / 255.0, self.low_res)])
     deepest = views.astype(self.dtype)
     x = splat(deepest, batch)
-    for k in range(downsamplings):
+    for k in range(self.downsamplings):
       deepest = nn.relu(bilateral.conv3x3(self.width * 2**k, 2, self.padding, self.dtype)(x))
       x = splat(deepest, batch)
     statistics = jnp.concatenate([feature_statistics(deepest[:batch]), feature_statistics(deepest[batch:]),
                                   colour_statistics(views[:batch]), colour_statistics(views[batch:])], axis=-1)
-    grid = bilateral.predict_grid(x[:batch], self.width * 2**max(downsamplings - 1, 0), self.grid_depth,
-                                  self.padding, self.dtype, statistics)
+    grid = bilateral.predict_grid(x[:batch], self.grid_features, self.grid_depth, self.padding, self.dtype,
+                                  statistics)
     return bilateral.render(self, grid, photo, strength)
 
 
@@ -119,6 +111,4 @@ class Universal(bilateral.Bilateral):
   takes_style = True
   photorealistic = True
   regularizers = ("grid_smoothness",)
-
-  def module(self):
-    return UniversalNet(self.low_res, self.grid_size, self.grid_depth, self.width, self.padding, self.compute_dtype)
+  module_class = UniversalNet  # built by `Bilateral.module` from the same settings
