@@ -17,20 +17,53 @@ training point `data` at a photo folder (e.g. folder:../shared/data/photo) and
 `style` at its style photos. Arguments (comma-separated): `cpu` (128 px crops,
 styles and low-resolution view, batch 4; about 40 minutes on a 2-core CPU),
 `tiny` (64 px, 12 steps: tests), `matting` (adds Luan's matting energy of each
-batch, matrix-free).
+batch, matrix-free), `photos` (the development photos: Luan's pairs outside
+`held_out_pairs()` and the shared content photos, each both a content and a
+style, with random colour grades and reference pairs; the held-out pairs are
+for the evaluation, experiments/universal_vs_luan.py).
 """
+
+import os
 
 from configs import common, fast_photo
 
 STYLES = "bundled:grace_hopper.jpg,bundled:rocket.jpg,bundled:chelsea.jpg,bundled:coffee.jpg"  # the first: samples
+SHARED = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data"))
+PAIRS = os.path.join(SHARED, "photo")  # Luan's pairs: inN.png, tarN.png, inN_seg.png, tarN_seg.png, luan_resultN.png
+
+
+def pairs():
+  """The numbers N of Luan's development pairs, ascending."""
+  names = os.listdir(PAIRS) if os.path.isdir(PAIRS) else []
+  return sorted(int(name[2:-4]) for name in names if name.startswith("in") and name[2:-4].isdigit())
+
+
+def held_out_pairs():
+  """Every fourth pair (the 1st, 5th, ...): never trained on, the evaluation's pairs."""
+  return pairs()[::4]
+
+
+def training_photos():
+  """Both photos of every other pair, then the shared content photos."""
+  held_out = set(held_out_pairs())
+  photos = [os.path.join(PAIRS, f"{side}{n}.png") for n in pairs() if n not in held_out for side in ("in", "tar")]
+  content = os.path.join(SHARED, "content")
+  return photos + sorted(os.path.join(content, name) for name in os.listdir(content))
 
 
 def get_config(arg=None):
-  items = common.arguments(arg, ("cpu", "tiny", "matting"))
-  config = fast_photo.get_config(arg)
+  items = common.arguments(arg, ("cpu", "tiny", "matting", "photos"))
+  config = fast_photo.get_config(",".join(item for item in items if item != "photos"))
   config.net.kind = "universal"  # the bilateral network's settings, plus a style input
   config.style = STYLES
   config.style_size = config.image_size  # each style's centre square, at the scale of the content crops
   if "cpu" in items and "tiny" not in items:
-    config.total_steps = 1500
+    config.total_steps = 4000
+  if "photos" in items:
+    photos = training_photos()
+    config.data = "files:" + ",".join(photos)
+    config.style = ",".join(photos)
+    config.augment.grade_probability = 0.5
+    config.augment.pair_probability = 0.25
+    config.loss.reference_weight = 3e7  # about a tenth of the first steps' total (style dominates Luan's normalisation)
   return config

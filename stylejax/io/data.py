@@ -3,6 +3,7 @@
 Sources (config `data`):
   samples       the bundled photos plus scikit-image's bundled photos (demos, tests);
   folder:PATH   every image file below PATH; unreadable files are skipped and counted;
+  files:A,B,... these image files (e.g. one split of a folder), read as `folder:`'s;
   tfds:NAME     a prepared tensorflow-datasets dataset in array_record format, read
                 with `tfds.data_source` (random access, no TensorFlow);
                 `build_tfds` writes one from a folder of images, also without TensorFlow.
@@ -121,15 +122,21 @@ class TfdsSource:
 
 
 def make_source(spec, data_dir="", max_pixels=images.DEFAULT_MAX_PIXELS):
-  """`samples`, `folder:PATH` or `tfds:NAME` -> a random-access source of RGB PIL images."""
+  """`samples`, `folder:PATH`, `files:A,B,...` or `tfds:NAME` -> a random-access source of RGB PIL images."""
   kind, _, arg = spec.partition(":")
   if kind == "samples" and not arg:
     return FileSource(sample_paths(), max_pixels)
   if kind == "folder" and arg:
     return FileSource(image_files(os.path.expanduser(arg)), max_pixels)
+  if kind == "files" and arg:
+    paths = [os.path.expanduser(path) for path in arg.split(",") if path]
+    missing = [path for path in paths if not os.path.isfile(path)]
+    if missing:
+      raise UserError(f"data files not found: {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}")
+    return FileSource(paths, max_pixels)
   if kind == "tfds" and arg:
     return TfdsSource(arg, data_dir)
-  raise UserError(f"unknown data source {spec!r}; use samples, folder:PATH or tfds:NAME")
+  raise UserError(f"unknown data source {spec!r}; use samples, folder:PATH, files:A,B,... or tfds:NAME")
 
 
 def square_crop(img, size, rng=None):

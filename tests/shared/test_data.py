@@ -35,6 +35,13 @@ def test_folder_source_lists_images_recursively_and_skips_unreadable(photo_folde
   assert np.array_equal(np.asarray(decoded[broken]), np.asarray(decoded[(broken + 1) % 6]))
 
 
+def test_files_source_reads_exactly_the_listed_files(photo_folder):
+  listed = sorted(str(path) for path in photo_folder.rglob("*") if path.suffix in (".png", ".jpg"))[:3]
+  source = data.make_source("files:" + ",".join(listed))
+  assert source.paths == listed
+  assert all(source[i].mode == "RGB" for i in range(len(source)))
+
+
 def test_samples_source_has_bundled_and_scikit_image_photos():
   source = data.make_source("samples")
   assert len(source) == len(data.SAMPLE_ASSETS) + len(data.SKIMAGE_PHOTOS)
@@ -43,7 +50,8 @@ def test_samples_source_has_bundled_and_scikit_image_photos():
 
 
 @pytest.mark.parametrize("spec,message", [("nope", "unknown data source"), ("folder:/does/not/exist", "not found"),
-                                          ("tfds:", "unknown data source")])
+                                          ("tfds:", "unknown data source"),
+                                          ("files:/no/such.png", "data files not found"), ("files:", "unknown")])
 def test_bad_source_specs_are_user_errors(spec, message):
   with pytest.raises(UserError, match=message):
     data.make_source(spec)
