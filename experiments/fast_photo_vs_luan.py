@@ -23,6 +23,9 @@ def get_config(arg=None):
   config = ml_collections.ConfigDict()
   config.job = "compare_photo"
   config.photos = PHOTOS
+  config.styles = ""  # the networks' trained style photo
+  config.content_masks = config.style_masks = ""  # unmasked style distance
+  config.published = ""
   config.image_size = 384
   config.max_input_pixels = 100_000_000
   config.models = ml_collections.ConfigDict({"thesis": "", "bilateral": ""})  # name -> train workdir

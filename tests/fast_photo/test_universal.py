@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from configs import export as export_preset, universal_photo
+from experiments import universal_vs_luan
 from stylejax import api, launch, settings
 from stylejax.core import networks
 from stylejax.core.networks import universal
@@ -131,3 +132,34 @@ def test_universal_model_trains_resumes_exports_and_stylises_with_any_style(phot
   actor({"path": np.array([str(photo_tree / "b.png")]), "target": np.array([target]), "image": [content],
          "error": np.array([""])})
   np.testing.assert_allclose(images.load_image(target), by_api, atol=1.0)
+
+  _compare_photo_with_a_style_per_photo(exported, photo_tree, tmp_path / "compare")
+
+
+def _compare_photo_with_a_style_per_photo(model, photo_tree, workdir):
+  """experiments/universal_vs_luan.py's job on two photos, each with its own style, masks and published result."""
+  masks = workdir / "masks"
+  masks.mkdir(parents=True)
+  for name, size in (("content", (40, 48)), ("style", (64, 96))):  # Luan's blue and green regions, half each
+    mask = np.zeros((*size, 3), np.uint8)
+    mask[: size[0] // 2, :, 2] = mask[size[0] // 2:, :, 1] = 255
+    images.save_image(masks / f"{name}.png", mask)
+  config = universal_vs_luan.get_config("tiny")
+  photos, styles = [str(photo_tree / "a.jpg"), str(photo_tree / "b.png")], [assets.path("rocket.jpg"),
+                                                                         assets.path("coffee.jpg")]
+  config.update({"photos": ",".join(photos), "styles": ",".join(styles), "published": ",".join(photos[::-1]),
+                 "content_masks": ",".join([str(masks / "content.png")] * 2),
+                 "style_masks": ",".join([str(masks / "style.png")] * 2)})
+  config.models.universal = model
+  means = launch.run(config, str(workdir))
+  assert sorted(means) == ["mean published", "mean universal"]
+  table = (workdir / "score.md").read_text()
+  assert "| a universal |" in table and "| b published |" in table
+  assert np.isnan(means["mean published"]["seconds"]) and 0 < means["mean universal"]["seconds"] < 60
+  assert np.isfinite(means["mean universal"]["style"]) and (workdir / "b" / "universal.png").is_file()
+  unmasked = api.score(images.load_image(workdir / "b" / "universal.png"), photos[1], styles[1])
+  assert json.load(open(workdir / "score.json"))["scores"]["b universal"]["style"] != unmasked["style"]
+  with pytest.raises(UserError, match="one file per photo"):
+    launch.run(configs.override(config, {"styles": styles[0]}), str(workdir / "bad"))
+  with pytest.raises(UserError, match="takes a style: set --config.styles"):
+    launch.run(configs.override(config, {"styles": ""}), str(workdir / "bad"))

@@ -1,0 +1,42 @@
+"""The universal photorealistic network on Luan's held-out pairs, scored beside Luan's published results.
+
+  python run.py --config experiments/universal_vs_luan.py --workdir runs/universal_vs_luan \
+      --config.models.universal=runs/universal_photos
+
+Every pair of configs/universal_photo.py's `held_out_pairs()` (never seen in
+training by the `photos` preset): the network stylises inN with tarN as its
+style at long side 384 (the preset's size), and Luan's published result
+(luan_resultN.png) is scored beside it with the same protocol, the style
+distance masked with the pair's segmentation files. Writes contact_sheet.png
+and score.md (stylejax.tools.compare_photo); the issue's targets are ratios of
+the two means. `:tiny`: two pairs at 64 px (tests).
+"""
+
+import os
+
+import ml_collections
+
+from configs import universal_photo
+
+
+def pair_files(pairs, name):
+  """Luan's files `name` ('in{}', 'tar{}_seg', ...) of the given pairs, comma-separated."""
+  return ",".join(os.path.join(universal_photo.PAIRS, name.format(n) + ".png") for n in pairs)
+
+
+def get_config(arg=None):
+  pairs = universal_photo.held_out_pairs()
+  config = ml_collections.ConfigDict()
+  config.job = "compare_photo"
+  config.image_size = 384
+  config.max_input_pixels = 100_000_000
+  config.models = ml_collections.ConfigDict({"universal": ""})  # name -> train workdir
+  config.slow = ml_collections.ConfigDict()  # Luan's published results take slow Luan's place
+  if arg == "tiny":
+    pairs, config.image_size = pairs[:2], 64
+  config.photos = pair_files(pairs, "in{}")
+  config.styles = pair_files(pairs, "tar{}")
+  config.content_masks = pair_files(pairs, "in{}_seg")
+  config.style_masks = pair_files(pairs, "tar{}_seg")
+  config.published = pair_files(pairs, "luan_result{}")
+  return config
