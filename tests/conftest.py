@@ -4,11 +4,13 @@ import os
 import shutil
 import tempfile
 
+import filelock
 import jax
 import numpy as np
 import pytest
 from PIL import Image
 
+from configs import universal_photo
 from stylejax.io import compile_cache, images
 from stylejax.jobs import train
 from tests.helpers import smooth_image, tiny_config, tiny_photo_config
@@ -51,20 +53,38 @@ def release_compiled_programs():
   jax.clear_caches()
 
 
+def trained_once(tmp_path_factory, name, config):
+  """The model directory `name`, trained from `config` by the first pytest-xdist worker that asks for it and read
+  by the others (a file lock in the session's shared temporary folder): each tiny model trains once per session,
+  not once per worker. The tests only read these directories (or copy them)."""
+  shared = tmp_path_factory.getbasetemp()
+  if os.environ.get("PYTEST_XDIST_WORKER"):
+    shared = shared.parent  # the workers' basetemps sit side by side in the session's
+  workdir = shared / name
+  with filelock.FileLock(str(shared / f"{name}.lock")):
+    if not (workdir / "model.json").is_file():
+      shutil.rmtree(workdir, ignore_errors=True)  # a worker that died while training
+      train.run(config, str(workdir))
+  return str(workdir)
+
+
 @pytest.fixture(scope="session")
 def model_dir(tmp_path_factory):
   """A 2-step tiny Johnson model directory, shared by the stylize and compare tests."""
-  workdir = str(tmp_path_factory.mktemp("model"))
-  train.run(tiny_config(total_steps=2, sample_every_steps=0), workdir)
-  return workdir
+  return trained_once(tmp_path_factory, "model", tiny_config(total_steps=2, sample_every_steps=0))
 
 
 @pytest.fixture(scope="session")
 def photo_model_dir(tmp_path_factory):
   """A 2-step tiny bilateral-grid model directory (configs/fast_photo.py:tiny)."""
-  workdir = str(tmp_path_factory.mktemp("photo_model"))
-  train.run(tiny_photo_config(total_steps=2, sample_every_steps=0), workdir)
-  return workdir
+  return trained_once(tmp_path_factory, "photo_model", tiny_photo_config(total_steps=2, sample_every_steps=0))
+
+
+@pytest.fixture(scope="session")
+def universal_model_dir(tmp_path_factory):
+  """A 2-step tiny universal model directory (configs/universal_photo.py:tiny): takes a style photo."""
+  return trained_once(tmp_path_factory, "universal_model",
+                      tiny_photo_config(universal_photo, total_steps=2, sample_every_steps=0))
 
 
 @pytest.fixture

@@ -285,21 +285,27 @@ def create_app(config, workdir, worker_running=lambda: False):
 
   @app.get("/stylize")
   def stylize_form(request: Request):
-    return render(request, "stylize.html", groups=groups(), max_side=config.online.max_side)
+    return render(request, "stylize.html", groups=groups(), max_side=config.online.max_side,
+                  style_input=any(model.takes_style for model in models().values()))
 
   @app.post("/stylize")
   async def stylize(request: Request, photo: UploadFile, model: str = Form(), csrf: str = Form(""),
-                    strength: float = Form(1.0)):
+                    strength: float = Form(1.0), style: UploadFile | None = None):
     check_form(request, csrf)
-    if model not in models():
+    chosen = models().get(model)
+    if chosen is None:
       raise Refusal(422, "choose one of the models in the menu")
     if not 0.0 <= strength <= 1.0:
       raise Refusal(422, "the strength must be between 0 and 1")
+    pictures = {site_files.INPUT: (photo, "the photo", config.online.max_side)}
+    if chosen.takes_style:  # a browser sends an empty file part for a file field left empty
+      if style is None or not style.filename:
+        raise Refusal(422, f"{chosen.title} takes the look of a style photo: choose one beside your photo")
+      pictures[site_files.STYLE] = (style, "the style photo", config.online.max_side)
     rate.check(client(request))
     return await enqueue(request, "online", config.online.max_pending,
                          Refusal(503, "the site is busy stylising other photos; try again in a few seconds", 2),
-                         {site_files.INPUT: (photo, "the photo", config.online.max_side)},
-                         {"model": model, "strength": strength}, total=1)
+                         pictures, {"model": model, "strength": strength}, total=1)
 
   @app.get("/custom")
   def custom_form(request: Request):

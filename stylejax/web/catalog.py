@@ -1,9 +1,7 @@
 """The fast models the site offers: every model directory (trained or exported) in the bundled
-stylejax/assets/models and in the configured models_dir, grouped by what their network kind is for
-(painting or photo styles, `Network.photorealistic`).
-
-Models whose network takes a style image (the universal network) are not offered yet: the site's
-forms send one photo (issue 25 adds the route that sends a style photo too).
+stylejax/assets/models and in the configured models_dir, grouped by what their network kind is for:
+painting or photo styles trained in (`Network.photorealistic`), or the look of any style photo the user
+uploads beside the photo (`Network.takes_style`: the universal network).
 
 Folders are scanned on every call, so a model directory copied into models_dir
 appears in the menu at the next page load. Reading a model's config.json needs
@@ -18,7 +16,7 @@ from stylejax import errors
 from stylejax.core import networks
 from stylejax.io import assets, checkpoints, configs
 
-GROUPS = ("Painting styles", "Photo styles")  # in menu order
+GROUPS = ("Painting styles", "Photo styles", "Your own style photo")  # in menu order
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
@@ -30,8 +28,12 @@ class Model:
   style: str  # path of style.jpg, or ''
 
   @property
+  def takes_style(self):
+    return networks.KINDS[self.kind].takes_style
+
+  @property
   def group(self):
-    return GROUPS[networks.KINDS[self.kind].photorealistic]
+    return GROUPS[2] if self.takes_style else GROUPS[networks.KINDS[self.kind].photorealistic]
 
   @property
   def title(self):
@@ -52,10 +54,11 @@ def _read(folder):
       kind = configs.read(os.path.join(folder, "config.json")).net.kind
   except errors.UserError:
     return None
-  if not has_weights or not isinstance(kind, str) or kind not in networks.KINDS or networks.KINDS[kind].takes_style:
+  if not has_weights or not isinstance(kind, str) or kind not in networks.KINDS:
     return None
-  style = os.path.join(folder, "style.jpg")
-  return Model(os.path.basename(folder), folder, kind, style if os.path.isfile(style) else "")
+  style = os.path.join(folder, "style.jpg")  # a network that takes a style has no style of its own to show
+  shown = os.path.isfile(style) and not networks.KINDS[kind].takes_style
+  return Model(os.path.basename(folder), folder, kind, style if shown else "")
 
 
 def models(folders):

@@ -8,7 +8,8 @@ DATABASE = "site.db"
 WORKER_PID = "worker.pid"  # written by the supervisor at each worker start
 LOCK = "site.lock"  # locked (fcntl.flock) by the running site: one site per workdir
 INPUT, RESULT = "input.png", "result.png"  # online jobs
-CONTENT, STYLE = "content.png", "style.png"  # custom jobs (their runs add result.png, losses.png, ...)
+CONTENT, STYLE = "content.png", "style.png"  # custom jobs (their runs add result.png, losses.png, ...); STYLE also
+# holds the style photo of an online job whose model takes one
 PUBLIC = (INPUT, RESULT, CONTENT, STYLE, "losses.png")  # the files a job page may serve
 
 

@@ -98,13 +98,15 @@ class Worker:
     self.programs.add(key)
 
   def online(self, job):
-    """Stylises the uploaded photo with the chosen model at its own size."""
+    """Stylises the uploaded photo with the chosen model at its own size (with the uploaded style photo, for a
+    model that takes one)."""
     folder = site_files.job_dir(self.workdir, job.token)
     photo = images.read_rgb(os.path.join(folder, site_files.INPUT))
     model = self.model(job.params["model"])
-    self.compiling((job.params["model"], photo.size))
+    style = images.read_rgb(os.path.join(folder, site_files.STYLE)) if model.net.takes_style else None
+    self.compiling((job.params["model"], photo.size, None if style is None else style.size))
     start = time.perf_counter()
-    result = model.stylize(photo, strength=job.params["strength"])
+    result = model.stylize(photo, style, strength=job.params["strength"])
     seconds = time.perf_counter() - start
     images.save_image(os.path.join(folder, site_files.RESULT), result, compress_level=1)
     return {"seconds": seconds}

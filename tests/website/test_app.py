@@ -14,19 +14,20 @@ from stylejax.web import app as app_lib, queue as queue_lib, site as site_lib, s
 from tests.helpers import free_port
 from tests.website.support import png
 
-pytestmark = pytest.mark.slow  # every site holds two trained models (photo_model_dir trains for 20-30 s)
+pytestmark = pytest.mark.slow  # every site holds three trained models (the first site trains them: 20-30 s each)
 
 HTML = {"Accept": "text/html"}
 
 
 @pytest.fixture
-def site(tmp_path, inbox, model_dir, photo_model_dir):
+def site(tmp_path, inbox, model_dir, photo_model_dir, universal_model_dir):
   config = web.get_config("tiny")
   config.smtp.update(host="127.0.0.1", port=inbox.port, security="none")
   config.models_dir = str(tmp_path / "models")
   os.makedirs(config.models_dir)
   os.symlink(model_dir, os.path.join(config.models_dir, "painting"))
   os.symlink(photo_model_dir, os.path.join(config.models_dir, "photo"))
+  os.symlink(universal_model_dir, os.path.join(config.models_dir, "any_photo"))
   workdir = str(tmp_path / "site")
   os.makedirs(workdir)
   client = TestClient(app_lib.create_app(config, workdir))
@@ -83,6 +84,26 @@ def test_bundled_models_are_offered_and_stylise(site):
     assert site.worker.run_next()
     result = Image.open(io.BytesIO(site.client.get(f"/jobs/{token}/files/result.png").content))
     assert result.size == (48, 32), name
+
+
+def test_a_universal_model_takes_the_uploaded_style_photo(site):
+  form = site.client.get("/stylize").text
+  assert "Your own style photo" in form and 'name="style"' in form and 'value="any_photo"' in form
+  results = []
+  for colour in ((230, 60, 20), (20, 60, 230)):  # a warm and a cool style photo
+    style = io.BytesIO()
+    Image.new("RGB", (30, 20), colour).save(style, "PNG")
+    response = site.client.post("/stylize", files={"photo": ("p.png", png()), "style": ("s.png", style.getvalue())},
+                                data={"csrf": site.csrf, "model": "any_photo"}, headers=HTML, follow_redirects=False)
+    token = token_of(response)
+    assert site.worker.run_next() and status(site, token)["state"] == "done"
+    assert set(status(site, token)["files"]) == {"input.png", "style.png", "result.png"}
+    results.append(Image.open(io.BytesIO(site.client.get(f"/jobs/{token}/files/result.png").content)))
+  assert results[0].size == (48, 32) and results[0].tobytes() != results[1].tobytes()  # the style matters
+  for files in ({"photo": ("p.png", png())}, {"photo": ("p.png", png()), "style": ("", b"")}):  # none, or empty
+    refused = site.client.post("/stylize", files=files, data={"csrf": site.csrf, "model": "any_photo"}, headers=HTML)
+    assert refused.status_code == 422 and "choose one beside your photo" in refused.text
+  assert site.worker.queue.pending("online") == 0
 
 
 def test_the_worker_keeps_the_most_recently_used_models(site):
