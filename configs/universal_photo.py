@@ -32,21 +32,36 @@ SHARED = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "..", "s
 PAIRS = os.path.join(SHARED, "photo")  # Luan's pairs: inN.png, tarN.png, inN_seg.png, tarN_seg.png, luan_resultN.png
 
 
+def _is_png(path):
+  try:
+    with open(path, "rb") as f:
+      return f.read(8) == b"\x89PNG\r\n\x1a\n"
+  except OSError:
+    return False
+
+
 def pairs():
   """The numbers N of Luan's development pairs, ascending."""
   names = os.listdir(PAIRS) if os.path.isdir(PAIRS) else []
   return sorted(int(name[2:-4]) for name in names if name.startswith("in") and name[2:-4].isdigit())
 
 
+def usable(pair):
+  """Whether both photos of `pair` are PNG files (tar23.png of the shared copy is a 23-byte text stub, a link in
+  Luan's repository)."""
+  return all(_is_png(os.path.join(PAIRS, f"{side}{pair}.png")) for side in ("in", "tar"))
+
+
 def held_out_pairs():
-  """Every fourth pair (the 1st, 5th, ...): never trained on, the evaluation's pairs."""
-  return pairs()[::4]
+  """Every fourth pair (the 1st, 5th, ...), never trained on: the evaluation's pairs (the usable ones)."""
+  return [n for n in pairs()[::4] if usable(n)]
 
 
 def training_photos():
   """Both photos of every other pair, then the shared content photos."""
-  held_out = set(held_out_pairs())
-  photos = [os.path.join(PAIRS, f"{side}{n}.png") for n in pairs() if n not in held_out for side in ("in", "tar")]
+  held_out = set(pairs()[::4])
+  photos = [os.path.join(PAIRS, f"{side}{n}.png") for n in pairs() if n not in held_out and usable(n)
+            for side in ("in", "tar")]
   content = os.path.join(SHARED, "content")
   return photos + sorted(os.path.join(content, name) for name in os.listdir(content))
 
