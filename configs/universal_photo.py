@@ -63,7 +63,8 @@ def training_photos():
   photos = [os.path.join(PAIRS, f"{side}{n}.png") for n in pairs() if n not in held_out and usable(n)
             for side in ("in", "tar")]
   content = os.path.join(SHARED, "content")
-  return photos + sorted(os.path.join(content, name) for name in os.listdir(content))
+  names = os.listdir(content) if os.path.isdir(content) else []
+  return photos + sorted(os.path.join(content, name) for name in names)
 
 
 def get_config(arg=None):

@@ -9,6 +9,11 @@
 #       on the GPU machine: installs those wheels without an index (where missing), then runs the sweeps and the
 #       plain-JAX floor (experiments/plain_jax.py, which needs only jax, optax, numpy and the VGG16 .npz), each under
 #       its own time limit (585 s in all, most important first; EXTRA=1: 170 s more), and prints their tables (OUT/*/results.md).
+#   bash experiments/gpu_checks.sh train OUT [FOLDER]
+#       on the GPU machine: the universal photorealistic network's full preset (configs/universal_photo.py:photos)
+#       on the training photos `prepare` packed (FOLDER/photos: the preset's own, short side 320), stopped after
+#       TRAIN_SECONDS (default 420) with a checkpoint at the step it reached, then exported in float16 to
+#       OUT/universal_model (bring it back: a better bundled model, see docs/universal.md).
 #
 # SCALE=tiny runs the same sweeps at tiny sizes (a test on the CPU); PYTHON picks the interpreter.
 set -uo pipefail
@@ -39,6 +44,22 @@ for arch in ("vgg16", "vgg19"):
   weights.write_npz(os.path.join(out, f"{arch}.npz"), compact, mean, std)
   print(f"{arch}: float16 copy of {source}")
 EOF
+  "$py" - "$folder/photos" <<'EOF' || return 1
+import os, sys
+from PIL import Image
+from configs import universal_photo
+from stylejax.io import images
+out = sys.argv[1]
+os.makedirs(out, exist_ok=True)
+photos = universal_photo.training_photos()
+for k, path in enumerate(photos):  # numbered: two folders' photos may share a name
+  image = images.read_rgb(path)
+  scale = 320 / min(image.size)
+  if scale < 1:
+    image = image.resize((round(image.width * scale), round(image.height * scale)), Image.Resampling.LANCZOS)
+  image.save(os.path.join(out, f"{k:03d}_{os.path.splitext(os.path.basename(path))[0]}.jpg"), quality=92)
+print(f"{len(photos)} training photos of configs/universal_photo.py:photos, short side 320")
+EOF
   local folder_kib repo_kib
   folder_kib=$(du -sk "$folder" | cut -f1)
   repo_kib=$(git ls-files -z | du -ck --files0-from=- | tail -1 | cut -f1)
@@ -46,8 +67,8 @@ EOF
   if ((folder_kib + repo_kib >= 64 * 1024)); then echo "too large to travel"; return 1; fi
 }
 
-run() {
-  local out=${1:-runs/gpu} folder=${2:-.device} scale=${SCALE:-gpu}
+setup() {  # setup OUT FOLDER: the wheels FOLDER carries where this interpreter lacks them, its VGG, the machine noted
+  local out=$1 folder=$2
   mkdir -p "$out"
   # The wheels go in only where the interpreter lacks them (the GPU machine), never over a working venv.
   if ! "$py" -c "import ml_collections, grain" 2>/dev/null && compgen -G "$folder/whl/*.whl" >/dev/null; then
@@ -59,6 +80,11 @@ run() {
   export PYTHONUNBUFFERED=1
   { nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>/dev/null || echo "no nvidia-smi"
     "$py" -c "import jax; print('jax', jax.__version__, jax.devices())"; } | tee "$out/machine.txt"
+}
+
+run() {
+  local out=${1:-runs/gpu} folder=${2:-.device} scale=${SCALE:-gpu}
+  setup "$out" "$folder" || return 1
   local tiny="" arch=vgg16 size=gpu
   if [[ $scale == tiny ]]; then tiny=,tiny size=tiny; fi
   [[ -f ${STYLEJAX_HOME:-/nonexistent}/vgg19.npz && -z $tiny ]] && arch=vgg19
@@ -102,8 +128,25 @@ run() {
   cat "$out/machine.txt" "$out"/*/results.md
 }
 
+train() {
+  local out=${1:-runs/gpu} folder=${2:-.device} start=$SECONDS
+  setup "$out" "$folder" || return 1
+  local photos arg=photos
+  photos=$(ls "$(cd "$folder/photos" && pwd)"/*.jpg | paste -sd, -) || return 1
+  [[ ${SCALE:-gpu} == tiny ]] && arg=photos,tiny
+  # SIGTERM stops the run after the step it is in, with a checkpoint of that step (the train job's stop point).
+  timeout -s TERM "${TRAIN_SECONDS:-420}" "$py" run.py --config "configs/universal_photo.py:$arg" \
+      --workdir "$out/universal_train" --config.data="files:$photos" --config.style="$photos" \
+      >"$out/universal_train.log" 2>&1
+  echo "universal_train: exit $? after $((SECONDS - start)) s (log: $out/universal_train.log)" | tee -a "$out/machine.txt"
+  "$py" run.py --config configs/export.py --workdir "$out/universal_model" --config.model="$out/universal_train" \
+      --config.dtype=float16 >"$out/universal_export.log" 2>&1 || { cat "$out/universal_export.log"; return 1; }
+  cat "$out/universal_model/model.json"
+}
+
 case $mode in
   prepare) prepare "${@:2}" ;;
   run) run "${@:2}" ;;
-  *) echo "usage: bash experiments/gpu_checks.sh prepare [FOLDER] | run OUT [FOLDER]" >&2; exit 2 ;;
+  train) train "${@:2}" ;;
+  *) echo "usage: bash experiments/gpu_checks.sh prepare [FOLDER] | run OUT [FOLDER] | train OUT [FOLDER]" >&2; exit 2 ;;
 esac
