@@ -13,7 +13,7 @@
 #       on the GPU machine: the universal photorealistic network's full preset (configs/universal_photo.py:photos)
 #       on the training photos `prepare` packed (FOLDER/photos: the preset's own, short side 320), stopped after
 #       TRAIN_SECONDS (default 420) with a checkpoint at the step it reached, then exported in float16 to
-#       OUT/universal_model (bring it back: a better bundled model, see docs/universal.md).
+#       OUT/universal_model (bring it back: a better bundled model; docs/fast_photo.md, "Universal network").
 #
 # SCALE=tiny runs the same sweeps at tiny sizes (a test on the CPU); PYTHON picks the interpreter.
 set -uo pipefail
