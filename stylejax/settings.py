@@ -147,6 +147,9 @@ def check_optimize(config):
     raise UserError(f"noise_ratio must be in [0, 1], got {config.noise_ratio}")
   if config.init not in ("content", "noise", "mix") and not os.path.isfile(assets.resolve(config.init)):
     raise UserError(f"init must be content, noise, mix or an image file; {config.init!r} is none of these")
+  if config.loss.get("reference_weight"):
+    raise UserError("loss.reference_weight is a training term (reference pairs of a network that takes a style); "
+                    "pixel optimisation has no reference: set it to 0")
 
 
 def resolve_schedule(config, backend):

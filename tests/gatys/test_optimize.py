@@ -153,6 +153,7 @@ def test_init_from_file_and_noise(tmp_path):
     (dict(loss__content_weight=float("nan")), "loss.content_weight must be a finite number >= 0, got nan"),
     (dict(loss__style_weight=-1.0), "loss.style_weight must be a finite number >= 0"),
     (dict(loss__tv_weight=float("inf")), "loss.tv_weight must be a finite number"),
+    (dict(loss__reference_weight=1.0), "pixel optimisation has no reference"),
     (dict(loss__style_layer_weights=(1.0, float("nan"), 1.0, 1.0, 1.0)), "loss.style_layer_weights must be"),
     (dict(learning_rate=float("inf")), "learning_rate of adam must be a finite number"),
     (dict(optimizer="lbfgs", learning_rate=0.0), "learning_rate of lbfgs must be a finite number > 0"),
