@@ -12,7 +12,7 @@ from configs import export as export_preset, universal_photo
 from experiments import universal_vs_luan
 from stylejax import api, launch, settings
 from stylejax.core import networks
-from stylejax.core.networks import universal
+from stylejax.core.networks import bilateral, universal
 from stylejax.errors import UserError
 from stylejax.io import assets, configs, images
 from stylejax.jobs import stylize
@@ -25,17 +25,49 @@ def _photo(shape, seed=0):
   return jnp.asarray(np.random.default_rng(seed).uniform(0, 255, shape), jnp.float32)
 
 
+def _mean_and_covariance(images):
+  flat = np.asarray(images, np.float64).reshape(images.shape[0], -1, 3)
+  centred = flat - flat.mean(1, keepdims=True)
+  return flat.mean(1), np.einsum("bpi,bpj->bij", centred, centred) / flat.shape[1]
+
+
+def test_the_colour_transfer_moves_the_colour_mean_and_covariance_to_the_styles():
+  rng = np.random.default_rng(0)
+  mix = np.array([[1.0, 0.3, 0.0], [0.2, 0.8, 0.1], [0.0, 0.4, 0.6]])
+  contents = jnp.asarray(rng.uniform(0, 1, (2, 24, 20, 3)) @ mix.T / 1.4, jnp.float32)  # correlated channels
+  styles = jnp.asarray(rng.uniform(0, 1, (2, 16, 30, 3)) * [0.3, 0.5, 0.9] + [0.1, 0.0, 0.05], jnp.float32)
+  affine = universal.colour_transfer(contents, styles)
+  moved_mean, moved_cov = _mean_and_covariance(universal.apply_affine(affine, contents))
+  style_mean, style_cov = _mean_and_covariance(styles)
+  np.testing.assert_allclose(moved_mean, style_mean, atol=1e-5)
+  epsilon = universal.COLOUR_EPSILON * np.eye(3)  # T (Σ_c + εI) Tᵀ = Σ_s + εI
+  transform = np.asarray(affine[..., :3], np.float64)
+  np.testing.assert_allclose(moved_cov + transform @ epsilon @ transform.transpose(0, 2, 1), style_cov + epsilon,
+                             atol=1e-5)
+  np.testing.assert_allclose(transform, transform.transpose(0, 2, 1), atol=1e-5)  # symmetric: least displacement
+  same = universal.colour_transfer(contents, contents)
+  np.testing.assert_allclose(same, np.broadcast_to(np.eye(3, 4), same.shape), atol=1e-4)  # its own style: identity
+
+
 @pytest.mark.parametrize("content_size, style_size",
                          [((64, 64), (64, 64)), ((37, 53), (29, 41)), ((130, 17), (16, 90))])
-def test_the_universal_net_starts_as_the_identity_for_any_style_at_any_size(content_size, style_size):
+def test_the_untrained_universal_net_is_the_global_colour_transfer_for_any_style_at_any_size(content_size,
+                                                                                             style_size):
+  """Untrained, the grid is the identity: the output is the closed-form colour transfer of the content's
+  low-resolution view to the style's, applied to the full-size content; strength 0 returns the content."""
   net = networks.build("universal", TINY_NET)
   params = net.init(jax.random.key(0), _photo((1, 16, 16, 3)), _photo((1, 16, 16, 3), 1))
   contents = _photo((2, *content_size, 3))
   for seed in (1, 2):
-    out, own = net.train_apply(params, contents, _photo((2, *style_size, 3), seed))
+    styles = _photo((2, *style_size, 3), seed) * 0.5  # darker than the contents
+    out, own = net.train_apply(params, contents, styles)
+    views = [bilateral.low_resolution(images / 255.0, TINY_NET["low_res"]) for images in (contents, styles)]
+    expected = np.clip(universal.apply_affine(universal.colour_transfer(*views), contents / 255.0), 0, 1) * 255
     assert out.shape == contents.shape
-    np.testing.assert_allclose(out, contents, atol=1e-3)
+    np.testing.assert_allclose(out, expected, atol=1e-2)
+    assert float(jnp.mean(out)) < float(jnp.mean(contents)) - 20  # towards the darker style
     assert float(own["grid_smoothness"]) == 0.0
+    np.testing.assert_allclose(networks.stylize(net, params, contents, styles, strength=0.0), contents, atol=1e-3)
 
 
 def test_the_style_input_changes_the_output_and_each_example_sees_only_its_own_style():

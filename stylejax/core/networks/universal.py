@@ -8,17 +8,21 @@ slicing); Xia et al. 2020, "Joint Bilateral Learning for Real-time Universal
 Photorealistic Style Transfer" (a grid network conditioned on the style by
 "style-based splatting": AdaIN of the content's features to the style's at
 several levels of an encoder); Huang & Belongie 2017, "Arbitrary style
-transfer in real-time with adaptive instance normalization" (AdaIN, eq. 8).
+transfer in real-time with adaptive instance normalization" (AdaIN, eq. 8); Pitié & Kokaram 2007, "The
+linear Monge-Kantorovitch linear colour mapping for example-based colour transfer" (the closed-form global
+colour transfer the grid refines).
 """
 
 import dataclasses
 
 import flax.linen as nn
+import jax
 import jax.numpy as jnp
 
-from stylejax.core.networks import bilateral
+from stylejax.core.networks import base, bilateral
 
 EPSILON = 1e-5  # added to the variances of the feature statistics
+COLOUR_EPSILON = 1e-3  # added to the colour covariances' diagonals (0..1 scale): a grey photo's chroma gains ≤ ~3×
 
 
 def moments(features):
@@ -59,6 +63,40 @@ def colour_statistics(views):
   return jnp.concatenate([mean, covariance[:, rows, columns]], axis=-1)
 
 
+def _sqrtm(matrices):
+  """The symmetric square root of symmetric positive semi-definite (B, 3, 3) matrices (by eigh)."""
+  values, vectors = jnp.linalg.eigh(matrices)
+  return jnp.einsum("bij,bj,bkj->bik", vectors, jnp.sqrt(jnp.maximum(values, 0.0)), vectors)
+
+
+def colour_transfer(content_views, style_views):
+  """The linear Monge-Kantorovitch colour mapping (Pitié & Kokaram 2007) of low-resolution views (B, h, w, 3) in
+  [0, 1]: per example the affine map x ↦ T(x − μ_c) + μ_s that moves the content's colour mean μ_c and covariance
+  Σ_c to the style's (T Σ_c Tᵀ = Σ_s) with the least total displacement,
+
+    T = Σ_c^(−1/2) (Σ_c^(1/2) Σ_s Σ_c^(1/2))^(1/2) Σ_c^(−1/2),   Σ + COLOUR_EPSILON·I for both,
+
+  as (B, 3, 4) [T | μ_s − T μ_c]. A function of the inputs only (no gradient flows through it)."""
+  def stats(views):
+    flat = jax.lax.stop_gradient(views).reshape(views.shape[0], -1, 3).astype(jnp.float32)
+    mean = flat.mean(1)
+    centred = flat - mean[:, None]
+    covariance = jnp.einsum("bpi,bpj->bij", centred, centred) / flat.shape[1] + COLOUR_EPSILON * jnp.eye(3)
+    return mean, covariance
+  content_mean, content_cov = stats(content_views)
+  style_mean, style_cov = stats(style_views)
+  root = _sqrtm(content_cov)
+  inverse_root = jnp.linalg.inv(root)
+  transform = inverse_root @ _sqrtm(root @ style_cov @ root) @ inverse_root
+  offset = style_mean - jnp.einsum("bij,bj->bi", transform, content_mean)
+  return jnp.concatenate([transform, offset[..., None]], axis=-1)
+
+
+def apply_affine(affine, images):
+  """(B, 3, 4) affine colour maps applied to images (B, H, W, 3) (no clipping)."""
+  return jnp.einsum("bij,bhwj->bhwi", affine[..., :3], images) + affine[:, None, None, :, 3]
+
+
 def feature_statistics(features):
   """(B, 2C): the per-channel mean and standard deviation of features (B, H, W, C) (`moments`)."""
   mean, std = moments(features)
@@ -69,28 +107,38 @@ class UniversalNet(bilateral.GridNet):
   """(content photos (B, H, W, 3), style photos (B, h, w, 3)), 0..255, any sizes -> the contents' local affine
   recolourings towards their styles, 0..255, at the contents' sizes, in one pass:
 
-    content and style, each at low_res² in [0, 1] (`bilateral.low_resolution`), as one batch of 2B
-    → splat → log2(low_res / grid_size) levels of [stride-2 3×3 conv (`width`, doubling), ReLU, splat],
-      the convolutions shared by both streams (`splat`: the content stream gets its AdaIN'd features beside
-      its own at every level, the pixels included)
+    content and style, each at low_res² in [0, 1] (`bilateral.low_resolution`)
+    → `colour_transfer`: the closed-form global affine map of the content's colour mean and covariance to the
+      style's (Pitié & Kokaram 2007), applied to the full-resolution content (and, as it commutes with the
+      low-resolution view, to its view): a photorealistic global transfer that the grid then refines locally
+    → the two views as one batch of 2B → splat → log2(low_res / grid_size) levels of [stride-2 3×3 conv
+      (`width`, doubling), ReLU, splat], the convolutions shared by both streams (`splat`: the content stream
+      gets its AdaIN'd features beside its own at every level, the pixels included)
     → the content stream at grid_size² → `bilateral.predict_grid`: local path, global path whose dense
       layers also see the statistics (content and style: per-channel mean and std of the deepest
       features, RGB mean and colour covariance of the low-resolution views), fusion, coefficients
     → `bilateral.render`: the grid sliced at a learned full-resolution guide and applied to each pixel's
-      own colour; its smoothness sown as `losses/grid_smoothness`; `strength` blends it with the identity.
+      colour after the global transfer; its smoothness sown as `losses/grid_smoothness`; `strength` blends
+      both the global transfer and the grid with the identity (0: the content).
 
   Xia et al. splat VGG features of both photos; this encoder is learned and small, so the style's encoding
   costs a low_res² pass of a few convolutions (no VGG at inference). The coefficient head starts at zero
-  weights and identity biases: the untrained network returns the content for any style. The 3×3
-  convolutions pad by reflection (`padding`; see `bilateral.BilateralNet`).
+  weights and identity biases: the untrained network returns the global colour transfer of the content to
+  the style. Without that prior the network learned the style's influence too slowly on a CPU budget: after
+  2000 steps of `:cpu,photos` its output's mean colour hardly depended on the style (docs/fast_photo.md).
+  The 3×3 convolutions pad by reflection (`padding`; see `bilateral.BilateralNet`).
   """
 
   @nn.compact
   def __call__(self, images, style, strength=1.0):
     batch = images.shape[0]
     photo = images.astype(jnp.float32) / 255.0
-    views = jnp.concatenate([bilateral.low_resolution(photo, self.low_res),
-                             bilateral.low_resolution(style.astype(jnp.float32) / 255.0, self.low_res)])
+    content_view = bilateral.low_resolution(photo, self.low_res)
+    style_view = bilateral.low_resolution(style.astype(jnp.float32) / 255.0, self.low_res)
+    transfer = base.blend(colour_transfer(content_view, style_view), jnp.eye(3, 4), strength)  # 0: the identity
+    photo = apply_affine(transfer, photo)  # the global colour transfer, which the grid refines
+    # A per-pixel affine map commutes with the (linear) low-resolution view: no second pass over the photo.
+    views = jnp.concatenate([apply_affine(transfer, content_view), style_view])
     deepest = views.astype(self.dtype)
     x = splat(deepest, batch)
     for k in range(self.downsamplings):
