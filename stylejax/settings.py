@@ -216,6 +216,8 @@ def check_train(config, device_count):
   for key, (low, high) in TRAIN_RANGES.items():
     in_range(config[key], key, low, high)
   number(config.learning_rate, "learning_rate", above=True)
+  if not paths(config.style, "style"):
+    raise UserError("set --config.style: the style image (comma-separated images for a network that takes a style)")
   if config.batch_size % device_count:
     raise UserError(f"batch_size {config.batch_size} must be a multiple of the {device_count} devices it is split over")
   if config.loss.affine_weight and config.loss.laplacian_backend != "matrix_free":

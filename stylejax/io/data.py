@@ -128,8 +128,10 @@ def make_source(spec, data_dir="", max_pixels=images.DEFAULT_MAX_PIXELS):
     return FileSource(sample_paths(), max_pixels)
   if kind == "folder" and arg:
     return FileSource(image_files(os.path.expanduser(arg)), max_pixels)
-  if kind == "files" and arg:
+  if kind == "files":
     paths = [os.path.expanduser(path) for path in arg.split(",") if path]
+    if not paths:
+      raise UserError("the data source files: lists no files; give them comma-separated (files:A,B,...)")
     missing = [path for path in paths if not os.path.isfile(path)]
     if missing:
       raise UserError(f"data files not found: {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}")

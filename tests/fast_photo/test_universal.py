@@ -121,6 +121,13 @@ def test_a_style_photo_is_refused_by_a_network_without_a_style_input_and_require
     api.Model(networks.build("universal", TINY_NET), None, 0, None).check_style(False, "--config.style")
 
 
+def test_training_without_a_style_is_one_clear_error():
+  config = universal_photo.get_config("tiny")
+  config.style = ""
+  with pytest.raises(UserError, match="set --config.style"):
+    settings.check_train(config, 1)
+
+
 @pytest.mark.slow
 def test_universal_model_trains_resumes_exports_and_stylises_with_any_style(photo_tree, tmp_path):
   """configs/universal_photo.py:tiny: 2 steps, resumed for a third (bitwise as 3 straight steps); exported; a file

@@ -51,7 +51,8 @@ def test_samples_source_has_bundled_and_scikit_image_photos():
 
 @pytest.mark.parametrize("spec,message", [("nope", "unknown data source"), ("folder:/does/not/exist", "not found"),
                                           ("tfds:", "unknown data source"),
-                                          ("files:/no/such.png", "data files not found"), ("files:", "unknown")])
+                                          ("files:/no/such.png", "data files not found"), ("files:", "lists no files"),
+                                          ("files:,", "lists no files")])
 def test_bad_source_specs_are_user_errors(spec, message):
   with pytest.raises(UserError, match=message):
     data.make_source(spec)
