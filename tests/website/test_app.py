@@ -76,11 +76,13 @@ def test_pages_render_with_security_headers_and_the_model_menu(site):
 
 
 def test_bundled_models_are_offered_and_stylise(site):
-  bundled = {name for name, model in web_models(site).items()
+  bundled = {name: model for name, model in web_models(site).items()
              if model.path.startswith(site_files.catalog.bundled_dir())}
-  assert {"starry_night", "grace_hopper"} <= bundled
-  for name in sorted(bundled):
-    token = token_of(stylize(site, model=name))
+  assert {"starry_night", "grace_hopper", "universal"} <= set(bundled) and bundled["universal"].takes_style
+  for name, model in sorted(bundled.items()):
+    style = {"style": ("s.png", png(30, 20))} if model.takes_style else {}
+    token = token_of(site.client.post("/stylize", files={"photo": ("photo.png", png()), **style}, headers=HTML,
+                                      data={"csrf": site.csrf, "model": name}, follow_redirects=False))
     assert site.worker.run_next()
     result = Image.open(io.BytesIO(site.client.get(f"/jobs/{token}/files/result.png").content))
     assert result.size == (48, 32), name

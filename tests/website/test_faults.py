@@ -213,7 +213,7 @@ def test_health_is_503_while_the_worker_is_down_and_shows_no_process_ids(config,
   running[0] = True
   up = client.get("/health")
   assert up.status_code == 200 and up.json() == {"ok": True, "worker": "running", "online_pending": 0,
-                                                 "custom_pending": 0, "models": 2}
+                                                 "custom_pending": 0, "models": 3}
   os.remove(site_files.database(workdir))
   os.makedirs(site_files.database(workdir))  # the database is gone
   assert client.get("/health").status_code == 503
@@ -261,17 +261,17 @@ def test_the_worker_drops_its_compiled_programs_past_max_programs_or_half_the_ma
                       np.full((height, width, 3), 128.0))
     worker.queue.submit(token, {"model": "starry_night", "strength": 1.0}, total=1)
     assert worker.run_next() and worker.queue.get(token).state == queue_lib.DONE
-  assert drops == [{("starry_night", (16, 16)), ("starry_night", (24, 16))}]  # before the third shape
-  assert worker.programs == {("starry_night", (16, 24))}  # (width, height)
+  assert drops == [{("starry_night", (16, 16), None), ("starry_night", (24, 16), None)}]  # before the third shape
+  assert worker.programs == {("starry_night", (16, 24), None)}  # (width, height), no style photo
 
   maps, limit = worker_lib.memory_maps()  # this process's own, read from /proc
   with open("/proc/sys/vm/max_map_count") as f:
     assert 0 < maps < limit == int(f.read())
   # A machine whose vm.max_map_count is low (16000 on the soak's; custom jobs add hundreds of maps each):
   monkeypatch.setattr(worker_lib, "memory_maps", lambda: (8001, 16000))
-  worker.compiling(("starry_night", (16, 24)))  # compiled already: nothing new to compile, nothing dropped
+  worker.compiling(("starry_night", (16, 24), None))  # compiled already: nothing new to compile, nothing dropped
   worker.compiling("a custom job")
-  assert drops[1:] == [{("starry_night", (16, 24))}] and worker.programs == {"a custom job"}
+  assert drops[1:] == [{("starry_night", (16, 24), None)}] and worker.programs == {"a custom job"}
 
 
 @pytest.mark.slow

@@ -26,6 +26,7 @@ pytestmark = pytest.mark.slow  # run.py processes killed with -9, a real browser
 
 PHOTO = os.path.join(ROOT, "stylejax", "assets", "chelsea.jpg")
 STYLE = os.path.join(ROOT, "stylejax", "assets", "starry_night.jpg")
+STYLE_PHOTO = os.path.join(ROOT, "stylejax", "assets", "coffee.jpg")
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
                   "--disable-background-networking", "--disable-component-update"]
 
@@ -139,6 +140,15 @@ def test_in_a_real_browser_stylise_custom_job_mail_gallery_download(tmp_path, in
       page.click("text=Add to the gallery")
       assert len(page.locator("#owner-token").inner_text()) >= 20
       shot("shared")
+
+      page.goto(site.url + "/stylize")  # the bundled universal model, with a style photo of the user's
+      page.set_input_files("input[name=photo]", PHOTO)
+      page.click("label.model:has(input[value=universal])")
+      page.set_input_files("input[name=style]", STYLE_PHOTO)
+      page.click("button[type=submit]")
+      expect(result).to_be_visible(timeout=60_000)
+      expect(result).to_have_js_property("naturalWidth", Image.open(PHOTO).width)
+      shot("universal_result")
 
       page.goto(site.url + "/custom")
       page.set_input_files("input[name=content]", PHOTO)
