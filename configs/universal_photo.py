@@ -59,8 +59,9 @@ def held_out_pairs():
 
 def training_photos():
   """Both photos of every other pair, then the shared content photos."""
-  held_out = set(pairs()[::4])
-  photos = [os.path.join(PAIRS, f"{side}{n}.png") for n in pairs() if n not in held_out and usable(n)
+  numbers = pairs()
+  held_out = set(numbers[::4])
+  photos = [os.path.join(PAIRS, f"{side}{n}.png") for n in numbers if n not in held_out and usable(n)
             for side in ("in", "tar")]
   content = os.path.join(SHARED, "content")
   names = os.listdir(content) if os.path.isdir(content) else []

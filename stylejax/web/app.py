@@ -285,8 +285,9 @@ def create_app(config, workdir, worker_running=lambda: False):
 
   @app.get("/stylize")
   def stylize_form(request: Request):
-    return render(request, "stylize.html", groups=groups(), max_side=config.online.max_side,
-                  style_input=any(model.takes_style for model in models().values()))
+    grouped = groups()  # one scan of the model folders per page
+    return render(request, "stylize.html", groups=grouped, max_side=config.online.max_side,
+                  style_input=any(model.takes_style for found in grouped.values() for model in found))
 
   @app.post("/stylize")
   async def stylize(request: Request, photo: UploadFile, model: str = Form(), csrf: str = Form(""),

@@ -53,12 +53,19 @@ def splat(features, batch):
                           jnp.concatenate([style, style], axis=-1)])
 
 
+def colour_moments(views):
+  """Each view's RGB mean μ (B, 3) and colour covariance Σ = E[(I − μ)(I − μ)ᵀ] (B, 3, 3) of images
+  (B, h, w, 3), in float32."""
+  flat = views.reshape(views.shape[0], -1, 3).astype(jnp.float32)
+  mean = flat.mean(1)
+  centred = flat - mean[:, None]
+  return mean, jnp.einsum("bpi,bpj->bij", centred, centred) / flat.shape[1]
+
+
 def colour_statistics(views):
   """(B, 9) of low-resolution views (B, h, w, 3) in [0, 1]: each view's RGB mean and the six entries of its
-  3×3 colour covariance Σ = E[(I − μ)(I − μ)ᵀ] on and above the diagonal."""
-  mean = jnp.mean(views, axis=(1, 2))
-  centred = views - mean[:, None, None]
-  covariance = jnp.einsum("bhwi,bhwj->bij", centred, centred) / (views.shape[1] * views.shape[2])
+  colour covariance (`colour_moments`) on and above the diagonal."""
+  mean, covariance = colour_moments(views)
   rows, columns = jnp.triu_indices(3)
   return jnp.concatenate([mean, covariance[:, rows, columns]], axis=-1)
 
@@ -77,14 +84,9 @@ def colour_transfer(content_views, style_views):
     T = Σ_c^(−1/2) (Σ_c^(1/2) Σ_s Σ_c^(1/2))^(1/2) Σ_c^(−1/2),   Σ + COLOUR_EPSILON·I for both,
 
   as (B, 3, 4) [T | μ_s − T μ_c]. A function of the inputs only (no gradient flows through it)."""
-  def stats(views):
-    flat = jax.lax.stop_gradient(views).reshape(views.shape[0], -1, 3).astype(jnp.float32)
-    mean = flat.mean(1)
-    centred = flat - mean[:, None]
-    covariance = jnp.einsum("bpi,bpj->bij", centred, centred) / flat.shape[1] + COLOUR_EPSILON * jnp.eye(3)
-    return mean, covariance
-  content_mean, content_cov = stats(content_views)
-  style_mean, style_cov = stats(style_views)
+  content_mean, content_cov = colour_moments(jax.lax.stop_gradient(content_views))
+  style_mean, style_cov = colour_moments(jax.lax.stop_gradient(style_views))
+  content_cov, style_cov = (cov + COLOUR_EPSILON * jnp.eye(3) for cov in (content_cov, style_cov))
   root = _sqrtm(content_cov)
   inverse_root = jnp.linalg.inv(root)
   transform = inverse_root @ _sqrtm(root @ style_cov @ root) @ inverse_root
