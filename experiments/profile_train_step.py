@@ -6,7 +6,7 @@
 
 Prints two tables:
 1. parts: the step and its sub-parts, each compiled (ours, with the step's compiler options,
-   stylejax.methods.training.compiler_options) or run (PyTorch) alone at the step's shapes, median of
+   stylejax.core.xla.compiler_options) or run (PyTorch) alone at the step's shapes, median of
    `--repeats` calls after a warm-up, ours and the peer alternating per part: the whole step, the network's
    forward (compiled as stylisation is), its forward + parameter gradient, the VGG loss's forward + input
    gradient (on the network's output), the content targets (VGG forward of the batch), Adam's update; then
@@ -36,6 +36,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from configs import johnson  # noqa: E402
 from stylejax import api, settings  # noqa: E402
+from stylejax.core import xla  # noqa: E402
 from stylejax.core.networks import johnson as johnson_net  # noqa: E402
 from stylejax.io import configs, data, images, weights  # noqa: E402
 from stylejax.methods import training  # noqa: E402
@@ -65,7 +66,7 @@ def our_parts(config):
   content = jnp.asarray(training_batch(config), jnp.float32)
   state = training.init_state(net, tx, config.image_size, config.seed)
   params = jax.tree.map(jnp.copy, state["params"])  # the step donates the state's
-  in_step = functools.partial(jax.jit, compiler_options=training.compiler_options())  # compiled as the step is
+  in_step = functools.partial(jax.jit, compiler_options=xla.compiler_options())  # compiled as the step is
   stylize = jax.jit(lambda p, c: net.train_apply(p, c)[0])  # compiled as stylisation is
   stylized = stylize(params, content)
   content_targets = in_step(lambda vgg, c, grams: objective.targets(vgg, c, grams))
@@ -86,7 +87,7 @@ def our_parts(config):
            "content targets": lambda: content_targets(vgg, content, grams),
            "Adam update": lambda: update(grads, state["opt_state"], params)}
   parts.update(our_layers(config, content.shape[0]))
-  return parts, (step, lambda: training.jitted_step().lower(state, content, vgg, grams, objective=objective,
+  return parts, (step, lambda: training.jitted_step.lower(state, content, vgg, grams, objective=objective,
                                                          net=net, tx=tx).compile().as_text())
 
 
@@ -95,7 +96,7 @@ def grad_of(fn, x, params, argnums=(0, 1)):
   `x`: a zero-argument callable."""
   cotangent = jnp.ones_like(jax.eval_shape(fn, params, x), dtype=jnp.float32)
   grad = jax.jit(jax.grad(lambda p, x: jnp.vdot(fn(p, x), cotangent), argnums=argnums),
-                 compiler_options=training.compiler_options())
+                 compiler_options=xla.compiler_options())
   return lambda: grad(params, x)
 
 

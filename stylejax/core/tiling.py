@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import traverse_util
 
-from stylejax.core import networks
+from stylejax.core import networks, xla
 
 ALIGN = 4  # two stride-2 stages
 
@@ -49,7 +49,7 @@ def _box_mask(shape, box, factor):
   return (((rows >= y0) & (rows < y1))[:, None] & ((cols >= x0) & (cols < x1))[None, :]).astype(jnp.float32)
 
 
-@functools.partial(jax.jit, static_argnames="net")
+@functools.partial(xla.jit, static_argnames="net")
 def _tile_pass(net, params, stats, tile, box):
   """Stylised tile and, per norm layer, (count, mean, M2) of its input over the core box."""
   out, state = net.module().apply({"params": params, "norm_stats": stats}, tile, mutable=["intermediates"])

@@ -14,13 +14,12 @@ parallelism comes from the caller's shardings (batch split over devices,
 parameters replicated; XLA inserts the gradient all-reduce).
 """
 
-import functools
 
 import jax
 import jax.numpy as jnp
 import optax
 
-from stylejax.core import grades
+from stylejax.core import grades, xla
 
 
 def style_targets(objective, vgg, styles):
@@ -69,30 +68,6 @@ def augment_styles(augment, key, content, styles):
   return styles, (grades.apply_grade(grade, content), paired.astype(jnp.float32))
 
 
-# XLA:CPU's YNNPACK fusions compute the convolutions' kernel gradients more slowly than XLA's own convolutions:
-# off for the training step, about 20% faster on a 2-core CPU (docs/benchmarks.md, "Profile").
-CPU_COMPILER_OPTIONS = {"xla_cpu_experimental_ynn_fusion_type": ""}
-
-
-@functools.cache
-def compiler_options():
-  """CPU_COMPILER_OPTIONS on a CPU backend whose XLA knows them, else none."""
-  if jax.default_backend() != "cpu":
-    return {}
-  try:
-    jax.jit(lambda x: x, compiler_options=CPU_COMPILER_OPTIONS).lower(0.0).compile()
-  except jax.errors.JaxRuntimeError:  # an XLA without the option
-    return {}
-  return CPU_COMPILER_OPTIONS
-
-
-@functools.cache
-def jitted_step():
-  """`_step` jitted: objective, net, tx and augment static, the state donated, `compiler_options()`."""
-  return jax.jit(_step, static_argnames=("objective", "net", "tx", "augment"), donate_argnames="state",
-                 compiler_options=compiler_options())
-
-
 def train_step(state, batch, vgg, style_grams, *, objective, net, tx, styles=None, augment=None, seed=0):
   """One optimiser step on a uint8 content batch (and its uint8 style images for a network that takes
   them) -> (state, {term: value, 'total': value}); jitted (objective, net, tx and augment static), state
@@ -102,8 +77,8 @@ def train_step(state, batch, vgg, style_grams, *, objective, net, tx, styles=Non
   state = {params, opt_state, step, bad}: bad is -1, or the first step whose
   loss or gradient was NaN/Inf; from then on parameters stay as they were.
   """
-  return jitted_step()(state, batch, vgg, style_grams, objective=objective, net=net, tx=tx, styles=styles,
-                       augment=augment, seed=seed)
+  return jitted_step(state, batch, vgg, style_grams, objective=objective, net=net, tx=tx, styles=styles,
+                     augment=augment, seed=seed)
 
 
 def _step(state, batch, vgg, style_grams, *, objective, net, tx, styles=None, augment=None, seed=0):
@@ -128,6 +103,10 @@ def _step(state, batch, vgg, style_grams, *, objective, net, tx, styles=None, au
                                    (state["params"], state["opt_state"]))
   bad = jnp.where((state["bad"] < 0) & ~finite, state["step"], state["bad"])
   return {"params": params, "opt_state": opt_state, "step": state["step"] + 1, "bad": bad}, {**terms, "total": loss}
+
+
+# Objective, net, tx and augment static; the state donated; XLA:CPU's YNNPACK fusions off (stylejax.core.xla).
+jitted_step = xla.jit(_step, static_argnames=("objective", "net", "tx", "augment"), donate_argnames="state")
 
 
 def init_state(net, tx, image_size, seed, style_size=None):

@@ -144,7 +144,7 @@ def train_step(config, vgg):
                                            styles=styles)
       return metrics["total"]
     result = timing.measure(step, config.bench.repeats)
-    result["memory_gib"] = timing.program_gib(training.jitted_step(), state, batch, vgg, grams, objective=objective,
+    result["memory_gib"] = timing.program_gib(training.jitted_step, state, batch, vgg, grams, objective=objective,
                                               net=net, tx=tx, styles=styles)
   return {**result, "images_per_s": config.batch_size * 1e3 / result["ms"]}
 

@@ -12,6 +12,7 @@ import optax
 import pytest
 
 from stylejax import api, settings
+from stylejax.core import xla
 from stylejax.io import weights
 from stylejax.methods import training
 from tests.helpers import ROOT, assert_bitwise_equal, tiny_config
@@ -33,7 +34,7 @@ def test_nan_guard_freezes_parameters_and_records_the_step():
 
 
 def test_cpu_compiler_options_change_no_number():
-  """The step compiled with training.CPU_COMPILER_OPTIONS (YNNPACK fusions off, on the CPU) computes what the
+  """The step compiled with xla.CPU_COMPILER_OPTIONS (YNNPACK fusions off, on the CPU) computes what the
   default compilation does: loss and terms, and gradients (Adam's moments) to float32 rounding. (Not the new
   parameters: Adam's first step is ±lr wherever a gradient is rounding noise, e.g. a bias before instance norm.)"""
   config = tiny_config()
@@ -42,7 +43,7 @@ def test_cpu_compiler_options_change_no_number():
   grams, _ = api.style_targets(objective, vgg, settings.paths(config.style, "style")[0], config.style_size)
   state = training.init_state(net, tx, 32, seed=0)
   batch = jnp.asarray(np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)), jnp.float32)
-  assert jax.default_backend() != "cpu" or training.compiler_options() == training.CPU_COMPILER_OPTIONS
+  assert jax.default_backend() != "cpu" or xla.compiler_options() == xla.CPU_COMPILER_OPTIONS
   default = jax.jit(training._step, static_argnames=("objective", "net", "tx"))
   expected = default(state, batch, vgg, grams, objective=objective, net=net, tx=tx)
   got = training.train_step(jax.tree.map(jnp.copy, state), batch, vgg, grams, objective=objective, net=net, tx=tx)

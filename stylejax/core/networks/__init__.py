@@ -15,9 +15,9 @@ listed below
 import dataclasses
 import functools
 
-import jax
 import jax.numpy as jnp
 
+from stylejax.core import xla
 from stylejax.core.networks.base import Network, blend
 
 KINDS = {}  # net.kind -> Network subclass
@@ -45,9 +45,10 @@ def build(kind, settings, dtype="float32"):
   return cls(**settings, dtype=dtype)
 
 
-@functools.partial(jax.jit, static_argnames="net")
+@functools.partial(xla.jit, static_argnames="net")
 def stylize(net, params, content, style=None, strength=1.0):
-  """`net.apply` on any numeric (B, H, W, 3) in 0..255, jitted: stylised images in 0..255 (float32)."""
+  """`net.apply` on any numeric (B, H, W, 3) in 0..255, jitted (stylejax.core.xla): stylised images in 0..255
+  (float32)."""
   content = content.astype(jnp.float32)
   style = None if style is None else style.astype(jnp.float32)
   return net.apply(params, content, style, strength).astype(jnp.float32)
