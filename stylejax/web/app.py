@@ -51,6 +51,7 @@ HEADERS = {
     "Referrer-Policy": "no-referrer",
 }
 GONE_ITEM = "there is no such picture in the gallery (it may have been deleted)"
+METHODS = {"gatys": "Artistic (Gatys)", "luan": "Photorealistic (Luan)"}  # custom jobs' methods, as the pages name them
 MAX_PAGE = 1_000_000  # the largest gallery page number a request may ask for
 log = logging.getLogger("stylejax.web")
 
@@ -121,6 +122,22 @@ class BodyLimit:
     await self.app(scope, counted, closing)
 
 
+class HeadAsGet:
+  """ASGI middleware: a HEAD request is answered as its GET, headers only (FastAPI's routes take GET alone)."""
+
+  def __init__(self, app):
+    self.app = app
+
+  async def __call__(self, scope, receive, send):
+    if scope["type"] != "http" or scope["method"] != "HEAD":
+      return await self.app(scope, receive, send)
+
+    async def headers_only(message):
+      await send({**message, "body": b""} if message["type"] == "http.response.body" else message)
+
+    await self.app({**scope, "method": "GET"}, receive, headers_only)
+
+
 def trusted_networks(entries):
   """config.trusted_proxies as normalised networks ("10.0.0.1" -> "10.0.0.1/32"); an entry that is not an address
   or a network is a UserError naming it (uvicorn would silently match it as a literal)."""
@@ -146,6 +163,7 @@ def create_app(config, workdir, worker_running=lambda: False):
   app = FastAPI(title="stylejax", docs_url=None, redoc_url=None, openapi_url=None)
   app.add_middleware(BodyLimit, limit=2 * limits.max_upload_bytes + 100_000,  # two uploads and the form's fields
                      message=f"the upload is too large (limit {limits.max_upload_bytes / 1e6:.0f} MB per file)")
+  app.add_middleware(HeadAsGet)
   if config.trusted_proxies:
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=trusted_networks(config.trusted_proxies))
   app.mount("/static", StaticFiles(directory=os.path.join(HERE, "static")), name="static")
@@ -171,13 +189,13 @@ def create_app(config, workdir, worker_running=lambda: False):
     return request.client.host if request.client else "unknown"
 
   async def read_image(upload, what, max_side=None):
-    """A decoded upload, shrunk to max_side if given (in a worker thread: the event loop keeps serving), or a
-    413 / 415 refusal."""
+    """(the upload's size (width, height), the decoded upload shrunk to max_side if given) (in a worker thread: the
+    event loop keeps serving), or a 413 / 415 refusal."""
     data = await upload.read(limits.max_upload_bytes + 1)
 
     def decode():
-      img = uploads.decode(data, limits.max_upload_bytes, limits.max_upload_pixels, what)
-      return images.at_most(img, max_side) if max_side else img
+      img = uploads.decode(data, limits.max_upload_bytes, limits.max_upload_pixels, what, upload.size)
+      return img.size, images.at_most(img, max_side) if max_side else img
 
     try:
       return await run_in_threadpool(decode)
@@ -191,17 +209,20 @@ def create_app(config, workdir, worker_running=lambda: False):
     images.save_image(os.path.join(site_files.job_dir(workdir, token), name), np.asarray(img), compress_level=1)
 
   async def enqueue(request, kind, limit, busy, pictures, params, email="", total=0):
-    """Reserves one of the `limit` slots of `kind` (else the Refusal `busy`) before any work, then decodes and
-    saves `pictures` ({file name: (upload, what, max side or None)}) and queues the job; the slot is given back
-    (and the job's files removed) if that fails. Returns the redirect to the job's page."""
+    """Reserves one of the `limit` slots of `kind` (else the Refusal `busy`, which does not count against the
+    client's rate: the pages retry it after its Retry-After) before any work, checks the client's rate, then
+    decodes and saves `pictures` ({file name: (upload, what, max side or None)}) and queues the job; the slot is
+    given back (and the job's files removed) if that fails. Returns the redirect to the job's page."""
     token = jobs.reserve(kind, limit, client(request), email)
     if token is None:
       raise busy
     try:
+      rate.check(client(request))
       decoded = {name: await read_image(*upload) for name, upload in pictures.items()}
-      for name, img in decoded.items():
+      for name, (_, img) in decoded.items():
         await run_in_threadpool(save, token, name, img)
-      jobs.submit(token, params, total)
+      shrunk = {name: [list(size), list(img.size)] for name, (size, img) in decoded.items() if size != img.size}
+      jobs.submit(token, {**params, "shrunk": shrunk} if shrunk else params, total)
     except BaseException:
       jobs.cancel(token)
       shutil.rmtree(site_files.job_dir(workdir, token), ignore_errors=True)
@@ -227,15 +248,50 @@ def create_app(config, workdir, worker_running=lambda: False):
                          f"are kept {config.retention.keep_days:g} days)")
     return job
 
+  def expected_times(job):
+    """{prepare_seconds, step_seconds}: the medians of the latest finished custom jobs of the same method and size
+    on this site (measured by the worker), or None before the first one."""
+    if job.kind != "custom":
+      return None
+    same = [result for params, result in jobs.recent_results("custom")
+            if (params.get("method"), params.get("size")) == (job.params.get("method"), job.params.get("size"))
+            and "step_seconds" in result]
+    if not same:
+      return None
+    return {key: float(np.median([result[key] for result in same])) for key in ("prepare_seconds", "step_seconds")}
+
   def job_status(job):
+    """What a job page shows, as JSON: state, queue position, steps, the seconds it has run (`elapsed`), the
+    site's measured times for such a job (`expected`), whether its worker stopped and it waits to restart
+    (`stalled`), a message (why it failed, or that it restarted: queue.RESTARTED); once ended, the user's wait
+    (`waited`: from the upload to the end, queue included) and, once done, its files and the worker's time
+    (`seconds`)."""
+    now = time.time()
+    running = job.state == queue_lib.RUNNING
     status = {"state": job.state, "kind": job.kind, "step": job.step, "total": job.total,
-              "position": jobs.position(job.token), "message": job.message}
+              "position": jobs.position(job.token), "message": job.message,
+              "elapsed": now - job.started if running and job.started else None,
+              "expected": expected_times(job) if job.state in (queue_lib.QUEUED, queue_lib.RUNNING) else None,
+              "stalled": running and job.lease_until is not None and job.lease_until < now}
     if job.state == queue_lib.DONE:
       folder = site_files.job_dir(workdir, job.token)
       status["files"] = {name: f"/jobs/{job.token}/files/{name}" for name in site_files.PUBLIC
                          if os.path.isfile(os.path.join(folder, name))}
-      status["seconds"] = job.result.get("seconds")
+      status["seconds"] = job.result.get("seconds")  # the worker's time for it
+    if job.state in (queue_lib.DONE, queue_lib.FAILED) and job.finished:
+      status["waited"] = job.finished - job.created
     return status
+
+  def job_pictures(job):
+    """{"before": the photo's URL, "style": the style's URL or None} for a job's page."""
+    folder = site_files.job_dir(workdir, job.token)
+    before = site_files.INPUT if job.kind == "online" else site_files.CONTENT
+    if os.path.isfile(os.path.join(folder, site_files.STYLE)):
+      style = f"/jobs/{job.token}/files/{site_files.STYLE}"
+    else:
+      model = models().get(job.params.get("model", ""))
+      style = f"/models/{model.name}/style.jpg" if model is not None and model.style else None
+    return {"before": f"/jobs/{job.token}/files/{before}", "style": style}
 
   @app.middleware("http")
   async def guard(request, call_next):
@@ -284,10 +340,13 @@ def create_app(config, workdir, worker_running=lambda: False):
     return render(request, "home.html", groups=groups())
 
   @app.get("/stylize")
-  def stylize_form(request: Request):
+  def stylize_form(request: Request, model: str = ""):
+    """The online form, `model` chosen (the home page's tiles link here with theirs), else the first."""
     grouped = groups()  # one scan of the model folders per page
+    names = [found.name for group in grouped.values() for found in group]
     return render(request, "stylize.html", groups=grouped, max_side=config.online.max_side,
-                  style_input=any(model.takes_style for found in grouped.values() for model in found))
+                  chosen=model if model in names else next(iter(names), ""),
+                  style_input=any(found.takes_style for group in grouped.values() for found in group))
 
   @app.post("/stylize")
   async def stylize(request: Request, photo: UploadFile, model: str = Form(), csrf: str = Form(""),
@@ -303,7 +362,6 @@ def create_app(config, workdir, worker_running=lambda: False):
       if style is None or not style.filename:
         raise Refusal(422, f"{chosen.title} takes the look of a style photo: choose one beside your photo")
       pictures[site_files.STYLE] = (style, "the style photo", config.online.max_side)
-    rate.check(client(request))
     return await enqueue(request, "online", config.online.max_pending,
                          Refusal(503, "the site is busy stylising other photos; try again in a few seconds", 2),
                          pictures, {"model": model, "strength": strength}, total=1)
@@ -324,7 +382,6 @@ def create_app(config, workdir, worker_running=lambda: False):
       email = mail.check_address(email) if mail.enabled(config.smtp) else ""
     except UserError as e:
       raise Refusal(422, str(e)) from None
-    rate.check(client(request))
     return await enqueue(request, "custom", limits.max_queue,
                          Refusal(503, f"the queue is full ({limits.max_queue} jobs); try again later", 60),
                          {site_files.CONTENT: (content, "the content image"),
@@ -334,7 +391,9 @@ def create_app(config, workdir, worker_running=lambda: False):
   @app.get("/jobs/{token}")
   def job_page(request: Request, token: str):
     job = find_job(token)
-    return render(request, "job.html", job=job, status=job_status(job))
+    return render(request, "job.html", job=job, status=job_status(job), pictures=job_pictures(job),
+                  title=job.params.get("model", "").replace("_", " ").capitalize() or METHODS.get(
+                      job.params.get("method"), "Your job"))
 
   @app.get("/jobs/{token}/status")
   def job_state(token: str):
@@ -373,7 +432,8 @@ def create_app(config, workdir, worker_running=lambda: False):
     check_form(request, csrf)
     title = " ".join(title.split())[:80] or "untitled"
     rate.check(client(request))
-    item_id, owner = await run_in_threadpool(album.add, await read_image(image, "the image"), title)
+    _, img = await read_image(image, "the image")
+    item_id, owner = await run_in_threadpool(album.add, img, title)
     return render(request, "shared.html", item=album.get(item_id), owner=owner)
 
   def find_item(item_id):
@@ -406,6 +466,10 @@ def create_app(config, workdir, worker_running=lambda: False):
     if model is None or not model.style:
       raise Refusal(404, "this model has no style image")
     return send_file(model.style, "image/jpeg", "this model has no style image")
+
+  @app.get("/favicon.ico")
+  def favicon():
+    return FileResponse(os.path.join(HERE, "static", "favicon.svg"), media_type="image/svg+xml")
 
   @app.get("/health")
   def health():

@@ -17,7 +17,8 @@ job holds a lease that its worker renews (`renew`); a job whose worker died
 the worker die (`requeue_worker`), so nothing is lost and nothing runs twice at
 the same time: a worker whose lease ran out can no longer report progress or
 finish. After `max_attempts` claims a job fails instead of killing workers
-forever. Mail delivery is an outbox: `unmailed` lists the finished jobs with an
+forever. A job given back keeps RESTARTED as its message (its page says so) until it
+ends. Mail delivery is an outbox: `unmailed` lists the finished jobs with an
 address whose mail has not been sent (what a restarted worker must still
 send), `mailed` marks one sent. Retention (stylejax.web.retention) lists the
 finished jobs (`finished`) and removes them (`remove_finished`), which never
@@ -39,6 +40,7 @@ from stylejax.errors import UserError
 
 RESERVED, QUEUED, RUNNING, DONE, FAILED = "reserved", "queued", "running", "done", "failed"
 PENDING = (RESERVED, QUEUED, RUNNING)  # what counts against a kind's limit
+RESTARTED = "the site restarted while this job ran, so it starts again from the beginning"  # a queued job's message
 PRIORITY = {"online": 1, "custom": 0}  # online requests go first (and between chunks of a custom job)
 
 _SCHEMA = """
@@ -110,6 +112,7 @@ class Job:
   started: float
   finished: float
   worker: str
+  lease_until: float
   attempts: int
   step: int
   total: int
@@ -230,8 +233,9 @@ class JobQueue:
   def release(self, token, worker):
     """Gives back a job its worker stopped cleanly (Ctrl-C, shutdown); this does not count as an attempt."""
     with self._connect() as db:
-      db.execute("UPDATE jobs SET state = ?, worker = NULL, lease_until = NULL, step = 0, attempts = attempts - 1 "
-                 "WHERE token = ? AND worker = ? AND state = ?", (QUEUED, token, worker, RUNNING))
+      db.execute("UPDATE jobs SET state = ?, worker = NULL, lease_until = NULL, step = 0, attempts = attempts - 1, "
+                 "message = ? WHERE token = ? AND worker = ? AND state = ?",
+                 (QUEUED, RESTARTED, token, worker, RUNNING))
 
   def requeue_worker(self, worker):
     """Gives back the running jobs of a worker known to be dead (its supervisor saw it exit)."""
@@ -249,8 +253,8 @@ class JobQueue:
                           f"WHERE state = ? AND attempts >= ? AND {condition}",
                           (FAILED, f"the worker stopped {self.max_attempts} times while running this job",
                            time.time(), RUNNING, self.max_attempts, *values)).rowcount
-      requeued = db.execute(f"UPDATE jobs SET state = ?, worker = NULL, lease_until = NULL, step = 0 "
-                            f"WHERE state = ? AND {condition}", (QUEUED, RUNNING, *values)).rowcount
+      requeued = db.execute(f"UPDATE jobs SET state = ?, worker = NULL, lease_until = NULL, step = 0, message = ? "
+                            f"WHERE state = ? AND {condition}", (QUEUED, RESTARTED, RUNNING, *values)).rowcount
       db.execute("COMMIT")
     return failed + requeued
 
@@ -272,6 +276,13 @@ class JobQueue:
     """The subset of `tokens` that name a job in the table."""
     with self._connect() as db:
       return {token for token in tokens if db.execute("SELECT 1 FROM jobs WHERE token = ?", (token,)).fetchone()}
+
+  def recent_results(self, kind, limit=50):
+    """[(params, result)] of the latest `limit` done jobs of `kind`, newest first (the site's measured times)."""
+    with self._connect() as db:
+      rows = db.execute("SELECT params, result FROM jobs WHERE kind = ? AND state = ? ORDER BY finished DESC "
+                        "LIMIT ?", (kind, DONE, limit)).fetchall()
+    return [(json.loads(row["params"]), json.loads(row["result"])) for row in rows]
 
   def unmailed(self):
     """Finished jobs with an e-mail address whose mail has not been sent (the outbox)."""

@@ -15,15 +15,22 @@ from stylejax.io import images
 FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF")
 
 
-def decode(data, max_bytes, max_pixels, what="the photo"):
-  """An 8-bit RGB PIL image from uploaded bytes, or a UserError saying what is wrong (images.TooLarge for the
-  byte and pixel limits)."""
+def decode(data, max_bytes, max_pixels, what="the photo", size=None):
+  """An 8-bit RGB PIL image from uploaded bytes, or a UserError in the sender's terms (images.TooLarge for the
+  byte and pixel limits, with the file's real numbers). `size`: the upload's whole size in bytes, where `data`
+  holds only its first max_bytes + 1."""
   if not data:
     raise UserError(f"{what}: no file was sent")
-  if len(data) > max_bytes:
-    raise images.TooLarge(f"{what} is {len(data) / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.1f} MB")
-  with images.opened(io.BytesIO(data), max_pixels, what) as img:
+  size = max(size or 0, len(data))
+  if size > max_bytes:
+    raise images.TooLarge(f"{what} is {size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.1f} MB per file: "
+                          f"send a smaller or more compressed version")
+  with images.opened(io.BytesIO(data), float("inf"), what) as img:
     if img.format not in FORMATS:
       raise UserError(f"{what} is a {img.format} image; send JPEG, PNG, WebP, BMP, GIF or TIFF")
+    width, height = img.size
+  if width * height > max_pixels:
+    raise images.TooLarge(f"{what} has {width} × {height} pixels ({width * height / 1e6:.3g} MP); the limit is "
+                          f"{max_pixels / 1e6:.3g} MP: send a smaller version")
   return images.open_rgb(io.BytesIO(data), max_pixels, what)
 

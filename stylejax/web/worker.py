@@ -57,6 +57,15 @@ def memory_maps():
     return 0, float("inf")
 
 
+def timings(start, first, end, total):
+  """{prepare_seconds, step_seconds} of a job that started at `start`, first reported (time, step) `first` and
+  ended at `end` after `total` steps: what the job pages' estimates come from. Empty without two reports."""
+  if first is None or first[1] >= total:
+    return {}
+  step_seconds = (end - first[0]) / (total - first[1])
+  return {"prepare_seconds": max(first[0] - start - first[1] * step_seconds, 0.0), "step_seconds": step_seconds}
+
+
 class LostJob(Exception):
   """The job's lease ran out and another worker may run it: stop without reporting."""
 
@@ -118,15 +127,18 @@ class Worker:
                         style=(os.path.join(folder, site_files.STYLE),), image_size=job.params["size"],
                         seed=self.config.seed, log_every_steps=self.config.custom.log_every_steps)
     self.compiling(job.token)  # each run compiles programs of its own (the optimiser is a static argument)
+    start, first = time.perf_counter(), None  # first: (time, step) of the first progress report
 
     def on_progress(step, total):
+      nonlocal first
+      first = first or (time.perf_counter(), step)
       if not self.queue.progress(job.token, self.id, step, total, self.lease):
         raise LostJob
       self.serve_online()
 
     with runlog.observing(on_progress):
       summary = launch.run(config, folder)
-    return {"seconds": summary["wall_time_s"]}
+    return {"seconds": summary["wall_time_s"], **timings(start, first, time.perf_counter(), summary["steps"])}
 
   def run_job(self, job):
     """Runs one claimed job to done or failed; gives it back on Ctrl-C or when the server is gone."""

@@ -73,6 +73,9 @@ def test_pages_render_with_security_headers_and_the_model_menu(site):
   assert site.client.get("/static/style.css").status_code == 200
   assert site.client.get("/static/").status_code == 404  # no directory listing
   assert 'type="email"' in site.client.get("/custom").text  # mail is configured
+  assert 'href="/stylize?model=photo"' in site.client.get("/").text  # the home page's tiles choose their style
+  assert 'value="photo" checked' in site.client.get("/stylize?model=photo").text
+  assert 'value="painting" checked' in site.client.get("/stylize?model=nonsense").text  # the first model
 
 
 def test_bundled_models_are_offered_and_stylise(site):
@@ -162,6 +165,7 @@ def test_large_photos_are_stylised_at_the_configured_maximum(site):
   token = token_of(stylize(site, png(96, 64)))
   site.worker.run_next()
   assert Image.open(io.BytesIO(site.client.get(f"/jobs/{token}/files/result.png").content)).size == (32, 21)
+  assert "Your photo (96 × 64 px) was stylised at 32 × 21 px" in site.client.get(f"/jobs/{token}").text
 
 
 def test_custom_job_reports_progress_delivers_the_result_and_mails_it_once(site):
@@ -185,6 +189,20 @@ def test_custom_job_reports_progress_delivers_the_result_and_mails_it_once(site)
   assert site.inbox.attachment(message) == site.client.get(done["files"]["result.png"]).content
   site.worker.send_mail()
   assert len(site.inbox.messages) == 1 and site.worker.queue.unmailed() == []
+  assert done["waited"] > done["seconds"] > 0  # the user's wait, from the upload on
+  page = site.client.get(f"/jobs/{token}").text  # the result over the photo, the style beside, the losses folded
+  assert 'id="compare-slider"' in page and f'src="/jobs/{token}/files/content.png"' in page
+  assert f'src="/jobs/{token}/files/style.png"' in page and '<details id="losses-panel" >' in page
+
+  second = token_of(custom(site, address=""))  # queued: its page's estimate comes from the first job's times
+  expected = status(site, second)["expected"]
+  assert expected["step_seconds"] > 0 and expected["prepare_seconds"] >= 0
+  site.worker.queue.claim("elsewhere", lease_seconds=-1)  # a worker that died: the job waits to restart
+  running = status(site, second)
+  assert running["state"] == "running" and running["stalled"] and running["elapsed"] >= 0
+  site.worker.queue.requeue_expired()
+  assert status(site, second)["message"] == queue_lib.RESTARTED  # its page says it starts again
+  assert queue_lib.RESTARTED in site.client.get(f"/jobs/{second}").text
 
 
 def test_mail_the_smtp_server_refused_is_kept_and_sent_later(site):
@@ -256,7 +274,8 @@ def test_size_limits_answer_413(site):
   site.config.limits.update(max_upload_bytes=10**6)
   rebuild(site)
   response = stylize(site, png(40, 30))
-  assert response.status_code == 413 and "too large" in response.text
+  assert response.status_code == 413 and "40 × 30 pixels (0.0012 MP); the limit is 0.001 MP" in response.text
+  assert "max_" not in response.text  # no setting names
 
 
 @pytest.mark.parametrize("change, code, message", [
@@ -277,8 +296,8 @@ def test_missing_fields_are_named(site):
 
 
 def test_rate_limit_and_full_queues_answer_with_retry_after(site):
-  site.config.limits.update(submissions_per_minute=4, max_queue=1)  # refused submissions count too
-  site.config.online.max_pending = 1
+  site.config.limits.update(submissions_per_minute=2, max_queue=1)  # busy and full refusals do not count:
+  site.config.online.max_pending = 1  # the pages retry them after their Retry-After
   rebuild(site)
   token_of(stylize(site))
   busy = stylize(site)
@@ -286,7 +305,7 @@ def test_rate_limit_and_full_queues_answer_with_retry_after(site):
   token_of(custom(site, address=""))
   full = custom(site, address="")
   assert full.status_code == 503 and int(full.headers["retry-after"]) > 0 and "queue is full" in full.text
-  limited = custom(site, address="")
+  limited = site.client.post("/gallery", files={"image": ("x.png", png())}, data={"csrf": site.csrf}, headers=HTML)
   assert limited.status_code == 429 and int(limited.headers["retry-after"]) > 0
   health = site.client.get("/health")  # no worker process in these tests
   assert health.status_code == 503 and health.json() == {"ok": False, "worker": "stopped", "online_pending": 1,
@@ -306,6 +325,12 @@ def test_unknown_jobs_files_and_pages_are_404(site):
     response = site.client.get(path, headers=HTML)
     assert response.status_code == 404 and "Traceback" not in response.text, path
   assert site.client.delete("/").status_code == 405
+  site.worker.run_next()
+  head = site.client.head(f"/jobs/{token}/files/result.png")  # HEAD answers as GET, without the body
+  assert head.status_code == 200 and int(head.headers["content-length"]) > 0 and head.content == b""
+  assert site.client.get("/favicon.ico").headers["content-type"].startswith("image/svg+xml")
+  page = site.client.get(f"/jobs/{token}").text  # a painting model's job shows its style
+  assert 'src="/models/painting/style.jpg"' in page and f'src="/jobs/{token}/files/input.png"' in page
 
 
 def test_gallery_upload_pages_download_share_and_owner_only_delete(site):

@@ -65,7 +65,7 @@ def test_an_expired_lease_gives_the_job_back_and_the_old_worker_loses_it(jobs):
   jobs.claim("dead", 0.05)
   time.sleep(0.1)
   job = jobs.claim("alive", 10)  # every claim first requeues expired leases
-  assert job.token == token and job.attempts == 2
+  assert job.token == token and job.attempts == 2 and job.message == queue_lib.RESTARTED
   assert not jobs.progress(token, "dead", 1, 2, 10) and not jobs.finish(token, "dead", {})
   assert jobs.finish(token, "alive", {})
 
@@ -95,6 +95,10 @@ def test_release_gives_back_without_counting_an_attempt(jobs):
   jobs.claim("w", 60)
   jobs.release(token, "w")
   assert jobs.get(token).state == queue_lib.QUEUED and jobs.get(token).attempts == 0
+  assert jobs.get(token).message == queue_lib.RESTARTED  # its page says it starts again
+  jobs.claim("w", 60)
+  jobs.finish(token, "w", {"seconds": 1.0})
+  assert jobs.get(token).message == "" and jobs.recent_results("custom") == [({"method": "gatys"}, {"seconds": 1.0})]
 
 
 def test_outbox_lists_finished_jobs_with_an_address_until_mailed(jobs):

@@ -7,6 +7,7 @@ experiments/results/web).
 
 import io
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -128,14 +129,23 @@ def test_in_a_real_browser_stylise_custom_job_mail_gallery_download(tmp_path, in
       expect(page.locator("h1")).to_contain_text("Paint your photos")
       shot("home")
 
-      page.click("text=Stylise a photo")
+      page.click("a.model:has-text('Starry night')")  # a style's tile opens the form with it chosen
+      expect(page.locator("input[value=starry_night]")).to_be_checked()
       page.set_input_files("input[name=photo]", PHOTO)
-      page.click("label.model:has(input[value=starry_night])")
       shot("stylize")
       page.click("button[type=submit]")
       result = page.locator("#result-image")
       expect(result).to_be_visible(timeout=60_000)
       expect(result).to_have_js_property("naturalWidth", Image.open(PHOTO).width)  # at the photo's own size
+      expect(page).to_have_title(re.compile("^Done · Starry night"))
+      expect(page.locator("#style-image")).to_be_visible()
+      page.locator("#compare-slider").focus()  # the before/after divide moves by keyboard
+      page.keyboard.press("Home")
+      assert "100%" in page.eval_on_selector("#before-image", "image => image.style.clipPath")  # all result
+      for _ in range(30):
+        page.keyboard.press("ArrowRight")
+      assert "70%" in page.eval_on_selector("#before-image", "image => image.style.clipPath")
+      assert page.get_attribute("#compare-slider", "aria-valuetext") == "30% your photo, 70% the result"
       shot("online_result")
       page.click("text=Add to the gallery")
       assert len(page.locator("#owner-token").inner_text()) >= 20
@@ -145,8 +155,22 @@ def test_in_a_real_browser_stylise_custom_job_mail_gallery_download(tmp_path, in
       page.set_input_files("input[name=photo]", PHOTO)
       page.click("label.model:has(input[value=universal])")
       page.set_input_files("input[name=style]", STYLE_PHOTO)
+      busy = []
+
+      def busy_once(route):  # the site answers "busy" once: the page retries after Retry-After, no click
+        if busy or route.request.method != "POST":
+          return route.continue_()
+        busy.append(route.request.url)
+        route.fulfill(status=503, headers={"Retry-After": "2"}, json={"error": "the site is busy stylising other "
+                                                                               "photos; try again in a few seconds"})
+
+      page.route("**/stylize", busy_once)
       page.click("button[type=submit]")
+      expect(page.locator(".form-status")).to_contain_text("This page sends it again by itself in", timeout=10_000)
+      shot("busy_retrying")
       expect(result).to_be_visible(timeout=60_000)
+      page.unroute("**/stylize")
+      assert len(busy) == 1
       expect(result).to_have_js_property("naturalWidth", Image.open(PHOTO).width)
       shot("universal_result")
 
@@ -160,13 +184,58 @@ def test_in_a_real_browser_stylise_custom_job_mail_gallery_download(tmp_path, in
       expect(page.locator("#steps")).to_contain_text("of 20", timeout=120_000)  # the live step count
       shot("custom_running")  # the progress bar (or already the result: tiny jobs are quick)
       expect(page.locator("#state")).to_contain_text("Done", timeout=120_000)
+      expect(page.locator("#losses")).to_be_hidden()  # folded under the result
+      page.click("#losses-panel summary")
       expect(page.locator("#losses")).to_be_visible()
+      expect(page.locator("#waited")).to_contain_text("after your upload")
       shot("custom_done")
       wait_for(lambda: inbox.messages, 30, "the result mail")
       (mail,) = inbox.mails()
       job_url = page.url
       assert mail["To"] == "visitor@example.org" and job_url in mail.get_body().get_content()
       Image.open(io.BytesIO(inbox.attachment(mail))).verify()
+
+      # The states of a job page, its status answers scripted here (the server's side of each is tested with
+      # TestClient): the estimate from the site's measured times while it prepares, a restart, a stalled
+      # worker, a lost connection; then the real job's answers again.
+      phase = ["preparing"]
+      scripted = {"preparing": {"step": 0, "elapsed": 1.0, "message": "", "stalled": False},
+                  "restarted": {"step": 0, "elapsed": 0.5, "message": queue_lib.RESTARTED, "stalled": False},
+                  "stalled": {"step": 6, "elapsed": 9.0, "message": "", "stalled": True}}
+
+      def status_answer(route):
+        if phase[0] == "lost":
+          return route.abort()
+        if phase[0] not in scripted:
+          return route.continue_()
+        route.fulfill(json={"state": "running", "kind": "custom", "total": 20, "position": None,
+                            "expected": {"prepare_seconds": 5.0, "step_seconds": 0.5}, **scripted[phase[0]]})
+
+      page.route("**/jobs/*/status", status_answer)
+      page.goto(site.url + "/custom")
+      page.set_input_files("input[name=content]", PHOTO)
+      page.set_input_files("input[name=style]", STYLE)
+      page.click("button[type=submit]")
+      started = time.monotonic()
+      expect(page.locator("#state")).to_contain_text("Preparing")
+      expect(page.locator("#steps")).to_contain_text("about 0:14 left")  # 5 s + 20 × 0.5 s − 1 s
+      assert time.monotonic() - started < 3.0
+      expect(page).to_have_title(re.compile("^Preparing · "))
+      shot("job_preparing")
+      phase[0] = "restarted"
+      expect(page.locator("#notice")).to_contain_text("The site restarted while this job ran")
+      shot("job_restarted")
+      phase[0] = "stalled"
+      expect(page.locator("#notice")).to_contain_text("The worker stopped while running this job")
+      expect(page).to_have_title(re.compile("^30% · "))
+      phase[0] = "lost"
+      expect(page.locator("#notice")).to_contain_text("Connection to the site lost; retrying")
+      shot("job_connection_lost")
+      phase[0] = "real"
+      expect(page.locator("#state")).to_contain_text("Done", timeout=120_000)
+      expect(page.locator("#notice")).to_be_hidden()
+      page.unroute("**/jobs/*/status")
+      page.goto(job_url)
 
       page.click("text=Add to the gallery")
       page.click("text=gallery")
@@ -181,13 +250,14 @@ def test_in_a_real_browser_stylise_custom_job_mail_gallery_download(tmp_path, in
       page.set_input_files("input[name=photo]", {"name": "photo.jpg", "mimeType": "image/jpeg",
                                                  "buffer": b"this is not a picture"})
       page.click("button[type=submit]")
-      expect(page.locator("#refusal")).to_contain_text("not a readable image")
+      expect(page.locator(".form-status")).to_contain_text("Not a readable image: the photo.")  # on the form, to fix there
       shot("refusal")
 
       page.set_viewport_size({"width": 390, "height": 844})  # a phone
-      page.goto(site.url + "/stylize")
-      assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")  # nothing off screen
-      shot("phone_stylize")
+      for name, url in (("phone_stylize", site.url + "/stylize"), ("phone_job", job_url)):
+        page.goto(url)
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")  # nothing off screen
+        shot(name)
       browser.close()
   finally:
     site.stop()

@@ -43,7 +43,9 @@ def test_refuses_what_is_not_an_image(data, message):
 def test_refuses_too_many_bytes_and_pixels_and_decompression_bombs():
   with pytest.raises(UserError, match="limit is 0.0 MB"):
     uploads.decode(encoded(photo(), "PNG"), max_bytes=10, max_pixels=10**6)
-  with pytest.raises(UserError, match="too large"):
+  with pytest.raises(UserError, match=r"the photo is 16.0 MB; the limit is 15.0 MB"):  # the whole upload's size
+    uploads.decode(b"\0" * (15_000_001), max_bytes=15_000_000, max_pixels=10**6, size=16_000_000)
+  with pytest.raises(UserError, match=r"has 2000 × 1000 pixels \(2 MP\); the limit is 1 MP"):
     uploads.decode(encoded(photo(2000, 1000), "PNG"), max_bytes=10**8, max_pixels=10**6)
   bomb = encoded(Image.new("1", (30000, 30000)), "PNG")  # 900 megapixels in a few hundred kB
   assert len(bomb) < LIMITS["max_bytes"]
