@@ -7,13 +7,15 @@ Then stylise any photos with configs/stylize.py --config.checkpoint=runs/starry.
 Running the same command again resumes from the last checkpoint. Arguments
 (comma-separated): `tiny` (64 px, 12 steps on the samples: tests and CPUs), `small` (net.width 16,
 resize upsampling: the website's CPU models),
-`johnson_layers` (Johnson's VGG16 layers instead of the thesis's). The thesis's
+`johnson_layers` (Johnson's VGG16 layers instead of the thesis's), `photos` (the
+development photos of configs/photos.py as contents, reflection padding: the
+website's painting models). The thesis's
 photorealistic variant of this network is configs/fast_photo_thesis.py.
 """
 
 import ml_collections
 
-from configs import common
+from configs import common, photos
 
 # `tiny`: 64 px, 12 steps on the samples (tests and CPUs); shared by the fast photorealistic presets.
 TINY = {"image_size": 64, "batch_size": 2, "style_size": 128, "total_steps": 12, "log_every_steps": 2,
@@ -66,7 +68,7 @@ def get_config(arg=None):
   config.preview_images = ("bundled:chelsea.jpg", "bundled:rocket.jpg")  # stylized every sample_every_steps
   config.preview_size = 256  # long side of the previews
 
-  for item in common.arguments(arg, ("tiny", "small", "johnson_layers")):
+  for item in common.arguments(arg, ("tiny", "small", "johnson_layers", "photos")):
     if item == "tiny":
       config.update(TINY)
     elif item == "small":  # a quarter of the compute: about a second per megapixel on a 2-core CPU
@@ -75,4 +77,7 @@ def get_config(arg=None):
     elif item == "johnson_layers":  # Johnson et al. 2016 with VGG16
       config.loss.content_layers = ("relu2_2",)
       config.loss.style_layers = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
+    elif item == "photos":  # 82 varied photos instead of a dozen samples; no border lines from zero padding
+      config.data = "files:" + ",".join(photos.training_photos())
+      config.net.padding = "reflect"
   return config

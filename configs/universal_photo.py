@@ -23,51 +23,9 @@ style, with random colour grades; the held-out pairs are
 for the evaluation, experiments/universal_vs_luan.py).
 """
 
-import os
-
-from configs import common, fast_photo
+from configs import common, fast_photo, photos as development
 
 STYLES = "bundled:grace_hopper.jpg,bundled:rocket.jpg,bundled:chelsea.jpg,bundled:coffee.jpg"  # the first: samples
-SHARED = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data"))
-PAIRS = os.path.join(SHARED, "photo")  # Luan's pairs: inN.png, tarN.png, inN_seg.png, tarN_seg.png, luan_resultN.png
-
-
-def _is_png(path):
-  try:
-    with open(path, "rb") as f:
-      return f.read(8) == b"\x89PNG\r\n\x1a\n"
-  except OSError:
-    return False
-
-
-def pairs():
-  """The numbers N of Luan's development pairs, ascending."""
-  names = os.listdir(PAIRS) if os.path.isdir(PAIRS) else []
-  return sorted(int(name[2:-4]) for name in names if name.startswith("in") and name[2:-4].isdigit())
-
-
-def usable(pair):
-  """Whether both photos of `pair` are PNG files (tar23.png of the shared copy is a 23-byte text stub, a link in
-  Luan's repository)."""
-  return all(_is_png(os.path.join(PAIRS, f"{side}{pair}.png")) for side in ("in", "tar"))
-
-
-def held_out_pairs():
-  """Every fourth pair (the 1st, 5th, ...), never trained on: the evaluation's pairs (the usable ones)."""
-  return [n for n in pairs()[::4] if usable(n)]
-
-
-def training_photos():
-  """Both photos of every other pair, then the shared content photos."""
-  numbers = pairs()
-  held_out = set(numbers[::4])
-  photos = [os.path.join(PAIRS, f"{side}{n}.png") for n in numbers if n not in held_out and usable(n)
-            for side in ("in", "tar")]
-  content = os.path.join(SHARED, "content")
-  names = os.listdir(content) if os.path.isdir(content) else []
-  return photos + sorted(os.path.join(content, name) for name in names)
-
-
 def get_config(arg=None):
   items = common.arguments(arg, ("cpu", "tiny", "matting", "photos"))
   config = fast_photo.get_config(",".join(item for item in items if item != "photos"))
@@ -77,7 +35,7 @@ def get_config(arg=None):
   if "cpu" in items and "tiny" not in items:
     config.total_steps = 4000
   if "photos" in items:
-    photos = training_photos()
+    photos = development.training_photos()
     config.data = "files:" + ",".join(photos)
     config.style = ",".join(photos)
     config.augment.grade_probability = 0.5

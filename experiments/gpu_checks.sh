@@ -47,11 +47,11 @@ EOF
   "$py" - "$folder/photos" <<'EOF' || return 1
 import os, sys
 from PIL import Image
-from configs import universal_photo
+from configs import photos as development
 from stylejax.io import images
 out = sys.argv[1]
 os.makedirs(out, exist_ok=True)
-photos = universal_photo.training_photos()
+photos = development.training_photos()
 for k, path in enumerate(photos):  # numbered: two folders' photos may share a name
   image = images.read_rgb(path)
   scale = 320 / min(image.size)

@@ -3,7 +3,7 @@
   python run.py --config experiments/universal_vs_luan.py --workdir runs/universal_vs_luan \
       --config.models.universal=runs/universal_photos
 
-Every pair of configs/universal_photo.py's `held_out_pairs()` (never seen in
+Every pair of configs/photos.py's `held_out_pairs()` (never seen in
 training by the `photos` preset) whose mask files the scorer reads (pair 59's
 content mask has 7% of its pixels off Luan's palette and is refused, so 12
 pairs of 13 are scored): the network stylises inN with tarN as its
@@ -18,7 +18,7 @@ import os
 
 import ml_collections
 
-from configs import universal_photo
+from configs import photos
 from stylejax.core import masks
 from stylejax.errors import UserError
 from stylejax.io import mask_files
@@ -26,13 +26,13 @@ from stylejax.io import mask_files
 
 def pair_files(pairs, name):
   """Luan's files `name` ('in{}', 'tar{}_seg', ...) of the given pairs, comma-separated."""
-  return ",".join(os.path.join(universal_photo.PAIRS, name.format(n) + ".png") for n in pairs)
+  return ",".join(os.path.join(photos.PAIRS, name.format(n) + ".png") for n in pairs)
 
 
 def masks_readable(pair):
   """Whether the scorer reads both mask files of `pair` (stylejax.core.masks.color_masks)."""
   try:
-    masks.color_masks(*(mask_files.load_segmentation(os.path.join(universal_photo.PAIRS, f"{side}{pair}_seg.png"))
+    masks.color_masks(*(mask_files.load_segmentation(os.path.join(photos.PAIRS, f"{side}{pair}_seg.png"))
                         for side in ("in", "tar")))
   except UserError:
     return False
@@ -40,7 +40,7 @@ def masks_readable(pair):
 
 
 def get_config(arg=None):
-  pairs = [pair for pair in universal_photo.held_out_pairs() if masks_readable(pair)]
+  pairs = [pair for pair in photos.held_out_pairs() if masks_readable(pair)]
   config = ml_collections.ConfigDict()
   config.job = "compare_photo"
   config.image_size = 384

@@ -10,7 +10,7 @@ from configs import fast_photo, johnson
 from stylejax import settings
 from stylejax.errors import UserError
 
-ARGUMENTS = {"gatys": ["", "tiny"], "luan": ["", "tiny"], "johnson": ["", "tiny", "small", "johnson_layers", "tiny,small"],
+ARGUMENTS = {"gatys": ["", "tiny"], "luan": ["", "tiny"], "johnson": ["", "tiny", "small", "johnson_layers", "tiny,small", "small,photos"],
              "fast_photo": ["", "cpu", "tiny", "matting", "cpu,matting"], "fast_photo_thesis": ["", "cpu", "tiny"],
              "universal_photo": ["", "cpu", "tiny", "matting", "cpu,matting"],
              "web": ["", "tiny"], "stylize": [""], "export": [""], "weights": [""], "score": [""]}

@@ -1,0 +1,48 @@
+"""The development photos in ../shared/data (beside the repository): Luan's photorealistic pairs and the content
+photos, split into training photos and held-out evaluation pairs. Presets train on `training_photos()` (their
+`photos` argument); experiments/universal_vs_luan.py evaluates on `held_out_pairs()`."""
+
+import os
+
+SHARED = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data"))
+PAIRS = os.path.join(SHARED, "photo")  # Luan's pairs: inN.png, tarN.png, inN_seg.png, tarN_seg.png, luan_resultN.png
+
+
+def _is_png(path):
+  try:
+    with open(path, "rb") as f:
+      return f.read(8) == b"\x89PNG\r\n\x1a\n"
+  except OSError:
+    return False
+
+
+def pairs():
+  """The numbers N of Luan's development pairs, ascending."""
+  names = os.listdir(PAIRS) if os.path.isdir(PAIRS) else []
+  return sorted(int(name[2:-4]) for name in names if name.startswith("in") and name[2:-4].isdigit())
+
+
+def usable(pair):
+  """Whether both photos of `pair` are PNG files (tar23.png of the shared copy is a 23-byte text stub, a link in
+  Luan's repository)."""
+  return all(_is_png(os.path.join(PAIRS, f"{side}{pair}.png")) for side in ("in", "tar"))
+
+
+def held_out_pairs():
+  """Every fourth pair (the 1st, 5th, ...), never trained on: the evaluation's pairs (the usable ones)."""
+  return [n for n in pairs()[::4] if usable(n)]
+
+
+def training_photos():
+  """Both photos of every other pair, then the shared content photos."""
+  numbers = pairs()
+  held_out = set(numbers[::4])
+  photos = [os.path.join(PAIRS, f"{side}{n}.png") for n in numbers if n not in held_out and usable(n)
+            for side in ("in", "tar")]
+  content = os.path.join(SHARED, "content")
+  names = os.listdir(content) if os.path.isdir(content) else []
+  photos += sorted(os.path.join(content, name) for name in names)
+  if not photos:
+    raise ValueError(f"the `photos` argument trains on the development photos, and {SHARED} has none "
+                     f"(photo/inN.png, tarN.png, content/*)")
+  return photos
