@@ -282,6 +282,19 @@ def create_app(config, workdir, worker_running=lambda: False):
       status["waited"] = job.finished - job.created
     return status
 
+  def how_made(job):
+    """A job's method in the pages' words: the model's title, or the custom method's name."""
+    if job.kind == "online":
+      return job.params["model"].replace("_", " ").replace("-", " ").capitalize()
+    return METHODS.get(job.params.get("method"), "Your job")
+
+  def share_title(job):
+    """A shared result's title when its sharer gives none: its style's name (the model's, or the uploaded style
+    file's), else how it was made."""
+    if job.kind == "online" and not job.params.get("style_title"):
+      return how_made(job)
+    return job.params.get("style_title") or how_made(job)
+
   def job_pictures(job):
     """{"before": the photo's URL, "style": the style's URL or None} for a job's page."""
     folder = site_files.job_dir(workdir, job.token)
@@ -362,9 +375,12 @@ def create_app(config, workdir, worker_running=lambda: False):
       if style is None or not style.filename:
         raise Refusal(422, f"{chosen.title} takes the look of a style photo: choose one beside your photo")
       pictures[site_files.STYLE] = (style, "the style photo", config.online.max_side)
+    params = {"model": model, "strength": strength}
+    if chosen.takes_style:
+      params["style_title"] = uploads.title_from_name(style.filename)
     return await enqueue(request, "online", config.online.max_pending,
                          Refusal(503, "the site is busy stylising other photos; try again in a few seconds", 2),
-                         pictures, {"model": model, "strength": strength}, total=1)
+                         pictures, params, total=1)
 
   @app.get("/custom")
   def custom_form(request: Request):
@@ -386,14 +402,13 @@ def create_app(config, workdir, worker_running=lambda: False):
                          Refusal(503, f"the queue is full ({limits.max_queue} jobs); try again later", 60),
                          {site_files.CONTENT: (content, "the content image"),
                           site_files.STYLE: (style, "the style image")},
-                         {"method": method, "size": size}, email)
+                         {"method": method, "size": size, "style_title": uploads.title_from_name(style.filename)}, email)
 
   @app.get("/jobs/{token}")
   def job_page(request: Request, token: str):
     job = find_job(token)
     return render(request, "job.html", job=job, status=job_status(job), pictures=job_pictures(job),
-                  title=job.params.get("model", "").replace("_", " ").capitalize() or METHODS.get(
-                      job.params.get("method"), "Your job"))
+                  title=how_made(job), share_title=share_title(job))
 
   @app.get("/jobs/{token}/status")
   def job_state(token: str):
@@ -409,16 +424,32 @@ def create_app(config, workdir, worker_running=lambda: False):
                      f"stylejax-{job.token[:8]}-{name}" if download else None)
 
   @app.post("/jobs/{token}/share")
-  def share(request: Request, token: str, csrf: str = Form("")):
+  def share(request: Request, token: str, csrf: str = Form(""), title: str = Form("")):
+    """Adds a finished job's result to the gallery with its photo and style (once: sharing it again opens its
+    page)."""
     check_form(request, csrf)
     job = find_job(token)
     if job.state != queue_lib.DONE:
       raise Refusal(409, "only a finished job's result can be added to the gallery")
-    rate.check(client(request))
-    result = images.read_rgb(os.path.join(site_files.job_dir(workdir, job.token), site_files.RESULT))
-    title = job.params.get("model") or f"{job.params['method']} stylisation"
-    item_id, owner = album.add(result, title)
-    return render(request, "shared.html", item=album.get(item_id), owner=owner)
+    shared = album.shared_from(job.token)
+    if shared is None:
+      rate.check(client(request))
+      folder = site_files.job_dir(workdir, job.token)
+      before = os.path.join(folder, site_files.INPUT if job.kind == "online" else site_files.CONTENT)
+      style = os.path.join(folder, site_files.STYLE)
+      model = models().get(job.params.get("model", ""))
+      if not os.path.isfile(style):
+        style = model.style if model is not None and model.style else None
+      caption = (f"{how_made(job)}: a custom job at {job.params['size']} px" if job.kind == "custom" else
+                 f"Fast network {how_made(job)}" + (" with an uploaded style photo"
+                                                    if job.params.get("style_title") is not None else ""))
+      item_id, owner = album.add(images.read_rgb(os.path.join(folder, site_files.RESULT)),
+                                 " ".join(title.split())[:80] or share_title(job), caption,
+                                 images.read_rgb(before), style and images.read_rgb(style), job.token)
+      if owner is not None:
+        return render(request, "shared.html", item=album.get(item_id), owner=owner)
+      shared = album.get(item_id)
+    return RedirectResponse(f"/gallery/{shared.id}", 303)
 
   @app.get("/gallery")
   def gallery_page(request: Request, page: int = Query(1, ge=1, le=MAX_PAGE)):
@@ -441,6 +472,20 @@ def create_app(config, workdir, worker_running=lambda: False):
     if item is None:
       raise Refusal(404, GONE_ITEM)
     return item
+
+  @app.get("/gallery/{item_id}")
+  def gallery_item(request: Request, item_id: str):
+    item = find_item(item_id)
+    site = (config.base_url or str(request.base_url)).rstrip("/")  # as configured, else as the browser asked
+    return render(request, "gallery_item.html", item=item, url=f"{site}/gallery/{item.id}")
+
+  @app.get("/gallery/{item_id}/before")
+  def gallery_before(item_id: str):
+    return send_file(album.before_path(find_item(item_id).id), "image/jpeg", GONE_ITEM)
+
+  @app.get("/gallery/{item_id}/style")
+  def gallery_style(item_id: str):
+    return send_file(album.style_path(find_item(item_id).id), "image/jpeg", GONE_ITEM)
 
   @app.get("/gallery/{item_id}/image")
   def gallery_image(item_id: str, download: bool = False):

@@ -8,6 +8,8 @@ kept is re-encoded from the pixels under a generated name, so no metadata
 """
 
 import io
+import os
+import re
 
 from stylejax.errors import UserError
 from stylejax.io import images
@@ -34,3 +36,9 @@ def decode(data, max_bytes, max_pixels, what="the photo", size=None):
                           f"{max_pixels / 1e6:.3g} MP: send a smaller version")
   return images.open_rgb(io.BytesIO(data), max_pixels, what)
 
+
+
+def title_from_name(filename):
+  """A title from an uploaded file's name ("the-starry_night.1889.jpg" -> "The starry night 1889"), or ''."""
+  stem = os.path.splitext(os.path.basename(filename or ""))[0]
+  return " ".join(re.sub(r"[\W_]+", " ", stem).split())[:60].capitalize()

@@ -345,7 +345,7 @@ def test_gallery_upload_pages_download_share_and_owner_only_delete(site):
   first_page, second_page = (site.client.get(f"/gallery?page={n}").text for n in (1, 2))
   assert "third" in first_page and "&lt;script&gt;alert(1)&lt;/script&gt;" in first_page
   assert "<script>alert" not in first_page and "page 1 of 2" in first_page and "first" in second_page
-  item = second_page.split('href="/gallery/')[1].split("/")[0]
+  item = second_page.split('href="/gallery/')[1].split('"')[0]
   assert site.client.get(f"/gallery/{item}/image?download=1").headers["content-disposition"].startswith("attachment")
   assert site.client.get(f"/gallery/{item}/thumb").headers["content-type"] == "image/jpeg"
   wrong = site.client.post(f"/gallery/{item}/delete", data={"csrf": site.csrf, "token": owners[1]}, headers=HTML)
@@ -360,4 +360,18 @@ def test_gallery_upload_pages_download_share_and_owner_only_delete(site):
   assert early.status_code == 409
   site.worker.run_next()
   shared = site.client.post(f"/jobs/{token}/share", data={"csrf": site.csrf})
-  assert shared.status_code == 200 and "Painting" not in shared.text and "painting" in shared.text
+  assert shared.status_code == 200 and "“Painting”" in shared.text  # titled after the model's style
+  item = shared.text.split('id="item-page" href="/gallery/')[1].split('"')[0]
+  again = site.client.post(f"/jobs/{token}/share", data={"csrf": site.csrf}, follow_redirects=False)
+  assert again.status_code == 303 and again.headers["location"] == f"/gallery/{item}"  # no duplicate
+  page = site.client.get(f"/gallery/{item}").text  # its own page: before/after, the style, how it was made
+  assert 'id="compare-slider"' in page and f'src="/gallery/{item}/style"' in page and "Fast network Painting" in page
+  assert f"/gallery/{item}" in page.split('id="share-link"')[1].split(">")[0]  # the link to share
+  for name, kind in (("before", "image/jpeg"), ("style", "image/jpeg"), ("image", "image/png")):
+    assert site.client.get(f"/gallery/{item}/{name}").headers["content-type"] == kind
+
+  token = token_of(custom(site, address=""))  # a custom job: titled by the sharer, or after the style file
+  site.worker.run_next()
+  named = site.client.post(f"/jobs/{token}/share", data={"csrf": site.csrf, "title": "  My   cat "})
+  assert "“My cat”" in named.text
+  assert 'placeholder="S"' in site.client.get(f"/jobs/{token}").text  # the style upload was s.png

@@ -315,13 +315,14 @@ def test_only_a_trusted_proxy_chooses_the_client_address_of_the_rate_limit(confi
 def test_a_file_removed_after_its_job_or_item_was_found_is_a_404(config, workdir):
   client = TestClient(app_lib.create_app(config, workdir), raise_server_exceptions=False)
   album = gallery_lib.Gallery(site_files.database(workdir), site_files.gallery_dir(workdir))
-  item, _ = album.add(images.at_most(images.read_rgb(os.path.join(ROOT, "stylejax", "assets", "chelsea.jpg")), 32),
-                      "item")
+  picture = images.at_most(images.read_rgb(os.path.join(ROOT, "stylejax", "assets", "chelsea.jpg")), 32)
+  item, _ = album.add(picture, "item", before=picture, style=picture)
   job = fake_job(queue_lib.JobQueue(site_files.database(workdir)), workdir, 10, 0)
   # As retention or a delete does between finding the row and sending the file:
   for path in (*album.files(item), os.path.join(site_files.job_dir(workdir, job), site_files.CONTENT)):
     os.remove(path)
-  for url in (f"/gallery/{item}/thumb", f"/gallery/{item}/image", f"/jobs/{job}/files/{site_files.CONTENT}"):
+  for url in (*(f"/gallery/{item}/{name}" for name in ("thumb", "image", "before", "style")),
+              f"/jobs/{job}/files/{site_files.CONTENT}"):
     response = client.get(url)
     assert response.status_code == 404 and "no such" in response.json()["error"], url
 

@@ -1,11 +1,13 @@
-"""The site's job queue: submit, claim (atomic, online first), progress, finish, fail, leases, requeue, outbox."""
+"""The site's job queue: submit, claim (atomic, online first), progress, finish, fail, leases, requeue, outbox; the
+gallery's table across versions."""
 
 import multiprocessing
 import time
 
 import pytest
+from PIL import Image
 
-from stylejax.web import queue as queue_lib
+from stylejax.web import gallery as gallery_lib, queue as queue_lib
 
 
 @pytest.fixture
@@ -137,3 +139,17 @@ def test_two_worker_processes_never_claim_the_same_job(tmp_path):
     claimed = list(claimed)
   assert sorted(token for _, token in claimed) == sorted(tokens)  # each job exactly once
   assert all(jobs.get(token).worker == name for name, token in claimed)
+
+
+def test_a_gallery_of_an_earlier_version_gets_the_new_columns(tmp_path):
+  database = str(tmp_path / "site.db")
+  with queue_lib.connect(database) as db:  # the first schema
+    db.execute("CREATE TABLE gallery (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE NOT NULL, "
+               "title TEXT NOT NULL, created REAL NOT NULL, owner_hash TEXT NOT NULL)")
+    db.execute("INSERT INTO gallery (id, title, created, owner_hash) VALUES ('old', 'kept', 0, 'x')")
+  album = gallery_lib.Gallery(database, str(tmp_path / "gallery"))
+  assert album.get("old") == gallery_lib.Item("old", "kept", 0.0)
+  picture = Image.new("RGB", (8, 8))
+  first, owner = album.add(picture, "t", source="job1")
+  assert owner and album.add(picture, "t", source="job1") == (first, None)  # one item per shared job
+  assert album.shared_from("job1").id == first and album.shared_from("") is None

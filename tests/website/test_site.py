@@ -245,6 +245,11 @@ def test_in_a_real_browser_stylise_custom_job_mail_gallery_download(tmp_path, in
       with open(download.value.path(), "rb") as f:
         assert f.read() == httpx.get(job_url + "/files/result.png").content
       shot("gallery")
+      page.click(".grid figure >> nth=0 >> img")  # the picture's own page: before/after, its style, a link
+      expect(page.locator("#compare-slider")).to_be_visible()
+      expect(page.locator("#style-image")).to_be_visible()
+      assert page.input_value("#share-link") == page.url
+      shot("gallery_item")
 
       page.goto(site.url + "/stylize")
       page.set_input_files("input[name=photo]", {"name": "photo.jpg", "mimeType": "image/jpeg",
