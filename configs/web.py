@@ -36,7 +36,7 @@ def get_config(arg=None):
   config.custom.gatys = "gatys"  # the preset (configs/NAME.py[:arg]) of the artistic method
   config.custom.luan = "luan"  # ... of the photorealistic method (automatic masks)
   config.custom.sizes = (256, 384, 512)  # long sides offered; the first is the default
-  config.custom.log_every_steps = 10  # progress updates (and online requests served in between)
+  config.custom.log_every_steps = 10  # progress updates
 
   config.limits = ml_collections.ConfigDict()
   config.limits.max_upload_bytes = 15_000_000  # per file

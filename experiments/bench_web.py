@@ -5,13 +5,15 @@
 Starts `run.py --config configs/web.py:tiny` (custom jobs: gatys:tiny at 64 px)
 with the default online limits and a rate limit high enough for one address to
 send everything, then:
-  1. single requests: a 1-megapixel photo (1280x800) with the bundled artistic model, one at a time;
+  1. single requests: a 1-megapixel photo (1280x800) and a 512-px photo with the bundled artistic model, one at
+     a time;
   2. `--requests` online stylisations of a 512-px photo from `--clients` concurrent clients, each submitting,
      polling the job's status and downloading the result, as the page does; a refusal (503/429 with
      Retry-After) is counted and the client waits as told;
   3. `--custom` tiny custom jobs submitted at once, timed until the last is done;
-while sampling the resident memory of the server and its worker. Writes
-bench.json and bench.md into --out.
+while sampling the resident memory of the server and its worker; then, on a second site whose custom jobs use
+the full `gatys` preset at 256 px, `--beside` 512-px photos one at a time while such a job compiles and runs (the
+worker's online lane). Writes bench.json and bench.md into --out.
 """
 
 import argparse
@@ -204,6 +206,40 @@ def custom_throughput(url, jobs):
   return {"jobs": jobs, "done": states.count("done"), "wall_s": wall, "jobs_per_min": 60 * jobs / wall}
 
 
+def beside_custom(photo, requests):
+  """`requests` photos one at a time, each from submission to the downloaded result, while a custom job (the full
+  gatys preset at 256 px, submitted first) compiles and runs, on a site of its own: {p50_s, max_s, runs, the
+  custom job's state and step at the end}."""
+  port = free_port()
+  url = f"http://127.0.0.1:{port}"
+  server = start_site(tempfile.mkdtemp(prefix="bench_web_beside_"), port, "--config.custom.gatys=gatys",
+                      "--config.custom.sizes=(256,)", "--config.limits.submissions_per_minute=100000")
+  try:
+    wait_until_up(url, server)
+    client = Client(url)
+    client.stylize(photo)  # the model loaded and this size compiled, as on a site that has served it before
+    with open(PHOTO, "rb") as f, open(STYLE, "rb") as g:
+      job = client.submit("/custom", {"content": ("c.jpg", f.read()), "style": ("s.jpg", g.read())},
+                          {"method": "gatys", "size": 256})[1]
+    def status():
+      return client.http.get(url + job + "/status").json()
+
+    while status()["state"] != "running":
+      time.sleep(0.05)
+    preparing = [client.stylize(photo)[1] for _ in range(requests // 2)]  # while the job compiles
+    while status()["step"] == 0:
+      time.sleep(0.05)
+    stepping = [client.stylize(photo)[1] for _ in range(requests - requests // 2)]  # while it takes steps
+    custom = status()
+  finally:
+    server.send_signal(signal.SIGINT)
+    server.wait(60)
+  runs = preparing + stepping
+  return {"p50_s": statistics.median(runs), "max_s": max(runs), "preparing": preparing, "stepping": stepping,
+          "stepping_p50_s": statistics.median(stepping), "custom_state": custom["state"],
+          "custom_step": custom["step"], "custom_total": custom["total"]}
+
+
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--out", default="experiments/results/web_bench")
@@ -212,6 +248,7 @@ def main():
   parser.add_argument("--single", type=int, default=5, help="1-megapixel requests, one at a time")
   parser.add_argument("--custom", type=int, default=6, help="tiny custom jobs")
   parser.add_argument("--max-pending", type=int, default=0, help="online.max_pending (0: the site's default)")
+  parser.add_argument("--beside", type=int, default=10, help="512-px requests while a custom job runs")
   args = parser.parse_args()
   port = free_port()
   url = f"http://127.0.0.1:{port}"
@@ -226,7 +263,9 @@ def main():
     megapixel, small = jpeg(1280, 800), jpeg(512, 341)
     client.stylize(megapixel), client.stylize(small)  # the worker loads the model and compiles both sizes
     single = [client.stylize(megapixel)[1] for _ in range(args.single)]
+    alone = [client.stylize(small)[1] for _ in range(args.single)]
     results = {"single_1mp": {"p50_s": statistics.median(single), "runs": single},
+               "single_512px": {"p50_s": statistics.median(alone), "runs": alone},
                "online_512px": online_load(url, small, args.requests, args.clients),
                "custom_tiny": custom_throughput(url, args.custom)}
   finally:
@@ -234,15 +273,22 @@ def main():
     server.send_signal(signal.SIGINT)
     server.wait(60)
   results["memory"] = memory.summary()
+  results["beside_custom_512px"] = beside_custom(small, args.beside)
   results["machine"] = f"{os.cpu_count()}-core CPU, loopback"
   results["online_max_pending"] = args.max_pending or "default (4)"
   os.makedirs(args.out, exist_ok=True)
   with open(os.path.join(args.out, "bench.json"), "w") as f:
     json.dump(results, f, indent=2)
   online, custom, mem = results["online_512px"], results["custom_tiny"], results["memory"]
+  beside = results["beside_custom_512px"]
   table = "\n".join([
       "| measure | value |", "|---|---|",
       f"| 1-MP photo, one at a time: p50 (submit → result downloaded) | {results['single_1mp']['p50_s']:.2f} s |",
+      f"| 512-px photo, one at a time: p50 | {results['single_512px']['p50_s']:.2f} s |",
+      f"| 512-px photo, one at a time while a custom job (gatys, 256 px) compiles and runs: p50 / max | "
+      f"{beside['p50_s']:.2f} s / {beside['max_s']:.2f} s (p50 {beside['stepping_p50_s']:.2f} s of those while "
+      f"it took steps; the job {beside['custom_state']} at step {beside['custom_step']} of "
+      f"{beside['custom_total']} by the last) |",
       f"| 512-px photo, {online['clients']} clients, {online['requests']} requests, online.max_pending "
       f"{results['online_max_pending']}: p50 / p95 | "
       f"{online['p50_s']:.2f} s / {online['p95_s']:.2f} s |",

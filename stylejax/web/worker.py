@@ -2,10 +2,12 @@
 
     python -m stylejax.web.worker WORKDIR LIFELINE_FD      (the `web` job starts and supervises it)
 
-It keeps VGG and the fast models in memory, claims jobs from the queue (online
-first), writes their progress and results. Online requests are also served
-between the chunks of a running custom job, so a photo never waits for a slow
-optimisation. A heartbeat thread renews the leases of its jobs; if this process
+It keeps VGG and the fast models in memory, claims jobs from the queue and
+writes their progress and results, in two lanes: the main thread runs custom
+jobs one at a time, and an online thread runs online requests as they come,
+also while a custom job compiles or runs (the two share the CPU or
+accelerator), so a photo never waits for a slow optimisation. A heartbeat
+thread renews the leases of its jobs; if this process
 dies, its job goes back to the queue (stylejax.web.queue) and runs again from
 its start. A mail thread sends the outbox when a job ends and retries what the
 SMTP server refused every `smtp.retry_seconds`, also while a long job runs.
@@ -22,7 +24,8 @@ for something new the worker drops every compiled program
 shapes per model, custom jobs) were compiled since the last drop, or when it
 holds more than half of `vm.max_map_count` maps (counted in /proc/self/maps);
 the next use of one compiles it again, from the persistent cache in
-WORKDIR/xla_cache.
+WORKDIR/xla_cache. Programs are dropped only while one job runs, never under
+the other lane's running job (then the drop waits for the next chance).
 """
 
 import logging
@@ -79,6 +82,8 @@ class Worker:
     self.lease = config.worker.lease_seconds
     self.models = {}  # name -> (path, api.Model), loaded on first use, least recently used first
     self.programs = set()  # what compiled programs since the last jax.clear_caches (see `compiling`)
+    self.running = 0  # jobs running now, in both lanes
+    self.lock = threading.Lock()  # guards `programs` and `running`
     self.mail_now = threading.Event()  # wakes the mail thread
 
   def model(self, name):
@@ -96,15 +101,16 @@ class Worker:
   def compiling(self, key):
     """Notes that the next work may compile the programs of `key` (a model and photo shape, or a custom job);
     first drops every compiled program if `worker.max_programs` distinct keys were noted since the last drop, or
-    if this process holds more than half of the kernel's memory map limit."""
-    if key not in self.programs and self.programs:
-      maps, limit = memory_maps()
-      if len(self.programs) >= self.config.worker.max_programs or maps > MAP_SHARE * limit:
-        log.info("dropping the programs compiled for %d photo shapes and jobs (%d of %d memory maps)",
-                 len(self.programs), maps, limit)
-        jax.clear_caches()
-        self.programs.clear()
-    self.programs.add(key)
+    if this process holds more than half of the kernel's memory map limit, unless the other lane runs a job."""
+    with self.lock:
+      if key not in self.programs and self.programs and self.running <= 1:  # no job of the other lane runs
+        maps, limit = memory_maps()
+        if len(self.programs) >= self.config.worker.max_programs or maps > MAP_SHARE * limit:
+          log.info("dropping the programs compiled for %d photo shapes and jobs (%d of %d memory maps)",
+                   len(self.programs), maps, limit)
+          jax.clear_caches()
+          self.programs.clear()
+      self.programs.add(key)
 
   def online(self, job):
     """Stylises the uploaded photo with the chosen model at its own size (with the uploaded style photo, for a
@@ -134,7 +140,6 @@ class Worker:
       first = first or (time.perf_counter(), step)
       if not self.queue.progress(job.token, self.id, step, total, self.lease):
         raise LostJob
-      self.serve_online()
 
     with runlog.observing(on_progress):
       summary = launch.run(config, folder)
@@ -143,6 +148,8 @@ class Worker:
   def run_job(self, job):
     """Runs one claimed job to done or failed; gives it back on Ctrl-C or when the server is gone."""
     log.info("job %s (%s) claimed, attempt %d", job.token, job.kind, job.attempts)
+    with self.lock:
+      self.running += 1
     try:
       result = (self.online if job.kind == "online" else self.custom)(job)
     except LostJob:
@@ -158,19 +165,27 @@ class Worker:
       self.queue.fail(job.token, self.id, "the job failed with an internal error (details in the worker log)")
     else:
       self.queue.finish(job.token, self.id, result)
+    finally:
+      with self.lock:
+        self.running -= 1
     self.mail_now.set()
 
-  def run_next(self):
-    """Claims and runs the next job (online first); False if none was waiting."""
-    job = self.queue.claim(self.id, self.lease)
+  def run_next(self, kinds=tuple(queue_lib.PRIORITY)):
+    """Claims and runs the next job of `kinds` (online first); False if none was waiting."""
+    job = self.queue.claim(self.id, self.lease, kinds)
     if job is not None:
       self.run_job(job)
     return job is not None
 
-  def serve_online(self):
-    """Runs every waiting online request (between chunks of a custom job too)."""
-    while (job := self.queue.claim(self.id, self.lease, kinds=("online",))) is not None:
-      self.run_job(job)
+  def online_lane(self, stop):
+    """The online thread: runs online requests as they come until `stop` is set."""
+    while not stop.is_set():
+      try:
+        if not self.run_next(("online",)):
+          stop.wait(self.config.worker.poll_seconds)
+      except Exception:  # e.g. the database briefly unusable: the lane must go on
+        log.error("the online lane failed:\n%s", traceback.format_exc())
+        stop.wait(1.0)
 
   def send_mail(self):
     """Sends the outbox: each finished job with an address gets one mail (kept for later if the server refuses).
@@ -216,18 +231,20 @@ class Worker:
     """Claims and runs jobs until Ctrl-C, SIGTERM or the server's end."""
     stop = threading.Event()
     mailer = threading.Thread(target=self.mailer, args=(stop,), daemon=True)
-    for thread in (threading.Thread(target=self.heartbeat, args=(stop,), daemon=True), mailer):
+    lane = threading.Thread(target=self.online_lane, args=(stop,), daemon=True)
+    for thread in (threading.Thread(target=self.heartbeat, args=(stop,), daemon=True), mailer, lane):
       thread.start()
     log.info("worker %s started", self.id)
     try:
       while True:
-        if not self.run_next():
+        if not self.run_next(("custom",)):
           time.sleep(self.config.worker.poll_seconds)
     except KeyboardInterrupt:
       log.info("worker %s stopped", self.id)
     finally:
       stop.set()
       self.mail_now.set()
+      lane.join(10)  # the online request it runs (about a second) finishes
       mailer.join(10)  # a mail being sent is marked sent
 
 

@@ -272,6 +272,9 @@ def test_the_worker_drops_its_compiled_programs_past_max_programs_or_half_the_ma
   worker.compiling(("starry_night", (16, 24), None))  # compiled already: nothing new to compile, nothing dropped
   worker.compiling("a custom job")
   assert drops[1:] == [{("starry_night", (16, 24), None)}] and worker.programs == {"a custom job"}
+  worker.running = 2  # a job in each lane: no drop under the other lane's job; it waits for the next chance
+  worker.compiling("another custom job")
+  assert len(drops) == 2 and worker.programs == {"a custom job", "another custom job"}
 
 
 @pytest.mark.slow
