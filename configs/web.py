@@ -35,7 +35,9 @@ def get_config(arg=None):
   config.custom = ml_collections.ConfigDict()
   config.custom.gatys = "gatys"  # the preset (configs/NAME.py[:arg]) of the artistic method
   config.custom.luan = "luan"  # ... of the photorealistic method (automatic masks)
-  config.custom.sizes = (256, 384, 512)  # long sides offered; the first is the default
+  # Long sides offered; the first is the default. Above twice a preset's own size, a job runs coarse to fine
+  # (stylejax.web.worker.coarse_to_fine): Luan's result is carried up as local affine colour transforms.
+  config.custom.sizes = (256, 384, 512, 768, 1024)
   config.custom.log_every_steps = 10  # progress updates
 
   config.limits = ml_collections.ConfigDict()

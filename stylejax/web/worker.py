@@ -29,6 +29,7 @@ the other lane's running job (then the drop waits for the next chance).
 """
 
 import logging
+import math
 import os
 import signal
 import sys
@@ -58,6 +59,21 @@ def memory_maps():
       return sum(1 for _ in f), limit
   except (OSError, ValueError):
     return 0, float("inf")
+
+
+def coarse_to_fine(config, size):
+  """Overrides of an optimize preset's `config` for an output of long side `size`. Below twice the preset's own
+  image_size (the size its schedule was chosen at) it runs as it is, at `size`. From twice on it gets
+  floor(log2(size / image_size)) more scales, so its own schedule runs at sizes from its own to twice its own:
+  with guided upsampling (Luan) the result is carried to the new scales as local affine colour transforms in 0
+  steps (a full-size photo costs little more than the preset's size); otherwise each new scale takes a fifth of
+  the preset's steps (Gatys)."""
+  extra = math.floor(math.log2(max(size / config.image_size, 1.0)))
+  if extra == 0:
+    return {"image_size": size}
+  steps = tuple(config.scale_steps) or (config.total_steps,) * config.num_scales
+  more = 0 if config.upsample == "guided" else max(config.total_steps // 5, 1)
+  return {"image_size": size, "num_scales": config.num_scales + extra, "scale_steps": steps + (more,) * extra}
 
 
 def timings(start, first, end, total):
@@ -127,11 +143,13 @@ class Worker:
     return {"seconds": seconds}
 
   def custom(self, job):
-    """The slow method (Gatys or Luan) on the uploaded pair through the optimize job, with progress."""
+    """The slow method (Gatys or Luan) on the uploaded pair through the optimize job, with progress; sizes above
+    the preset's own are reached coarse to fine (`coarse_to_fine`)."""
     folder = site_files.job_dir(self.workdir, job.token)
     config = api.preset(self.config.custom[job.params["method"]], content=os.path.join(folder, site_files.CONTENT),
-                        style=(os.path.join(folder, site_files.STYLE),), image_size=job.params["size"],
-                        seed=self.config.seed, log_every_steps=self.config.custom.log_every_steps)
+                        style=(os.path.join(folder, site_files.STYLE),), seed=self.config.seed,
+                        log_every_steps=self.config.custom.log_every_steps)
+    config = configs.override(config, coarse_to_fine(config, job.params["size"]))
     self.compiling(job.token)  # each run compiles programs of its own (the optimiser is a static argument)
     start, first = time.perf_counter(), None  # first: (time, step) of the first progress report
 

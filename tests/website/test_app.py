@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from configs import web
+from stylejax import api
 from stylejax.errors import UserError
 from stylejax.web import app as app_lib, queue as queue_lib, site as site_lib, site_files, worker as worker_lib
 from tests.helpers import free_port
@@ -241,6 +242,20 @@ def test_online_requests_are_served_while_a_custom_job_runs(site):
     stop.set()
     lane.join(30)
   assert served and site.worker.queue.get(slow).state == queue_lib.DONE and not lane.is_alive()
+
+
+def test_custom_jobs_from_twice_the_presets_size_run_coarse_to_fine(site):
+  luan, gatys = api.preset("luan"), api.preset("gatys")  # the site's presets: 384 and 512 px, as tuned
+  assert worker_lib.coarse_to_fine(luan, 512) == {"image_size": 512}
+  assert worker_lib.coarse_to_fine(luan, 1024) == {"image_size": 1024, "num_scales": 3, "scale_steps": (300, 30, 0)}
+  assert worker_lib.coarse_to_fine(gatys, 1024) == {"image_size": 1024, "num_scales": 2, "scale_steps": (500, 100)}
+  site.config.custom.sizes = (64, 128)  # gatys:tiny is a 64-px preset
+  rebuild(site)
+  token = token_of(custom(site, address="", size=128))
+  site.worker.run_next()
+  done = status(site, token)
+  assert done["state"] == "done" and done["total"] == 24  # 20 steps at 64 px, 4 at 128 px
+  assert max(Image.open(io.BytesIO(site.client.get(done["files"]["result.png"]).content)).size) == 128
 
 
 def test_luan_custom_job_with_automatic_masks(site):
