@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The website's painting models, trained on this machine's CPU: configs/johnson.py:small,photos (a quarter of the
 # network's compute, the 82 development photos as contents, reflection padding) for each style in turn, each run
-# exported in float16 into OUT/NAME (copy a folder to stylejax/assets/models/ to bundle it).
+# exported in float16 into OUT/NAME with the home page's example.jpg (copy a folder to stylejax/assets/models/ to
+# bundle it).
 #
 #   bash experiments/train_site_models.sh RUNS OUT [NAME ...]      (default: every style below, in this order)
 #
@@ -28,4 +29,5 @@ for name in "${names[@]}"; do
       --config.image_size="${SIZE:-192}" --config.style_size=384 --config.loss.content_weight=2 \
       --config.total_steps="${STEPS:-1500}" --config.sample_every_steps=250 --config.checkpoint_every_steps=250
   "$py" run.py --config configs/export.py --workdir "$out/$name" --config.model="$runs/$name" --config.dtype=float16
+  "$py" experiments/model_example.py "$out/$name"  # the home page's example
 done

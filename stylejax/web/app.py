@@ -505,12 +505,14 @@ def create_app(config, workdir, worker_running=lambda: False):
       raise Refusal(403, "that is not this picture's delete token")
     return RedirectResponse("/gallery", 303)
 
-  @app.get("/models/{name}/style.jpg")
-  def model_style(name: str):
+  @app.get("/models/{name}/{picture}.jpg")
+  def model_picture(name: str, picture: str):
+    """A model's style image (style.jpg) or example result (example.jpg)."""
     model = models().get(name)
-    if model is None or not model.style:
-      raise Refusal(404, "this model has no style image")
-    return send_file(model.style, "image/jpeg", "this model has no style image")
+    path = {"style": model.style, "example": model.example}.get(picture) if model is not None else None
+    if not path:
+      raise Refusal(404, f"this model has no {picture} image")
+    return send_file(path, "image/jpeg", f"this model has no {picture} image")
 
   @app.get("/favicon.ico")
   def favicon():

@@ -26,6 +26,7 @@ class Model:
   path: str
   kind: str
   style: str  # path of style.jpg, or ''
+  example: str = ""  # path of example.jpg (a photo it stylised, experiments/model_example.py), or ''
 
   @property
   def takes_style(self):
@@ -58,7 +59,9 @@ def _read(folder):
     return None
   style = os.path.join(folder, "style.jpg")  # a network that takes a style has no style of its own to show
   shown = os.path.isfile(style) and not networks.KINDS[kind].takes_style
-  return Model(os.path.basename(folder), folder, kind, style if shown else "")
+  example = os.path.join(folder, "example.jpg")
+  return Model(os.path.basename(folder), folder, kind, style if shown else "",
+               example if os.path.isfile(example) else "")
 
 
 def models(folders):

@@ -75,7 +75,10 @@ def test_pages_render_with_security_headers_and_the_model_menu(site):
   assert site.client.get("/static/style.css").status_code == 200
   assert site.client.get("/static/").status_code == 404  # no directory listing
   assert 'type="email"' in site.client.get("/custom").text  # mail is configured
-  assert 'href="/stylize?model=photo"' in site.client.get("/").text  # the home page's tiles choose their style
+  home = site.client.get("/").text  # each bundled model's example result; the tiles choose their style
+  assert 'href="/stylize?model=photo"' in home and 'src="/models/starry_night/example.jpg"' in home
+  assert site.client.get("/models/universal/example.jpg").headers["content-type"] == "image/jpeg"
+  assert site.client.get("/models/painting/example.jpg").status_code == 404  # a model without one
   assert 'value="photo" checked' in site.client.get("/stylize?model=photo").text
   assert 'value="painting" checked' in site.client.get("/stylize?model=nonsense").text  # the first model
 

@@ -129,7 +129,7 @@ def test_in_a_real_browser_stylise_custom_job_mail_gallery_download(tmp_path, in
       expect(page.locator("h1")).to_contain_text("Paint your photos")
       shot("home")
 
-      page.click("a.model:has-text('Starry night')")  # a style's tile opens the form with it chosen
+      page.click("a.example:has-text('Starry night')")  # a style's example opens the form with it chosen
       expect(page.locator("input[value=starry_night]")).to_be_checked()
       page.set_input_files("input[name=photo]", PHOTO)
       shot("stylize")
