@@ -6,7 +6,11 @@ are named `bundled:NAME` (stylejax/assets). A preset's argument
 (`configs/NAME.py:a,b`) is read with `arguments`.
 """
 
+import dataclasses
+
 import ml_collections
+
+from stylejax.core import grades
 
 
 def arguments(arg, allowed):
@@ -49,18 +53,10 @@ def loss():
 
 
 def augment():
-  """Random colour grades of the training styles, for a network that takes a style (stylejax.core.grades:
-  channel mix, tone curves with black and white points, saturation, contrast and brightness)."""
-  section = ml_collections.ConfigDict()
-  section.grade_probability = 0.0  # each example's style image graded at random
-  section.pair_probability = 0.0  # each example a reference pair: style G(another photo), reference G(its photo)
-  section.mix = 0.1  # off-diagonal channel-mix weights in ±mix
-  section.curve = 0.5  # standard deviation of the tone curves' log-slopes
-  section.levels = 0.1  # black point in [0, levels], white point in [1 - levels, 1] (0..1 scale)
-  section.saturation = 0.3  # saturation change in ±saturation (-1: grey)
-  section.contrast = 0.2  # contrast exp(±contrast) about mid-grey
-  section.brightness = 0.05  # brightness offset in ±brightness (0..1 scale)
-  return section
+  """Random colour grades of the training styles, for a network that takes a style: the fields of
+  stylejax.core.grades.Augment with their defaults and meanings (channel mix, tone curves with black and white
+  points, saturation, contrast and brightness; how often a style is graded or made a reference pair)."""
+  return ml_collections.ConfigDict(dataclasses.asdict(grades.Augment()))
 
 
 def masks():

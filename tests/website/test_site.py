@@ -249,6 +249,7 @@ def test_in_a_real_browser_stylise_custom_job_mail_gallery_download(tmp_path, in
       expect(page.locator("#compare-slider")).to_be_visible()
       expect(page.locator("#style-image")).to_be_visible()
       assert page.input_value("#share-link") == page.url
+      item_url = page.url
       shot("gallery_item")
 
       page.goto(site.url + "/stylize")
@@ -259,7 +260,9 @@ def test_in_a_real_browser_stylise_custom_job_mail_gallery_download(tmp_path, in
       shot("refusal")
 
       page.set_viewport_size({"width": 390, "height": 844})  # a phone
-      for name, url in (("phone_stylize", site.url + "/stylize"), ("phone_job", job_url)):
+      for name, url in (("phone_home", site.url), ("phone_stylize", site.url + "/stylize"),
+                        ("phone_custom", site.url + "/custom"), ("phone_job", job_url),
+                        ("phone_gallery", site.url + "/gallery"), ("phone_gallery_item", item_url)):
         page.goto(url)
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")  # nothing off screen
         shot(name)
