@@ -174,7 +174,8 @@ def create_app(config, workdir, worker_running=lambda: False):
   def render(request, name, code=200, **context):
     """A rendered template with the client's CSRF token (a new one is set as a cookie)."""
     token = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
-    response = templates.TemplateResponse(request, name, {"csrf": token, **context}, status_code=code)
+    response = templates.TemplateResponse(request, name, {"csrf": token, "max_upload_bytes": limits.max_upload_bytes,
+                                                          **context}, status_code=code)
     if CSRF_COOKIE not in request.cookies:
       response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="strict")
     return response

@@ -258,6 +258,10 @@ def test_in_a_real_browser_stylise_custom_job_mail_gallery_download(tmp_path, in
       page.click("button[type=submit]")
       expect(page.locator(".form-status")).to_contain_text("Not a readable image: the photo.")  # on the form, to fix there
       shot("refusal")
+      page.set_input_files("input[name=photo]", {"name": "huge.jpg", "mimeType": "image/jpeg",
+                                                 "buffer": b"\0" * 16_000_000})
+      page.click("button[type=submit]")  # refused before sending: the site would close the connection on it
+      expect(page.locator(".form-status")).to_contain_text("“huge.jpg” is 16.0 MB; the limit is 15.0 MB per file")
 
       page.set_viewport_size({"width": 390, "height": 844})  # a phone
       for name, url in (("phone_home", site.url), ("phone_stylize", site.url + "/stylize"),

@@ -119,9 +119,20 @@
   function retryingForm(form) {
     var status = form.querySelector(".form-status");
     var button = form.querySelector("button[type=submit]");
+    var maxBytes = Number(form.dataset.maxBytes);
     form.addEventListener("submit", function (event) {
       event.preventDefault();
-      var body = new FormData(form);
+      var large = Array.prototype.map.call(form.querySelectorAll("input[type=file]"), function (input) {
+        return input.files[0];
+      }).filter(function (file) { return file && file.size > maxBytes; })[0];
+      status.classList.remove("refusal");
+      if (large) {  // refused here: the site would close the connection on it
+        status.textContent = "“" + large.name + "” is " + (large.size / 1e6).toFixed(1) + " MB; the limit is " +
+            (maxBytes / 1e6).toFixed(1) + " MB per file: send a smaller or more compressed version.";
+        status.classList.add("refusal");
+        return;
+      }
+      var body = new FormData(form), failures = 0;
       button.disabled = true;
       function send() {
         status.textContent = "Uploading…";
@@ -148,11 +159,16 @@
             });
           })
           .catch(function () {
-            status.textContent = "Connection to the site lost; trying again in 3 s";
+            if (++failures > 5) {
+              status.textContent = "The site does not answer; try again later.";
+              status.classList.add("refusal");
+              button.disabled = false;
+              return;
+            }
+            status.textContent = "Connection to the site lost; trying again in 3 s…";
             setTimeout(send, 3000);
           });
       }
-      status.classList.remove("refusal");
       send();
     });
   }
