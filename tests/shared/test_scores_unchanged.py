@@ -1,6 +1,7 @@
 """The plug-in redesign (networks and loss terms) changed no score: every preset's loss terms, total and
 gradient norm, and the bundled models' outputs, equal those recorded with the code before it
-(tests/data/scores_before_plugins.json: the embedded VGG16, fixed random inputs)."""
+(tests/data/scores_before_plugins.json: the embedded VGG16, fixed random inputs). The bundled starry_night
+model's numbers were recorded again when it was retrained (experiments/train_site_models.sh, 2026-12-06)."""
 
 import json
 import os
