@@ -78,6 +78,6 @@ def get_config(arg=None):
       config.loss.content_layers = ("relu2_2",)
       config.loss.style_layers = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
     elif item == "photos":  # 82 varied photos instead of a dozen samples; no border lines from zero padding
-      config.data = "files:" + ",".join(photos.training_photos())
+      config.data = "files:" + photos.listed()
       config.net.padding = "reflect"
   return config

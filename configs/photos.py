@@ -41,8 +41,11 @@ def training_photos():
             for side in ("in", "tar")]
   content = os.path.join(SHARED, "content")
   names = os.listdir(content) if os.path.isdir(content) else []
-  photos += sorted(os.path.join(content, name) for name in names)
-  if not photos:
-    raise ValueError(f"the `photos` argument trains on the development photos, and {SHARED} has none "
-                     f"(photo/inN.png, tarN.png, content/*)")
-  return photos
+  return photos + sorted(os.path.join(content, name) for name in names)
+
+
+def listed():
+  """`training_photos()` comma-separated (a preset's `data` as `files:` + this, or its `style`); where they are
+  missing, the folder they should be in, so a preset with the `photos` argument still builds (another
+  --config.data can replace them, as on the GPU machine) and a run that uses them names the missing folder."""
+  return ",".join(training_photos()) or PAIRS

@@ -14,6 +14,9 @@
 #       on the training photos `prepare` packed (FOLDER/photos: the preset's own, short side 320), stopped after
 #       TRAIN_SECONDS (default 420) with a checkpoint at the step it reached, then exported in float16 to
 #       OUT/universal_model (bring it back: a better bundled model; docs/fast_photo.md, "Universal network").
+#   bash experiments/gpu_checks.sh paintings OUT [FOLDER]
+#       on the GPU machine: the website's painting models (experiments/train_site_models.sh) on the same photos at
+#       256 px, PAINT_STEPS (default 3000) steps each, exported with their examples to OUT/site_models/NAME.
 #
 # SCALE=tiny runs the same sweeps at tiny sizes (a test on the CPU); PYTHON picks the interpreter.
 set -uo pipefail
@@ -144,9 +147,20 @@ train() {
   cat "$out/universal_model/model.json"
 }
 
+paintings() {
+  local out=${1:-runs/gpu} folder=${2:-.device} size=256 steps=${PAINT_STEPS:-3000}
+  setup "$out" "$folder" || return 1
+  [[ ${SCALE:-gpu} == tiny ]] && size=64 steps=2
+  DATA="files:$(ls "$(cd "$folder/photos" && pwd)"/*.jpg | paste -sd, -)" SIZE=$size STEPS=$steps PYTHON=$py \
+      bash experiments/train_site_models.sh "$out/site_runs" "$out/site_models" >"$out/paintings.log" 2>&1
+  echo "paintings: exit $? (log: $out/paintings.log)" | tee -a "$out/machine.txt"
+  ls "$out/site_models"
+}
+
 case $mode in
   prepare) prepare "${@:2}" ;;
   run) run "${@:2}" ;;
   train) train "${@:2}" ;;
-  *) echo "usage: bash experiments/gpu_checks.sh prepare [FOLDER] | run OUT [FOLDER] | train OUT [FOLDER]" >&2; exit 2 ;;
+  paintings) paintings "${@:2}" ;;
+  *) echo "usage: bash experiments/gpu_checks.sh prepare [FOLDER] | run|train|paintings OUT [FOLDER]" >&2; exit 2 ;;
 esac
