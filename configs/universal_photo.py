@@ -35,8 +35,8 @@ def get_config(arg=None):
   if "cpu" in items and "tiny" not in items:
     config.total_steps = 4000
   if "photos" in items:
-    config.data = "files:" + development.listed()
-    config.style = development.listed()
+    config.style = development.listed()  # read once: it lists folders and reads each photo's header
+    config.data = "files:" + config.style
     config.augment.grade_probability = 0.5
     # No reference pairs: their known answer G(C_k) keeps photo k's own colours, while the network's global
     # colour transfer and the style term move them to the style photo's (the term measured 0.10-0.16 with

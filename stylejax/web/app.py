@@ -290,22 +290,26 @@ def create_app(config, workdir, worker_running=lambda: False):
     return METHODS.get(job.params.get("method"), "Your job")
 
   def share_title(job):
-    """A shared result's title when its sharer gives none: its style's name (the model's, or the uploaded style
-    file's), else how it was made."""
-    if job.kind == "online" and not job.params.get("style_title"):
-      return how_made(job)
+    """A shared result's title when its sharer gives none: the uploaded style file's name, else how it was made
+    (for an online job, its model's name)."""
     return job.params.get("style_title") or how_made(job)
+
+  def job_inputs(job):
+    """(the path of the job's photo, the path of its style or None): the uploaded style, else its model's."""
+    folder = site_files.job_dir(workdir, job.token)
+    style = os.path.join(folder, site_files.STYLE)
+    if not os.path.isfile(style):
+      model = models().get(job.params.get("model", ""))
+      style = model.style if model is not None and model.style else None
+    return os.path.join(folder, site_files.INPUT if job.kind == "online" else site_files.CONTENT), style
 
   def job_pictures(job):
     """{"before": the photo's URL, "style": the style's URL or None} for a job's page."""
-    folder = site_files.job_dir(workdir, job.token)
-    before = site_files.INPUT if job.kind == "online" else site_files.CONTENT
-    if os.path.isfile(os.path.join(folder, site_files.STYLE)):
-      style = f"/jobs/{job.token}/files/{site_files.STYLE}"
-    else:
-      model = models().get(job.params.get("model", ""))
-      style = f"/models/{model.name}/style.jpg" if model is not None and model.style else None
-    return {"before": f"/jobs/{job.token}/files/{before}", "style": style}
+    before, style = job_inputs(job)
+    if style is not None:
+      style = (f"/jobs/{job.token}/files/{site_files.STYLE}" if os.path.dirname(style) == os.path.dirname(before)
+               else f"/models/{job.params['model']}/style.jpg")
+    return {"before": f"/jobs/{job.token}/files/{os.path.basename(before)}", "style": style}
 
   @app.middleware("http")
   async def guard(request, call_next):
@@ -436,11 +440,7 @@ def create_app(config, workdir, worker_running=lambda: False):
     if shared is None:
       rate.check(client(request))
       folder = site_files.job_dir(workdir, job.token)
-      before = os.path.join(folder, site_files.INPUT if job.kind == "online" else site_files.CONTENT)
-      style = os.path.join(folder, site_files.STYLE)
-      model = models().get(job.params.get("model", ""))
-      if not os.path.isfile(style):
-        style = model.style if model is not None and model.style else None
+      before, style = job_inputs(job)
       caption = (f"{how_made(job)}: a custom job at {job.params['size']} px" if job.kind == "custom" else
                  f"Fast network {how_made(job)}" + (" with an uploaded style photo"
                                                     if job.params.get("style_title") is not None else ""))
