@@ -16,7 +16,9 @@ are this API plus files: they read inputs once, call it, write outputs.
 import collections
 import dataclasses
 import functools
+import hashlib
 import importlib
+import os
 
 import jax
 import jax.numpy as jnp
@@ -24,10 +26,11 @@ import numpy as np
 from PIL import Image
 
 from stylejax import settings
-from stylejax.core import masks as masks_lib, networks, objective as objective_lib, postprocess, scoring, tiling
+from stylejax.core import masks as masks_lib, networks, objective as objective_lib, postprocess, scoring, temporal
+from stylejax.core import tiling
 from stylejax.errors import UserError
-from stylejax.io import checkpoints, configs, images, mask_files, weights
-from stylejax.methods import pixels
+from stylejax.io import checkpoints, configs, images, mask_files, video, weights
+from stylejax.methods import pixels, video as video_method
 
 MIN_SIDE = 16  # VGG pools four times before conv5_1
 TILE_PIXELS = 4096 * 4096  # a tiling network's larger images go through exact tiles (configs/stylize.py's default)
@@ -322,13 +325,57 @@ class Model:
       chunks = [indices[i:i + batch_size] for i in range(0, full, batch_size)]
       for chunk in chunks + [[k] for k in indices[full:]]:
         batch = jnp.asarray(np.stack([contents[k] for k in chunk]))
-        styles = None if style is None else jnp.repeat(jnp.asarray(style, jnp.float32)[None], len(chunk), axis=0)
-        stylised = networks.stylize(self.net, self.params, batch, styles, options.strength)
+        stylised = networks.stylize(self.net, self.params, batch, self._styles(style, len(chunk)), options.strength)
         for k, image in zip(chunk, np.asarray(stylised)):
           results[k] = image
     if options.original_colors:
       results = [images.original_colors(result, content) for result, content in zip(results, contents)]
     return results
+
+  def clip_start(self, frames_shape, style=None, smoothing=temporal.Smoothing()):
+    """The state before a video's first frame, for batches of frames shaped `frames_shape` (B, H, W, 3) [and a
+    style image]: see stylejax.core.networks.clip_start."""
+    return networks.clip_start(self.net, self.params, frames_shape, self._styles(style, frames_shape[0]), smoothing)
+
+  def stylize_frames(self, frames, state, style=None, options=None):
+    """(stylised frames (B, H, W, 3) in 0..255, state after them) for the next frames (B, H, W, 3) of a video,
+    from `state` (`clip_start`, or the previous call's); per `options` (StylizeOptions) but in one batch.
+    Frames above tile_pixels go through a tiling kind's exact tiles, one by one (such a kind carries no state).
+    The result stays on the device until read (np.asarray), so the caller can encode the previous batch
+    meanwhile."""
+    options = options or StylizeOptions()
+    if self.tiled(frames.shape[1:3], options.tile_pixels):
+      return np.stack(self.stylize_many(list(frames), style, options)), state
+    out, state = networks.stylize_frames(self.net, self.params, jnp.asarray(frames), state,
+                                         self._styles(style, len(frames)), options.strength)
+    if options.original_colors:
+      out = np.stack([images.original_colors(result, content) for result, content in zip(np.asarray(out), frames)])
+    return out, state
+
+  def stylize_video(self, source, target, style=None, options=None, smoothing=temporal.Smoothing(), parts="",
+                    chunk=64, frames_folder="", frame_format=".jpg", progress=None):
+    """Writes `target`, the video file `source` stylised (stylejax.methods.video.stylize_clip: batches of
+    options.batch_size frames, the state of `clip_start` carried through, segments of `chunk` frames kept in
+    `parts` (default: beside the target) so that a rerun after a kill resumes; the source's frame rate, size,
+    frame count and audio kept; each frame also written into `frames_folder` as 000000`frame_format`, ..., when
+    given). `style`: an (H, W, 3) image for a network that takes one. Returns the number of frames stylised by
+    this call."""
+    options = options or StylizeOptions()
+    self.check_style(style is not None)
+    clip = video.probe(source)
+    state = self.clip_start((options.batch_size, clip.height, clip.width, 3), style, smoothing)
+    stat = os.stat(source)
+    key = {"source": os.path.abspath(source), "bytes": stat.st_size, "modified": stat.st_mtime_ns,
+           "model": self.config.to_dict(), "step": self.step,
+           "style": None if style is None else hashlib.sha256(np.ascontiguousarray(style).tobytes()).hexdigest(),
+           "options": dataclasses.asdict(options), "smoothing": dataclasses.asdict(smoothing)}
+    return video_method.stylize_clip(
+        clip, target, lambda frames, state: self.stylize_frames(frames, state, style, options), state,
+        parts or target + ".parts", key, options.batch_size, chunk, frames_folder, frame_format, progress)
+
+  def _styles(self, style, batch):
+    """The style image repeated for a batch, as the network takes it (None without one)."""
+    return None if style is None else jnp.repeat(jnp.asarray(style, jnp.float32)[None], batch, axis=0)
 
   def stylize(self, image, style=None, **options):
     """One image (array, PIL image or path) at its own size; `style` likewise, for a network that takes one;

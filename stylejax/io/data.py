@@ -44,8 +44,8 @@ def sample_paths():
           + [os.path.join(skimage_dir, name) for name in SKIMAGE_PHOTOS])
 
 
-def image_files(root):
-  """Every file below `root` (recursively) with an image extension, sorted.
+def image_files(root, extensions=IMAGE_EXTENSIONS):
+  """Every file below `root` (recursively) with an image extension (or one of `extensions`), sorted.
 
   Symbolic links are followed, but each real folder and each real file is
   listed once: a link loop or a second link to the same photo adds nothing.
@@ -62,11 +62,11 @@ def image_files(root):
     subfolders.sort()
     for name in sorted(names):
       path = os.path.join(folder, name)
-      if name.lower().endswith(IMAGE_EXTENSIONS) and os.path.isfile(path) and os.path.realpath(path) not in files:
+      if name.lower().endswith(extensions) and os.path.isfile(path) and os.path.realpath(path) not in files:
         files.add(os.path.realpath(path))
         paths.append(path)
   if not paths:
-    raise UserError(f"no image files ({', '.join(IMAGE_EXTENSIONS)}) below {root}")
+    raise UserError(f"no image files ({', '.join(extensions)}) below {root}")
   return sorted(paths)
 
 

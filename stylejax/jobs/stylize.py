@@ -41,20 +41,21 @@ import numpy as np
 from stylejax import api, errors, settings
 from stylejax.core import tiling
 from stylejax.errors import UserError
-from stylejax.io import assets, compile_cache, data, images, runlog
+from stylejax.core import temporal
+from stylejax.io import assets, compile_cache, data, images, runlog, video
 
 FORMATS = {"png": ".png", "jpeg": ".jpg", "webp": ".webp"}  # output_format -> file extension
 ENGINES = ("local", "ray")
 # The ranges of the numeric settings: [low, high]; the pixel counts' high end is the config's max_input_pixels.
 RANGES = {"batch_size": (1, 1024), "tile_size": (64, 16384), "max_side": (0, 65536), "num_threads": (1, 256),
-          "quality": (0, 100), "ray_actors": (0, 4096), "max_input_pixels": (1, 2**40)}
+          "quality": (0, 100), "ray_actors": (0, 4096), "max_input_pixels": (1, 2**40), "video_chunk": (1, 100_000)}
 MAX_SHARDS = 100_000  # the largest N of --config.shard=I/N
 
 
 def input_files(spec):
   """[(path, path relative to the input root)] for a file, a folder or a glob pattern; each real file once."""
   if os.path.isdir(spec):
-    return [(p, os.path.relpath(p, spec)) for p in data.image_files(spec)]
+    return [(p, os.path.relpath(p, spec)) for p in data.image_files(spec, data.IMAGE_EXTENSIONS + video.EXTENSIONS)]
   if os.path.isfile(spec):
     return [(spec, os.path.basename(spec))]
   matches = sorted(p for p in glob.glob(spec, recursive=True) if os.path.isfile(p))
@@ -68,8 +69,11 @@ def input_files(spec):
   return [(p, os.path.relpath(os.path.abspath(p), root)) for p in matches]
 
 
-def output_path(output_dir, relative, output_format):
-  return os.path.join(output_dir, os.path.splitext(relative)[0] + FORMATS[output_format])
+def output_path(output_dir, relative, output_format, clip=False):
+  """Where an input's result goes: its relative path below output_dir, with the output format's extension, or for
+  a video (`clip`) its own container's (stylejax.io.video.output_extension)."""
+  extension = video.output_extension(relative) if clip else FORMATS[output_format]
+  return os.path.join(output_dir, os.path.splitext(relative)[0] + extension)
 
 
 def shard(spec):
@@ -106,7 +110,7 @@ def plan(config):
   inputs = [(path, relative) for path, relative in input_files(config.input)
             if not os.path.realpath(path).startswith(inside_output)]  # an output folder inside the input is not input
   for number, (path, relative) in enumerate(inputs):
-    target = output_path(config.output, relative, config.output_format)
+    target = output_path(config.output, relative, config.output_format, video.is_clip(path))
     other = writers.setdefault(os.path.normcase(target).lower(), path)
     if other != path:
       raise UserError(f"{other} and {path} would both be written to {target}; rename one of them "
@@ -165,10 +169,32 @@ def save_options(config):
   return {"quality": config.quality} if config.output_format in ("jpeg", "webp") else {}
 
 
-def _run_local(config, todo, model, style, counts, failures):
-  """Stylises `todo` in this process (with `style`, for a network that takes one), decoding in threads,
-  4·batch_size images at a time; adds to `counts` (collections.Counter) and `failures` ({path: reason}) as it
-  goes. Stopped (Ctrl-C), its decoding threads end before it returns."""
+def smoothing(config):
+  """How a video's transforms are smoothed in time (stylejax.core.temporal)."""
+  try:
+    return temporal.Smoothing(config.smoothing, config.scene_cut)
+  except ValueError as e:
+    raise UserError(str(e)) from None
+
+
+def _stylize_clip(config, path, target, model, style, counts, failures, workdir):
+  """Stylises one video (Model.stylize_video) with a progress bar in frames; its finished chunks are kept in
+  the workdir (video_parts/, mirroring the output tree) until the video is whole, so a rerun resumes."""
+  parts = os.path.join(workdir, "video_parts", os.path.relpath(target, config.output))
+  frames_folder = os.path.splitext(target)[0] + "_frames" if config.video_frames else ""
+  try:
+    clip = video.probe(path)
+    with runlog.progress(clip.frames, os.path.basename(path), unit="frame") as bar:
+      done = model.stylize_video(path, target, style, options(config), smoothing(config), parts, config.video_chunk,
+                                 frames_folder, FORMATS[config.output_format], bar.update)
+  except UserError as e:
+    failures[path] = str(e)
+    return
+  counts.update(videos=1, frames=done, pixels=done * clip.width * clip.height)
+
+
+def _stylize_images(config, todo, model, style, counts, failures):
+  """Stylises the images `todo`, decoded in threads, 4·batch_size at a time, with a progress bar in images."""
   with (contextlib.closing(_prefetch(todo, config)) as decoded,
         runlog.progress(len(todo), "stylize", unit="img") as bar):
     for window in iter(lambda: list(itertools.islice(decoded, 4 * config.batch_size)), []):
@@ -181,6 +207,21 @@ def _run_local(config, todo, model, style, counts, failures):
         counts.update(images=1, pixels=content.shape[0] * content.shape[1],
                       tiled=model.tiled(content.shape, config.tile_pixels))
       bar.update(len(window))  # a stop point: this window's outputs are written
+
+
+def _run_local(config, todo, model, style, counts, failures, workdir):
+  """Stylises `todo` in this process (with `style`, for a network that takes one): the images first
+  (`_stylize_images`), then the videos one by one (`_stylize_clip`); adds to `counts` (collections.Counter) and
+  `failures` ({path: reason}) as it goes. Stopped (Ctrl-C), its decoding threads end before it returns."""
+  clips = [(path, target) for path, target in todo if video.is_video(target)]
+  stills = [item for item in todo if item not in clips]
+  if stills or not clips:
+    _stylize_images(config, stills, model, style, counts, failures)
+  for path, target in clips:
+    _stylize_clip(config, path, target, model, style, counts, failures, workdir)
+  for folder, _, _ in os.walk(os.path.join(workdir, "video_parts"), topdown=False):
+    with contextlib.suppress(OSError):  # the empty folders of finished videos go; kept chunks stay
+      os.rmdir(folder)
 
 
 class _RayStylizer:
@@ -215,6 +256,8 @@ def _run_ray(config, todo, workdir, style, counts, failures):
     raise UserError("engine=ray needs Ray: pip install -e '.[ray]'") from None
   if not todo:
     return
+  if any(video.is_video(target) for _, target in todo):
+    raise UserError("engine=ray stylises images; stylise videos with engine=local")
   if not ray.is_initialized():
     ray.init(address=config.ray_address or None, include_dashboard=False, log_to_driver=False)
   ray.data.DataContext.get_current().enable_progress_bars = False
@@ -258,7 +301,7 @@ def run(config, workdir):
     if config.engine == "ray":
       _run_ray(config, todo, workdir, style, counts, failures)
     else:
-      _run_local(config, todo, model, style, counts, failures)
+      _run_local(config, todo, model, style, counts, failures, workdir)
   except KeyboardInterrupt:  # Ctrl-C or SIGTERM: what is written stays, and the summary says how far it got
     status = "interrupted"
   seconds = time.perf_counter() - start
@@ -266,6 +309,8 @@ def run(config, workdir):
              "style": os.path.abspath(assets.resolve(config.style)) if config.style else None,
              "engine": config.engine, "shard": "{}/{}".format(*shard(config.shard)),
              "stylised": counts["images"], "tiled": counts["tiled"], "skipped_existing": existing,
+             "videos": counts["videos"], "frames": counts["frames"],
+             "frames_per_s": counts["frames"] / seconds if counts["frames"] and seconds else None,
              "failed": failures, "seconds": seconds, "job_seconds": time.perf_counter() - job_start,
              "images_per_s": counts["images"] / seconds if seconds else None,
              "megapixels_per_s": counts["pixels"] / 1e6 / seconds if seconds else None,

@@ -15,9 +15,10 @@ listed below
 import dataclasses
 import functools
 
+import jax
 import jax.numpy as jnp
 
-from stylejax.core import xla
+from stylejax.core import temporal, xla
 from stylejax.core.networks.base import Network, blend
 
 KINDS = {}  # net.kind -> Network subclass
@@ -54,9 +55,27 @@ def stylize(net, params, content, style=None, strength=1.0):
   return net.apply(params, content, style, strength).astype(jnp.float32)
 
 
+@functools.partial(xla.jit, static_argnames="net")
+def stylize_frames(net, params, frames, state, style=None, strength=1.0):
+  """`net.stylize_frames` on the next frames (B, H, W, 3) of a clip, jitted like `stylize`: (stylised frames in
+  0..255 (float32), the state after them)."""
+  style = None if style is None else style.astype(jnp.float32)
+  out, state = net.stylize_frames(params, frames.astype(jnp.float32), state, style, strength)
+  return out.astype(jnp.float32), state
+
+
+def clip_start(net, params, frames_shape, style=None, smoothing=temporal.Smoothing()):
+  """The state before a clip's first frame for frames of `frames_shape` (B, H, W, 3) [with `style`]: every
+  variable the kind keeps (zero: nothing seen yet) and `smoothing`'s settings, so that each batch of the clip
+  runs one compiled program."""
+  settings = smoothing.variables()
+  shapes = jax.eval_shape(lambda p, s: net.stylize_frames(p, jnp.zeros(frames_shape), settings, s)[1], params, style)
+  return {**jax.tree.map(lambda leaf: jnp.zeros(leaf.shape, leaf.dtype), shapes), **settings}
+
+
 from stylejax.core.networks import bilateral, johnson, thesis, universal  # noqa: E402  (after register: built-in kinds)
 
 for _kind in (johnson.Johnson, thesis.Thesis, bilateral.Bilateral, universal.Universal):
   register(_kind)
 
-__all__ = ["KINDS", "Network", "blend", "build", "register", "stylize"]
+__all__ = ["KINDS", "Network", "blend", "build", "clip_start", "register", "stylize", "stylize_frames"]

@@ -16,7 +16,7 @@ hashable so jit specialises on them), and it declares
 
 It builds one flax module (`module`), called as `module(content)` or, with
 `takes_style`, `module(content, style)`; `apply` and `train_apply` are the two
-ways every caller runs it.
+ways every caller runs it on images, `stylize_frames` on the frames of a video.
 """
 
 import dataclasses
@@ -72,6 +72,12 @@ class Network:
     """(output in 0..255, {regularizer: value}) as the training loss sees them."""
     out, sown = self.module().apply({"params": params}, *self.inputs(content, style), mutable=["losses"])
     return out, {name: values[0] for name, values in sown.get("losses", {}).items()}
+
+  def stylize_frames(self, params, frames, state, style=None, strength=1.0):
+    """(stylised frames, state after them): `apply` to the next frames (B, H, W, 3) of a clip, in order; `state`
+    is what the kind carries from frame to frame (stylejax.core.temporal). This kind carries nothing: its
+    frames are stylised one by one and `state` comes back as it was."""
+    return self.apply(params, frames, style, strength), state
 
   def apply(self, params, content, style=None, strength=1.0):
     """The stylised content (B, H, W, 3) in 0..255 at `strength` (0: the content itself)."""

@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 
 from stylejax.core import bilateral as grids
+from stylejax.core import temporal
 from stylejax.core.networks import base
 from stylejax.core.networks.johnson import PADDINGS
 
@@ -138,7 +139,8 @@ class BilateralNet(GridNet):
   inside, and it learned bright frames there: experiments/fast_photo_vs_luan.md).
   `strength` (0..1) blends the predicted transforms with the
   identity. The grid's neighbour differences (`grids.smoothness`) are
-  sown as `losses/grid_smoothness`. Its parts after the downsampling
+  sown as `losses/grid_smoothness`. Applied to a video (stylejax.core.temporal), the grid
+  is smoothed in time, restarting at scene cuts. Its parts after the downsampling
   (`predict_grid`, `render`) are those of the universal network too
   (stylejax.core.networks.universal).
   """
@@ -146,11 +148,13 @@ class BilateralNet(GridNet):
   @nn.compact
   def __call__(self, images, strength=1.0):
     photo = images.astype(jnp.float32) / 255.0
-    x = low_resolution(photo, self.low_res).astype(self.dtype)
+    view = low_resolution(photo, self.low_res)
+    starts = temporal.shot_starts(self, view)
+    x = view.astype(self.dtype)
     for k in range(self.downsamplings):
       x = nn.relu(conv3x3(self.width * 2**k, 2, self.padding, self.dtype)(x))
     grid = predict_grid(x, self.grid_features, self.grid_depth, self.padding, self.dtype)
-    return render(self, grid, photo, strength)
+    return render(self, temporal.steady(self, "grid", grid, starts), photo, strength)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -182,6 +186,13 @@ class Bilateral(base.Network):
   def module(self):
     return self.module_class(self.low_res, self.grid_size, self.grid_depth, self.width, self.padding,
                              self.compute_dtype)
+
+  def stylize_frames(self, params, frames, state, style=None, strength=1.0):
+    """`apply` to the next frames of a clip, with the predicted transforms smoothed in time (state: the
+    stylejax.core.temporal.VIDEO collection)."""
+    out, variables = self.module().apply({"params": params, temporal.VIDEO: state}, *self.inputs(frames, style),
+                                         strength, mutable=[temporal.VIDEO])
+    return out, variables[temporal.VIDEO]
 
   def apply(self, params, content, style=None, strength=1.0):
     """Strength blends the predicted transforms with the identity (the grid, not the output: the two

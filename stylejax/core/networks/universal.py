@@ -19,6 +19,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from stylejax.core import temporal
 from stylejax.core.networks import base, bilateral
 
 EPSILON = 1e-5  # added to the variances of the feature statistics
@@ -122,6 +123,8 @@ class UniversalNet(bilateral.GridNet):
     → `bilateral.render`: the grid sliced at a learned full-resolution guide and applied to each pixel's
       colour after the global transfer; its smoothness sown as `losses/grid_smoothness`; `strength` blends
       both the global transfer and the grid with the identity (0: the content).
+    Applied to a video (stylejax.core.temporal), the global transfer and the grid are smoothed in time,
+    restarting at scene cuts.
 
   Xia et al. splat VGG features of both photos; this encoder is learned and small, so the style's encoding
   costs a low_res² pass of a few convolutions (no VGG at inference). The coefficient head starts at zero
@@ -137,7 +140,9 @@ class UniversalNet(bilateral.GridNet):
     photo = images.astype(jnp.float32) / 255.0
     content_view = bilateral.low_resolution(photo, self.low_res)
     style_view = bilateral.low_resolution(style.astype(jnp.float32) / 255.0, self.low_res)
-    transfer = base.blend(colour_transfer(content_view, style_view), jnp.eye(3, 4), strength)  # 0: the identity
+    starts = temporal.shot_starts(self, content_view)
+    transfer = temporal.steady(self, "transfer", colour_transfer(content_view, style_view), starts)
+    transfer = base.blend(transfer, jnp.eye(3, 4), strength)  # 0: the identity
     photo = apply_affine(transfer, photo)  # the global colour transfer, which the grid refines
     # A per-pixel affine map commutes with the (linear) low-resolution view: no second pass over the photo.
     views = jnp.concatenate([apply_affine(transfer, content_view), style_view])
@@ -150,7 +155,7 @@ class UniversalNet(bilateral.GridNet):
                                   colour_statistics(views[:batch]), colour_statistics(views[batch:])], axis=-1)
     grid = bilateral.predict_grid(x[:batch], self.grid_features, self.grid_depth, self.padding, self.dtype,
                                   statistics)
-    return bilateral.render(self, grid, photo, strength)
+    return bilateral.render(self, temporal.steady(self, "grid", grid, starts), photo, strength)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,0 +1,121 @@
+"""The stylize job on videos, with the bundled models: a folder of photos and clips, frames on request, the audio
+carried through, a kill mid-clip then a rerun that writes the same file, bad clips as one line."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from stylejax import api
+from stylejax.core import temporal
+from stylejax.io import assets, video
+from stylejax.jobs import stylize
+from tests.helpers import ROOT, stylize_cfg
+from tests.video.clips import write_clip
+
+PHOTO_MODEL = assets.path("models/grace_hopper")
+
+
+@pytest.mark.slow
+def test_a_folder_of_photos_and_clips(tmp_path):
+  """Photos become images, clips become clips of their own container with the same frames, size, rate and
+  audio; with video_frames each stylised frame is also an image, equal to the encoded frame up to the codec."""
+  inputs = tmp_path / "in"
+  (inputs / "clips").mkdir(parents=True)
+  Image.fromarray(np.full((40, 56, 3), 120, np.uint8)).save(inputs / "photo.png")
+  write_clip(inputs / "clips" / "walk.mov", frames=10, size=(48, 64), audio=True)
+  write_clip(inputs / "clips" / "loop.gif", frames=6, size=(32, 32))
+  config = stylize_cfg(PHOTO_MODEL, inputs, tmp_path / "out", batch_size=4, video_chunk=4, video_frames=True)
+  summary = stylize.run(config, str(tmp_path / "work"))
+  assert (summary["stylised"], summary["videos"], summary["frames"]) == (1, 2, 16)
+  out = tmp_path / "out"
+  assert (out / "photo.png").exists()
+  walk = video.probe(str(out / "clips" / "walk.mov"))
+  assert (walk.frames, walk.width, walk.height, walk.rate, walk.audio) == (10, 64, 48, 24, True)
+  assert video.probe(str(out / "clips" / "loop.gif")).frames == 6
+  frames = sorted(os.listdir(out / "clips" / "walk_frames"))
+  assert frames == [f"{k:06d}.png" for k in range(10)]
+  encoded = list(video.read(walk))
+  written = np.asarray(Image.open(out / "clips" / "walk_frames" / "000007.png"))
+  assert np.abs(encoded[7].astype(int) - written).mean() < 8  # H.264, chroma at half resolution
+  assert not os.path.exists(tmp_path / "work" / "video_parts")  # the kept chunks are gone once the clip is whole
+
+
+def test_a_model_stylises_a_clip_like_its_frames_without_smoothing(tmp_path):
+  """Model.stylize_video with smoothing off gives each frame the network's own result (the frames it writes
+  beside the clip, before the lossy codec, equal stylize_many's up to rounding)."""
+  model = api.load_model(PHOTO_MODEL)
+  source = write_clip(tmp_path / "c.mp4", frames=5, size=(48, 64))
+  target = str(tmp_path / "s.mp4")
+  assert model.stylize_video(source, target, smoothing=temporal.Smoothing(decay=0.0),
+                             frames_folder=str(tmp_path / "frames"), frame_format=".png") == 5
+  frames = list(video.read(video.probe(source)))
+  alone = model.stylize_many([frame.astype(np.float32) for frame in frames])
+  for k, own in enumerate(alone):
+    written = np.asarray(Image.open(tmp_path / "frames" / f"{k:06d}.png"), np.float32)
+    assert np.abs(written - own).max() <= 0.51
+  assert video.probe(target).frames == 5 and not os.path.exists(target + ".parts")
+
+
+def run_cli(args):
+  return subprocess.Popen([sys.executable, "run.py", *args], cwd=ROOT, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True)
+
+
+@pytest.mark.slow
+def test_a_kill_mid_clip_then_a_rerun_writes_the_same_file(tmp_path):
+  source = write_clip(tmp_path / "in" / "clip.mp4", frames=48, size=(96, 128), audio=True)
+
+  def args(name):
+    return ["--config=configs/stylize.py", f"--workdir={tmp_path / name}", f"--config.checkpoint={PHOTO_MODEL}",
+            f"--config.input={source}", f"--config.output={tmp_path / ('out_' + name)}", "--config.batch_size=4",
+            "--config.video_chunk=8"]
+
+  whole = run_cli(args("whole"))
+  killed = run_cli(args("killed"))
+  parts = tmp_path / "killed" / "video_parts" / "clip.mp4"
+  deadline = time.monotonic() + 300
+  while not (parts.exists() and len([p for p in os.listdir(parts) if p.endswith(".state")]) >= 2):
+    assert killed.poll() is None and time.monotonic() < deadline, killed.communicate()[1][-2000:]
+    time.sleep(0.05)
+  killed.send_signal(signal.SIGKILL)
+  killed.communicate()
+  assert not (tmp_path / "out_killed" / "clip.mp4").exists()
+  kept = len([p for p in os.listdir(parts) if p.endswith(".state")])
+  rerun = run_cli(args("killed"))
+  _, log = rerun.communicate(timeout=600)
+  assert rerun.returncode == 0, log[-2000:]
+  assert f"{kept * 8}/48" in log  # the bar started where the kept chunks end
+  assert whole.wait(timeout=600) == 0
+  same = [(tmp_path / f"out_{name}" / "clip.mp4").read_bytes() for name in ("whole", "killed")]
+  assert same[0] == same[1]
+  summary = json.loads((tmp_path / "killed" / "stylize.json").read_text())
+  assert summary["frames"] == 48 - kept * 8 and summary["videos"] == 1
+
+
+def test_bad_clips_fail_in_one_line_and_the_rest_is_done(tmp_path):
+  inputs = tmp_path / "in"
+  inputs.mkdir()
+  write_clip(inputs / "good.mp4", frames=3, size=(32, 32))
+  (inputs / "broken.mp4").write_bytes(b"\x00" * 3000)
+  process = subprocess.run([sys.executable, "run.py", "--config=configs/stylize.py", f"--workdir={tmp_path / 'w'}",
+                            f"--config.checkpoint={PHOTO_MODEL}", f"--config.input={inputs}",
+                            f"--config.output={tmp_path / 'out'}"], cwd=ROOT, capture_output=True, text=True,
+                           timeout=600)
+  assert process.returncode == 1
+  error = process.stderr.strip().splitlines()[-1]
+  assert error.startswith("error: 1 of 2 images failed") and "broken.mp4 is not a readable video" in error
+  assert video.probe(str(tmp_path / "out" / "good.mp4")).frames == 3
+
+
+def test_the_ray_engine_refuses_clips_in_one_line(tmp_path):
+  source = write_clip(tmp_path / "c.mp4", frames=2, size=(32, 32))
+  config = stylize_cfg(PHOTO_MODEL, source, tmp_path / "out", engine="ray")
+  with pytest.raises(Exception, match="engine=ray stylises images"):
+    stylize.run(config, str(tmp_path / "w"))
