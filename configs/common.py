@@ -49,6 +49,14 @@ def loss():
   # Training a network that takes a style, with augment.pair_probability > 0: the mean squared difference
   # from the known right answer of each self-supervised pair (on pixels in [0, 1]; stylejax.core.terms.Reference).
   section.reference_weight = 0.0
+  # Training for video: the network's output should move with its input (stylejax.core.terms.Temporal), on
+  # random motions of the content photos: shifts up to temporal_shift px, rotations up to temporal_degrees,
+  # scales within 1 ± temporal_zoom, noise σ up to temporal_noise levels.
+  section.temporal_weight = 0.0
+  section.temporal_shift = 4.0
+  section.temporal_degrees = 1.0
+  section.temporal_zoom = 0.03
+  section.temporal_noise = 4.0
   return section
 
 

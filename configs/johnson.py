@@ -9,7 +9,8 @@ Running the same command again resumes from the last checkpoint. Arguments
 resize upsampling: the website's CPU models),
 `johnson_layers` (Johnson's VGG16 layers instead of the thesis's), `photos` (the
 development photos of configs/photos.py as contents, reflection padding: the
-website's painting models). The thesis's
+website's painting models), `steady` (a short fine-tune of --config.init_from=MODEL with the temporal term,
+for video: docs/video.md). The thesis's
 photorealistic variant of this network is configs/fast_photo_thesis.py.
 """
 
@@ -20,6 +21,9 @@ from configs import common, photos
 # `tiny`: 64 px, 12 steps on the samples (tests and CPUs); shared by the fast photorealistic presets.
 TINY = {"image_size": 64, "batch_size": 2, "style_size": 128, "total_steps": 12, "log_every_steps": 2,
         "sample_every_steps": 6, "checkpoint_every_steps": 4, "preview_size": 64}
+
+
+TEMPORAL_WEIGHT = 300.0  # `steady`: the temporal term's weight (docs/video.md)
 
 
 def get_config(arg=None):
@@ -53,6 +57,7 @@ def get_config(arg=None):
 
   config.learning_rate = 1e-3
   config.total_steps = 40_000
+  config.init_from = ""  # a model directory (train workdir or export) of the same network: fine-tune it
   # Multi-host: jax.distributed.initialize(), the cluster (SLURM, Open MPI, Kubernetes, Cloud TPU) detected from
   # the environment, or these three set on every process (e.g. two processes on one machine: 127.0.0.1:PORT, 2, I).
   config.distributed = False
@@ -68,7 +73,7 @@ def get_config(arg=None):
   config.preview_images = ("bundled:chelsea.jpg", "bundled:rocket.jpg")  # stylized every sample_every_steps
   config.preview_size = 256  # long side of the previews
 
-  for item in common.arguments(arg, ("tiny", "small", "johnson_layers", "photos")):
+  for item in common.arguments(arg, ("tiny", "small", "johnson_layers", "photos", "steady")):
     if item == "tiny":
       config.update(TINY)
     elif item == "small":  # a quarter of the compute: about a second per megapixel on a 2-core CPU
@@ -80,4 +85,8 @@ def get_config(arg=None):
     elif item == "photos":  # 82 varied photos instead of a dozen samples; no border lines from zero padding
       config.data = "files:" + photos.listed()
       config.net.padding = "reflect"
+    elif item == "steady":  # fine-tune --config.init_from=MODEL for video: its output moves with its input
+      config.loss.temporal_weight = TEMPORAL_WEIGHT
+      config.learning_rate = 2e-4
+      config.total_steps = 300
   return config

@@ -126,12 +126,19 @@ class Objective:
       targets.update(term.targets(context))
     return targets
 
-  def terms(self, image, vgg, targets, network=None):
-    """{name: unweighted value} of every term for NHWC `image`; `network`: the network's own terms."""
+  def moves(self, key, content):
+    """(moved content, flows, masks) for the term that compares the output on moved content (`Term.moves`), or
+    None when no term does."""
+    return next((moved for term, _ in self.weighted if (moved := term.moves(key, content)) is not None), None)
+
+  def terms(self, image, vgg, targets, network=None, moved=None):
+    """{name: unweighted value} of every term for NHWC `image`; `network`: the network's own terms; `moved`: the
+    output on moved content with its flows and masks (`moves`)."""
     missing = [key for key in self.needed_targets if key not in targets]
     if missing:
       raise ValueError(f"the objective needs targets {', '.join(missing)}: build them with Objective.targets")
-    seen = terms_lib.Seen(image, self.features(vgg, image, self.layers), targets, network or {}, self.normalization)
+    seen = terms_lib.Seen(image, self.features(vgg, image, self.layers), targets, network or {}, self.normalization,
+                          moved)
     return {term.name: term(seen) for term, _ in self.weighted}
 
   def total(self, values):

@@ -8,6 +8,7 @@ A term is a frozen dataclass (hashable, so jit specialises on it) with
 - `targets(context)`: what it compares against, built from the content, the
   style's Gram matrices and the content's masks (`TargetContext`);
 - `__call__(seen)`: its unweighted value for an output (`Seen`);
+- `moves(key, content)`: for a term that compares the output on moved content (temporal), that content;
 - `configure(loss, masked)`: the term for a config's loss section ({key: value},
   lists as tuples), or None when another class of the same name applies.
 
@@ -26,7 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from stylejax.core import losses, matting
+from stylejax.core import losses, matting, warping
 
 
 class TargetContext(NamedTuple):
@@ -45,12 +46,14 @@ class TargetContext(NamedTuple):
 
 class Seen(NamedTuple):
   """What a term scores: the output image (B, H, W, 3) 0..255, its VGG features at every term's layers,
-  the targets, the network's own terms ({name: value}) and the loss normalisation."""
+  the targets, the network's own terms ({name: value}), the loss normalisation and, in training with a term that
+  `moves` the content, (the network's output on the moved content, the flows, the masks)."""
   image: Any
   features: dict
   targets: dict
   network: dict
   normalization: str
+  moved: Any = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,6 +71,11 @@ class Term:
 
   def __call__(self, seen):
     raise NotImplementedError
+
+  def moves(self, key, content):
+    """For a term that compares the network's output on moved content: (moved content, flows, masks), drawn by
+    `key`; the training step then applies the network to it too (`Seen.moved`). None for the others."""
+    return None
 
   @classmethod
   def configure(cls, loss, masked):
@@ -257,6 +265,40 @@ class Reference(Term):
 
 
 @dataclasses.dataclass(frozen=True)
+class Temporal(Term):
+  """Temporal consistency of a feed-forward network, learnt from still photos (ReReVST, Wang et al. 2020;
+  CAP-VSTNet, Wen et al. 2023): with W a random known motion of the content x (an affine warp and sensor noise,
+  stylejax.core.warping.random_moves) and M the pixels it keeps inside the frame,
+
+      T = mean over the batch of  Σ_p M(p) ‖N(W(x))(p) − W(N(x))(p)‖² / Σ_p M(p),   pixels in [0, 1],
+
+  i.e. the warping error (stylejax.core.warping) of the two-frame clip (N(x), N(W(x))): the network should move
+  its output with its input, not make a new one. Only in training (the step applies N to W(x) beside x)."""
+  name = "temporal"
+  shift: float = 4.0  # px
+  degrees: float = 1.0
+  zoom: float = 0.03
+  noise: float = 4.0  # σ, levels of 0..255
+
+  def moves(self, key, content):
+    if key is None:
+      raise ValueError("the temporal term draws random motions: it needs a random key")
+    return warping.random_moves(key, content, self.shift, self.degrees, self.zoom, self.noise)
+
+  def __call__(self, seen):
+    if seen.moved is None:
+      raise ValueError("the temporal term compares two frames: it exists only in training")
+    moved_output, flows, masks = seen.moved
+    warped = jax.vmap(lambda image, flow: warping.warp(image, flow)[0])(seen.image, flows)
+    squared = jnp.sum(jnp.square((moved_output - warped) / 255.0), axis=-1)
+    return jnp.mean(jnp.sum(masks * squared, axis=(1, 2)) / jnp.maximum(jnp.sum(masks, axis=(1, 2)), 1.0))
+
+  @classmethod
+  def configure(cls, loss, masked):
+    return cls(*(float(loss[f"temporal_{key}"]) for key in ("shift", "degrees", "zoom", "noise")))
+
+
+@dataclasses.dataclass(frozen=True)
 class NetworkTerm(Term):
   """A network's own regulariser (e.g. the bilateral grid's smoothness, stylejax.core.bilateral), the value
   its flax module sowed into the `losses` collection; declared by the network kind's `regularizers`."""
@@ -275,7 +317,7 @@ class NetworkTerm(Term):
 
 AFFINE_FORMS = (AffineEnergy.form, AffineDifference.form)
 # configure picks among these
-TERMS = (Content, Style, MaskedStyle, TotalVariation, AffineEnergy, AffineDifference, Reference)
+TERMS = (Content, Style, MaskedStyle, TotalVariation, AffineEnergy, AffineDifference, Reference, Temporal)
 
 
 def configure(name, loss, masked):

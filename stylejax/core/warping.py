@@ -33,6 +33,28 @@ def warp(image, flow):
   return warped, valid
 
 
+def random_moves(key, images, shift=4.0, degrees=1.0, zoom=0.03, noise=4.0):
+  """(moved images, flows, masks): each image (B, H, W, 3) in 0..255 moved by its own random affine motion about
+  its centre (a shift up to `shift` px, a rotation up to `degrees`, a scale within 1 ± `zoom`), resampled
+  (bilinear) and with Gaussian sensor noise of σ up to `noise` levels: a synthetic next frame with a known
+  flow. moved(p) = image(p + flow(p)); masks (B, H, W): the pixels whose source lies inside the image."""
+  batch, height, width, _ = images.shape
+  keys = jax.random.split(key, 5)
+  uniform = lambda k, bound, shape=(batch,): jax.random.uniform(k, shape, minval=-bound, maxval=bound)  # noqa: E731
+  angle, scale = jnp.deg2rad(uniform(keys[0], degrees)), 1.0 + uniform(keys[1], zoom)
+  offset = uniform(keys[2], shift, (batch, 2))
+  ys, xs = jnp.meshgrid(jnp.arange(height, dtype=jnp.float32) - (height - 1) / 2,
+                        jnp.arange(width, dtype=jnp.float32) - (width - 1) / 2, indexing="ij")
+  cos, sin = (jnp.cos(angle) * scale)[:, None, None], (jnp.sin(angle) * scale)[:, None, None]
+  source_y = cos * ys - sin * xs + offset[:, 0, None, None]
+  source_x = sin * ys + cos * xs + offset[:, 1, None, None]
+  flows = jnp.stack([source_y - ys, source_x - xs], axis=-1)
+  moved, masks = jax.vmap(warp)(images, flows)
+  sigma = jax.random.uniform(keys[3], (batch, 1, 1, 1), maxval=noise)
+  moved = jnp.clip(moved + sigma * jax.random.normal(keys[4], moved.shape), 0.0, 255.0)
+  return moved, flows, masks
+
+
 def visible(forward, backward):
   """(H, W) bool: the pixels of frame t that frame t+1 shows (module docstring: inside it, not occluded)."""
   back_at_target, inside = warp(backward, forward)

@@ -93,6 +93,15 @@ def _stop_point(bar, manager, step, state, batches):
     raise
 
 
+def _initial_params(config, abstract_params):
+  """The parameters of the model config.init_from, whose network must be this config's."""
+  theirs = checkpoints.read_config(config.init_from).net.to_dict()
+  if theirs != config.net.to_dict():
+    raise UserError(f"init_from {config.init_from} has another network ({theirs}) than this run's "
+                    f"({config.net.to_dict()}); a fine-tune keeps the network")
+  return checkpoints.restore_params(config.init_from, abstract_params)[0]
+
+
 def run(config, workdir):
   """The `train` job: train config.net on config.data for config.style; see the module docstring."""
   settings.check_train(config, jax.device_count())
@@ -127,6 +136,9 @@ def run(config, workdir):
                     + (f"resuming from step {resume_step}" if resume_step is not None else "starting afresh"))
     if resume_step is not None:
       state, data_state = restored
+  if resume_step is None and config.init_from:  # a fine-tune starts from another model's parameters
+    state = jax.device_put(training.init_state(net, tx, config.image_size, config.seed, config.style_size,
+                                               _initial_params(config, state["params"])), replicated)
   logdir = workdir if jax.process_index() == 0 else os.path.join(workdir, "processes", str(jax.process_index()))
   log = runlog.RunLog(logdir, config, resume_step)
   images.save_image(os.path.join(logdir, "style.jpg"), style, quality=90)

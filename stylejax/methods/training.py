@@ -28,15 +28,25 @@ def style_targets(objective, vgg, styles):
   return {layer: gram[:, 0] for layer, gram in grams.items()}
 
 
-def loss_terms(objective, net, params, vgg, style_grams, content, styles=None, reference=None):
+def loss_terms(objective, net, params, vgg, style_grams, content, styles=None, reference=None, key=None):
   """Unweighted loss terms of T_θ on a content batch (B, H, W, 3) in 0..255 (and, for a network that takes
   a style, the batch's style images, and the reference images of `augment_styles`): the objective's, the
-  network's regularisers among them."""
-  stylized, own = net.train_apply(params, content, styles)
+  network's regularisers among them. With a term that moves the content (temporal: `Objective.moves`, drawn by
+  `key`), the network also stylises the moved batch, in the same call."""
+  moves = objective.moves(key, content)
+  inputs, input_styles = content, styles
+  if moves is not None:
+    inputs = jnp.concatenate([content, moves[0]])
+    input_styles = None if styles is None else jnp.concatenate([styles, styles])
+  stylized, own = net.train_apply(params, inputs, input_styles)
+  moved = None
+  if moves is not None:
+    stylized, moved_output = jnp.split(stylized, 2)
+    moved = (moved_output, moves[1], moves[2])
   if styles is not None:
     style_grams = style_targets(objective, vgg, styles)
   targets = jax.lax.stop_gradient(objective.targets(vgg, content, style_grams, reference=reference))
-  return objective.terms(stylized, vgg, targets, own)
+  return objective.terms(stylized, vgg, targets, own, moved)
 
 
 def augment_key(seed, step):
@@ -85,13 +95,15 @@ def _step(state, batch, vgg, style_grams, *, objective, net, tx, styles=None, au
   content = batch.astype(jnp.float32)
   styles = None if styles is None else styles.astype(jnp.float32)
   reference = None
+  key = augment_key(seed, state["step"])
   if augment is not None and augment.active:
     if styles is None:
       raise ValueError("augment grades style images: only a network that takes a style has them")
-    styles, reference = augment_styles(augment, augment_key(seed, state["step"]), content, styles)
+    styles, reference = augment_styles(augment, key, content, styles)
 
   def loss_fn(params):
-    terms = loss_terms(objective, net, params, vgg, style_grams, content, styles, reference)
+    terms = loss_terms(objective, net, params, vgg, style_grams, content, styles, reference,
+                       jax.random.fold_in(key, 1))
     return objective.total(terms), terms
 
   (loss, terms), grads = jax.value_and_grad(loss_fn, has_aux=True)(state["params"])
@@ -109,10 +121,12 @@ def _step(state, batch, vgg, style_grams, *, objective, net, tx, styles=None, au
 jitted_step = xla.jit(_step, static_argnames=("objective", "net", "tx", "augment"), donate_argnames="state")
 
 
-def init_state(net, tx, image_size, seed, style_size=None):
+def init_state(net, tx, image_size, seed, style_size=None, params=None):
   """{params, opt_state, step, bad} of a fresh network for square crops of image_size (and, for a network
-  that takes a style, square style images of style_size)."""
-  content = jnp.zeros((1, image_size, image_size, 3), jnp.float32)
-  style = jnp.zeros((1, style_size or image_size, style_size or image_size, 3), jnp.float32) if net.takes_style else None
-  params = net.init(jax.random.key(seed), content, style)
+  that takes a style, square style images of style_size), or of `params` (a fine-tune's start)."""
+  if params is None:
+    content = jnp.zeros((1, image_size, image_size, 3), jnp.float32)
+    style = jnp.zeros((1, style_size or image_size, style_size or image_size, 3), jnp.float32) if net.takes_style \
+        else None
+    params = net.init(jax.random.key(seed), content, style)
   return {"params": params, "opt_state": tx.init(params), "step": jnp.int32(0), "bad": jnp.int32(-1)}
