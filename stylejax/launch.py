@@ -26,6 +26,7 @@ JOBS = {
     "compare_fast": "stylejax.tools.compare_fast",
     "compare_photo": "stylejax.tools.compare_photo",
     "score": "stylejax.tools.score",
+    "video_score": "stylejax.tools.video_score",
     "export": "stylejax.jobs.export",
     "web": "stylejax.web.site",
 }

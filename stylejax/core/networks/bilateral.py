@@ -163,6 +163,7 @@ class Bilateral(base.Network):
   kind = "bilateral"
   photorealistic = True
   regularizers = ("grid_smoothness",)
+  smooths_in_time = True
   module_class = BilateralNet  # the flax module these settings build (a subclass's own: the universal network)
 
   low_res: int = 256  # the network's view of every photo, low_res² (aspect ratio not kept)
