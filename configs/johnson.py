@@ -23,7 +23,7 @@ TINY = {"image_size": 64, "batch_size": 2, "style_size": 128, "total_steps": 12,
         "sample_every_steps": 6, "checkpoint_every_steps": 4, "preview_size": 64}
 
 
-TEMPORAL_WEIGHT = 300.0  # `steady`: the temporal term's weight (docs/video.md)
+TEMPORAL_WEIGHT = 100.0  # `steady`: the temporal term's weight (docs/video.md)
 
 
 def get_config(arg=None):

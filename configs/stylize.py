@@ -31,6 +31,7 @@ def get_config(arg=None):
   config.original_colors = False  # keep each photo's colours (luminance-only transfer)
   # Videos (mp4, m4v, mov, mkv, webm, avi, animated gif): written in the input's container (avi: mp4) with its
   # frame rate, size, frame count and audio; resumable by chunks (kept in the workdir's video_parts/).
+  config.frame_rate = 0.0  # > 0: `input` is a folder of frames (images in name order), one video at this rate
   config.video_chunk = 64  # frames per kept segment (rounded up to whole batches)
   config.video_frames = False  # also write each stylised frame as an image (NAME_frames/000000.jpg, ...)
   config.smoothing = 0.9  # bilateral-grid networks: weight of the past in the grids' moving average; 0: off
@@ -38,5 +39,6 @@ def get_config(arg=None):
   config.compute_dtype = ""  # "": as trained | float32 | bfloat16
   config.engine = "local"  # local (this process) | ray (a Ray Data pipeline on a cluster: pip install -e '.[ray]')
   config.ray_address = ""  # ray: the cluster's address; "": $RAY_ADDRESS, else a new local cluster
-  config.ray_actors = 0  # ray: model actors; 0: one per GPU of the cluster (one on a CPU-only cluster)
+  config.ray_actors = 0  # ray: model actors (a video: its chunks shared by as many tasks); 0: one per GPU (one on a CPU)
+  config.video_overlap = 64  # ray: frames before a task's share of a video that warm up its smoothing
   return config

@@ -353,25 +353,32 @@ class Model:
     return out, state
 
   def stylize_video(self, source, target, style=None, options=None, smoothing=temporal.Smoothing(), parts="",
-                    chunk=64, frames_folder="", frame_format=".jpg", progress=None):
+                    chunk=64, frames_folder="", frame_format=".jpg", progress=None, frame_rate=None):
     """Writes `target`, the video file `source` stylised (stylejax.methods.video.stylize_clip: batches of
     options.batch_size frames, the state of `clip_start` carried through, segments of `chunk` frames kept in
     `parts` (default: beside the target) so that a rerun after a kill resumes; the source's frame rate, size,
     frame count and audio kept; each frame also written into `frames_folder` as 000000`frame_format`, ..., when
-    given). `style`: an (H, W, 3) image for a network that takes one. Returns the number of frames stylised by
-    this call."""
+    given). `source` may be a folder of frames, played at `frame_rate` (stylejax.io.video.probe). `style`: an
+    (H, W, 3) image for a network that takes one. Returns the number of frames stylised by this call."""
+    plan, stylize, state, key = self.video_work(source, target, style, options, smoothing, parts, chunk, frame_rate)
+    return video_method.stylize_clip(plan, stylize, state, key, frames_folder, frame_format, progress)
+
+  def video_work(self, source, target, style=None, options=None, smoothing=temporal.Smoothing(), parts="", chunk=64,
+                 frame_rate=None):
+    """(plan, stylize, initial state, key): what stylejax.methods.video needs to stylise `source` into `target`
+    with this model (see `stylize_video`): its cut into chunks, the batch function, the state before the first
+    frame and the description of everything the result depends on (kept chunks of other work are not reused)."""
     options = options or StylizeOptions()
     self.check_style(style is not None)
-    clip = video.probe(source)
+    clip = video.probe(source, frame_rate)
+    plan = video_method.Plan.of(clip, target, parts or target + ".parts", chunk, options.batch_size)
     state = self.clip_start((options.batch_size, clip.height, clip.width, 3), style, smoothing)
     stat = os.stat(source)
     key = {"source": os.path.abspath(source), "bytes": stat.st_size, "modified": stat.st_mtime_ns,
-           "model": self.config.to_dict(), "step": self.step,
+           "rate": str(clip.rate), "model": self.config.to_dict(), "step": self.step,
            "style": None if style is None else hashlib.sha256(np.ascontiguousarray(style).tobytes()).hexdigest(),
            "options": dataclasses.asdict(options), "smoothing": dataclasses.asdict(smoothing)}
-    return video_method.stylize_clip(
-        clip, target, lambda frames, state: self.stylize_frames(frames, state, style, options), state,
-        parts or target + ".parts", key, options.batch_size, chunk, frames_folder, frame_format, progress)
+    return plan, lambda frames, state: self.stylize_frames(frames, state, style, options), state, key
 
   def _styles(self, style, batch):
     """The style image repeated for a batch, as the network takes it (None without one)."""

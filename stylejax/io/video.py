@@ -1,5 +1,5 @@
 """Video files in and out through FFmpeg's libraries (PyAV): probing, decoding frames, encoding segments,
-and assembling segments with the source's audio into one file.
+and assembling segments with the source's audio into one file. A folder of frames (images) reads as a clip too.
 
 A clip is written as segments (one file per chunk of frames, each starting with a key frame) that
 `assemble` joins without re-encoding, the source's first audio stream copied beside them; so a killed
@@ -22,9 +22,10 @@ import os
 import av
 import numpy as np
 import PIL.Image
+import PIL.ImageOps
 
 from stylejax.errors import UserError
-from stylejax.io import atomic
+from stylejax.io import atomic, data, images
 
 EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".gif")
 WRITTEN_AS = {".avi": ".mp4"}  # containers written as another
@@ -53,9 +54,9 @@ def is_clip(path):
 
 
 def output_extension(path):
-  """The extension a stylised copy of the video `path` is written with."""
+  """The extension a stylised copy of the video `path` is written with (a folder of frames: mp4)."""
   extension = os.path.splitext(path)[1].lower()
-  return WRITTEN_AS.get(extension, extension)
+  return WRITTEN_AS.get(extension, extension) if extension in EXTENSIONS else ".mp4"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,8 +97,14 @@ def _video_stream(container, path):
   return stream
 
 
-def probe(path):
-  """The Clip of a video file (its frames counted by reading its packets, which costs little: no decoding)."""
+def probe(path, rate=None):
+  """The Clip of a video file (its frames counted by reading its packets, which costs little: no decoding), or of
+  a folder of frames (its images in name order: name them 000001.png, ...) played at `rate` (default 25)."""
+  if os.path.isdir(path):
+    frames = data.image_files(path)
+    with PIL.Image.open(frames[0]) as first:
+      width, height = PIL.ImageOps.exif_transpose(first).size
+    return Clip(path, width, height, fractions.Fraction(rate or 25).limit_denominator(1001), len(frames), False)
   with _open(path) as container:
     stream = _video_stream(container, path)
     rate = stream.average_rate or stream.guessed_rate or fractions.Fraction(25)
@@ -113,7 +120,15 @@ def probe(path):
 
 def read(clip, start=0):
   """Yields the frames of `clip` (a Clip) from frame `start` on, each (H, W, 3) uint8 RGB; a file that ends
-  before its announced frame count or cannot be decoded is a UserError."""
+  before its announced frame count or cannot be decoded is a UserError, as is a folder's frame of another size."""
+  if os.path.isdir(clip.path):
+    for path in data.image_files(clip.path)[start:]:
+      frame = np.asarray(images.read_rgb(path))
+      if frame.shape != (clip.height, clip.width, 3):
+        raise UserError(f"{path} is {frame.shape[1]}x{frame.shape[0]} px, the first frame of {clip.path} "
+                        f"{clip.width}x{clip.height}: the frames of a video have one size")
+      yield frame
+    return
   with _open(clip.path) as container:
     stream = _video_stream(container, clip.path)
     stream.thread_type = "AUTO"

@@ -43,12 +43,14 @@ from stylejax.core import tiling
 from stylejax.errors import UserError
 from stylejax.core import temporal
 from stylejax.io import assets, compile_cache, data, images, runlog, video
+from stylejax.methods import video as video_method
 
 FORMATS = {"png": ".png", "jpeg": ".jpg", "webp": ".webp"}  # output_format -> file extension
 ENGINES = ("local", "ray")
 # The ranges of the numeric settings: [low, high]; the pixel counts' high end is the config's max_input_pixels.
 RANGES = {"batch_size": (1, 1024), "tile_size": (64, 16384), "max_side": (0, 65536), "num_threads": (1, 256),
-          "quality": (0, 100), "ray_actors": (0, 4096), "max_input_pixels": (1, 2**40), "video_chunk": (1, 100_000)}
+          "quality": (0, 100), "ray_actors": (0, 4096), "max_input_pixels": (1, 2**40), "video_chunk": (1, 100_000), "video_overlap": (0, 100_000),
+          "frame_rate": (0, 1000)}
 MAX_SHARDS = 100_000  # the largest N of --config.shard=I/N
 
 
@@ -107,10 +109,13 @@ def plan(config):
       raise UserError(f"the output folder {config.output} is or holds the input folder {config.input}; "
                       "choose an output folder outside it")
   todo, existing, writers = [], 0, {}
-  inputs = [(path, relative) for path, relative in input_files(config.input)
-            if not os.path.realpath(path).startswith(inside_output)]  # an output folder inside the input is not input
+  if config.frame_rate and os.path.isdir(config.input):  # a folder of frames: one video
+    inputs = [(config.input, os.path.basename(os.path.normpath(config.input)))]
+  else:
+    inputs = [(path, relative) for path, relative in input_files(config.input)
+              if not os.path.realpath(path).startswith(inside_output)]  # an output folder inside the input is not input
   for number, (path, relative) in enumerate(inputs):
-    target = output_path(config.output, relative, config.output_format, video.is_clip(path))
+    target = output_path(config.output, relative, config.output_format, video.is_clip(path) or os.path.isdir(path))
     other = writers.setdefault(os.path.normcase(target).lower(), path)
     if other != path:
       raise UserError(f"{other} and {path} would both be written to {target}; rename one of them "
@@ -183,10 +188,10 @@ def _stylize_clip(config, path, target, model, style, counts, failures, workdir)
   parts = os.path.join(workdir, "video_parts", os.path.relpath(target, config.output))
   frames_folder = os.path.splitext(target)[0] + "_frames" if config.video_frames else ""
   try:
-    clip = video.probe(path)
-    with runlog.progress(clip.frames, os.path.basename(path), unit="frame") as bar:
+    clip = video.probe(path, config.frame_rate)
+    with runlog.progress(clip.frames, os.path.basename(os.path.normpath(path)), unit="frame") as bar:
       done = model.stylize_video(path, target, style, options(config), smoothing(config), parts, config.video_chunk,
-                                 frames_folder, FORMATS[config.output_format], bar.update)
+                                 frames_folder, FORMATS[config.output_format], bar.update, config.frame_rate)
   except UserError as e:
     failures[path] = str(e)
     return
@@ -247,22 +252,9 @@ class _RayStylizer:
                                for image, error in zip(batch["image"], batch["error"])])}
 
 
-def _run_ray(config, todo, workdir, style, counts, failures):
-  """Stylises `todo` (with `style`) as a Ray Data pipeline on the cluster (config.ray_address); adds to
-  `counts` and `failures` as `_run_local` does."""
-  try:
-    import ray
-  except ImportError:
-    raise UserError("engine=ray needs Ray: pip install -e '.[ray]'") from None
-  if not todo:
-    return
-  if any(video.is_video(target) for _, target in todo):
-    raise UserError("engine=ray stylises images; stylise videos with engine=local")
-  if not ray.is_initialized():
-    ray.init(address=config.ray_address or None, include_dashboard=False, log_to_driver=False)
+def _ray_images(config, todo, workdir, style, counts, failures, ray, gpus, actors):
+  """Stylises the images `todo` (with `style`) as a Ray Data pipeline; adds to `counts` and `failures`."""
   ray.data.DataContext.get_current().enable_progress_bars = False
-  gpus = int(ray.cluster_resources().get("GPU", 0))
-  actors = config.ray_actors or max(1, gpus)
   window = 4 * config.batch_size
   rows = ray.data.from_items([{"path": path, "target": target} for path, target in todo],
                              override_num_blocks=max(1, -(-len(todo) // window)))
@@ -285,6 +277,74 @@ def _run_ray(config, todo, workdir, style, counts, failures):
       bar.update(1)
 
 
+def _stylize_share(model_dir, compute_dtype, cache, work, share, warmup):
+  """A Ray task: the chunks share = (first, last) of the video `work` (Model.video_work's arguments) into its
+  parts folder (stylejax.methods.video.stylize_chunks, the state warmed up on the `warmup` frames before them);
+  returns the frames written. Its compiled programs persist in `cache`."""
+  compile_cache.use(cache)
+  plan, stylize, state, _ = api.load_model(model_dir, compute_dtype).video_work(**work)
+  first, last = share
+  return video_method.stylize_chunks(plan, stylize, state, first, last, warmup if first else 0)
+
+
+def _ray_clip(config, path, target, model, style, counts, failures, workdir, ray, gpus, workers):
+  """Stylises one video on the cluster: its missing chunks shared out in contiguous ranges (one Ray task each,
+  `_stylize_share`; a network that carries state warms it up on config.video_overlap frames before its range),
+  then joined here. Kept chunks are reused by a rerun, as with the local engine."""
+  parts = os.path.join(workdir, "video_parts", os.path.relpath(target, config.output))
+  work = {"source": path, "target": target, "style": style, "options": options(config),
+          "smoothing": smoothing(config), "parts": parts, "chunk": config.video_chunk, "frame_rate": config.frame_rate}
+  try:
+    plan, _, _, key = model.video_work(**work)
+    done = video_method.prepare(plan, key)
+    warmup = config.video_overlap if model.net.smooths_in_time else 0
+    task = ray.remote(num_gpus=1 if gpus else 0)(_stylize_share)
+    cache = os.path.join(os.path.abspath(workdir), "xla_cache")
+    pending = [task.remote(config.checkpoint, config.compute_dtype, cache, work, share, warmup)
+               for share in video_method.shares(done, workers)]
+    kept = sum(min(plan.chunk, plan.clip.frames - k * plan.chunk) for k, finished in enumerate(done) if finished)
+    written = 0
+    with runlog.progress(plan.clip.frames, os.path.basename(os.path.normpath(path)) + " (ray)", unit="frame",
+                         initial=kept) as bar:
+      while pending:
+        ready, pending = ray.wait(pending, num_returns=1)
+        try:
+          frames = ray.get(ready[0])
+        except ray.exceptions.RayTaskError as e:
+          if isinstance(e.cause, UserError):
+            raise e.cause from None
+          raise
+        written += frames
+        bar.update(frames)
+    video_method.finish(plan)
+  except UserError as e:
+    failures[path] = str(e)
+    return
+  counts.update(videos=1, frames=written, pixels=written * plan.clip.width * plan.clip.height)
+
+
+def _run_ray(config, todo, model, workdir, style, counts, failures):
+  """Stylises `todo` (with `style`) on a Ray cluster (config.ray_address): the images as a Ray Data pipeline
+  (`_ray_images`), the videos shared out by chunks (`_ray_clip`); adds to `counts` and `failures` as `_run_local`
+  does."""
+  try:
+    import ray
+  except ImportError:
+    raise UserError("engine=ray needs Ray: pip install -e '.[ray]'") from None
+  if not todo:
+    return
+  if not ray.is_initialized():
+    ray.init(address=config.ray_address or None, include_dashboard=False, log_to_driver=False)
+  gpus = int(ray.cluster_resources().get("GPU", 0))
+  actors = config.ray_actors or max(1, gpus)
+  clips = [(path, target) for path, target in todo if video.is_video(target)]
+  stills = [item for item in todo if item not in clips]
+  if stills:
+    _ray_images(config, stills, workdir, style, counts, failures, ray, gpus, actors)
+  for path, target in clips:
+    _ray_clip(config, path, target, model, style, counts, failures, workdir, ray, gpus, actors)
+
+
 def run(config, workdir):
   """The `stylize` job; writes stylize.json (status, counts, failures, speed) in the workdir."""
   job_start = time.perf_counter()
@@ -299,7 +359,7 @@ def run(config, workdir):
   start, counts, failures, status = time.perf_counter(), collections.Counter(), {}, "finished"
   try:
     if config.engine == "ray":
-      _run_ray(config, todo, workdir, style, counts, failures)
+      _run_ray(config, todo, model, workdir, style, counts, failures)
     else:
       _run_local(config, todo, model, style, counts, failures, workdir)
   except KeyboardInterrupt:  # Ctrl-C or SIGTERM: what is written stays, and the summary says how far it got

@@ -16,7 +16,7 @@ from stylejax import api
 from stylejax.core import temporal
 from stylejax.io import assets, video
 from stylejax.jobs import stylize
-from tests.helpers import ROOT, stylize_cfg
+from tests.helpers import ROOT, run_py, stylize_cfg
 from tests.video.clips import write_clip
 
 PHOTO_MODEL = assets.path("models/grace_hopper")
@@ -114,8 +114,42 @@ def test_bad_clips_fail_in_one_line_and_the_rest_is_done(tmp_path):
   assert video.probe(str(tmp_path / "out" / "good.mp4")).frames == 3
 
 
-def test_the_ray_engine_refuses_clips_in_one_line(tmp_path):
-  source = write_clip(tmp_path / "c.mp4", frames=2, size=(32, 32))
-  config = stylize_cfg(PHOTO_MODEL, source, tmp_path / "out", engine="ray")
-  with pytest.raises(Exception, match="engine=ray stylises images"):
-    stylize.run(config, str(tmp_path / "w"))
+@pytest.mark.slow
+def test_the_ray_engine_shares_a_clip_by_chunks_and_writes_the_local_engines_file(tmp_path):
+  """Two Ray tasks stylise the chunks 0-2 and 3-4 of a 40-frame clip; the second warms its smoothing up on the
+  frames before its share (video_overlap covers them all here), so the joined file is the local engine's, byte
+  for byte, audio included."""
+  source = write_clip(tmp_path / "in" / "clip.mp4", frames=40, size=(48, 64), audio=True)
+  outputs = {}
+  for engine in ("local", "ray"):
+    config = stylize_cfg(PHOTO_MODEL, source, tmp_path / engine, engine=engine, ray_actors=2, batch_size=4,
+                         video_chunk=8)
+    process = run_py(config, tmp_path / f"work_{engine}")
+    assert process.returncode == 0, process.stderr[-3000:]
+    outputs[engine] = (tmp_path / engine / "clip.mp4").read_bytes()
+    summary = json.loads((tmp_path / f"work_{engine}" / "stylize.json").read_text())
+    assert (summary["videos"], summary["frames"]) == (1, 40)
+  assert outputs["ray"] == outputs["local"]
+  assert video.probe(str(tmp_path / "ray" / "clip.mp4")).audio
+
+
+def test_a_folder_of_frames_is_one_video_at_the_given_rate(tmp_path):
+  from tests.video.clips import moving_frames
+  frames = tmp_path / "shot"
+  frames.mkdir()
+  for k, image in enumerate(moving_frames(6, (32, 48))):
+    Image.fromarray(image).save(frames / f"{k:04d}.png")
+  summary = stylize.run(stylize_cfg(PHOTO_MODEL, frames, tmp_path / "out", frame_rate=12.0), str(tmp_path / "w"))
+  out = video.probe(str(tmp_path / "out" / "shot.mp4"))
+  assert (out.frames, out.width, out.height, out.rate, out.audio, summary["frames"]) == (6, 48, 32, 12, False, 6)
+  Image.fromarray(moving_frames(1, (40, 48))[0]).save(frames / "0006.png")
+  with pytest.raises(Exception, match="0006.png is 48x40 px, the first frame of .* 48x32"):
+    stylize.run(stylize_cfg(PHOTO_MODEL, frames, tmp_path / "out2", frame_rate=12.0), str(tmp_path / "w2"))
+
+
+def test_missing_chunks_are_shared_in_contiguous_ranges():
+  from stylejax.methods.video import shares
+  assert shares([True, False, False, True, False, False, False], 2) == [(1, 3), (4, 7)]
+  assert shares([False] * 5, 2) == [(0, 3), (3, 5)]
+  assert shares([False] * 3, 8) == [(0, 1), (1, 2), (2, 3)]
+  assert shares([True] * 3, 2) == []
