@@ -14,6 +14,11 @@
 #       on the training photos `prepare` packed (FOLDER/photos: the preset's own, short side 320), stopped after
 #       TRAIN_SECONDS (default 420) with a checkpoint at the step it reached, then exported in float16 to
 #       OUT/universal_model (bring it back: a better bundled model; docs/fast_photo.md, "Universal network").
+#   bash experiments/gpu_checks.sh prepare-video [FOLDER]   then   bash experiments/gpu_checks.sh video OUT [FOLDER]
+#       issue 26's GPU target apart (PyAV's wheel, 35 MB, does not fit beside the VGG and the photos): FOLDER (default
+#       .device-video) carries only the wheels; `video` times video stylisation end to end (decoding, the network,
+#       encoding) on a synthetic 3840x2160 pan with the bundled photo networks (experiments/bench_video.py; target:
+#       >= 30 frames/s for the bilateral network).
 #   bash experiments/gpu_checks.sh paintings OUT [FOLDER]
 #       on the GPU machine: the website's painting models (experiments/train_site_models.sh) on the same photos at
 #       256 px, PAINT_STEPS (default 3000) steps each, exported with their examples to OUT/site_models/NAME.
@@ -74,7 +79,7 @@ setup() {  # setup OUT FOLDER: the wheels FOLDER carries where this interpreter 
   local out=$1 folder=$2
   mkdir -p "$out"
   # The wheels go in only where the interpreter lacks them (the GPU machine), never over a working venv.
-  if ! "$py" -c "import ml_collections, grain" 2>/dev/null && compgen -G "$folder/whl/*.whl" >/dev/null; then
+  if ! "$py" -c "import ml_collections, grain, av" 2>/dev/null && compgen -G "$folder/whl/*.whl" >/dev/null; then
     "$py" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/stylejax_site \
         "$folder"/whl/*.whl || return 1
     export PYTHONPATH=/tmp/stylejax_site${PYTHONPATH:+:$PYTHONPATH}
@@ -157,10 +162,36 @@ paintings() {
   ls "$out/site_models"
 }
 
+prepare_video() {
+  local folder=${1:-.device-video}
+  mkdir -p "$folder/whl"
+  "$py" -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 --platform manylinux2014_x86_64 \
+      --platform manylinux_2_28_x86_64 --platform any -d "$folder/whl" \
+      av==18.1.0 ml-collections==1.1.0 grain==0.2.18 array-record==0.8.6 || return 1
+  local folder_kib repo_kib
+  folder_kib=$(du -sk "$folder" | cut -f1)
+  repo_kib=$(git ls-files -z | du -ck --files0-from=- | tail -1 | cut -f1)
+  echo "$folder: $((folder_kib / 1024)) MiB; with the repository's files: $(((folder_kib + repo_kib) / 1024)) MiB (limit 64)"
+  if ((folder_kib + repo_kib >= 64 * 1024)); then echo "too large to travel"; return 1; fi
+}
+
+video() {
+  local out=${1:-runs/gpu} folder=${2:-.device-video} size=3840x2160
+  setup "$out" "$folder" || return 1
+  [[ ${SCALE:-gpu} == tiny ]] && size=320x180
+  timeout 400 "$py" experiments/bench_video.py --synthetic $size --models grace_hopper,universal \
+      --out "$out/video_bench.json" >"$out/video_bench.log" 2>&1
+  echo "video_bench: exit $? (log: $out/video_bench.log)" | tee -a "$out/machine.txt"
+  cat "$out/video_bench.log"
+}
+
 case $mode in
   prepare) prepare "${@:2}" ;;
   run) run "${@:2}" ;;
   train) train "${@:2}" ;;
   paintings) paintings "${@:2}" ;;
-  *) echo "usage: bash experiments/gpu_checks.sh prepare [FOLDER] | run|train|paintings OUT [FOLDER]" >&2; exit 2 ;;
+  prepare-video) prepare_video "${@:2}" ;;
+  video) video "${@:2}" ;;
+  *) echo "usage: bash experiments/gpu_checks.sh prepare|prepare-video [FOLDER] | run|train|paintings|video OUT [FOLDER]" >&2
+     exit 2 ;;
 esac

@@ -30,7 +30,7 @@ from stylejax.io import atomic, data, images
 EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".gif")
 WRITTEN_AS = {".avi": ".mp4"}  # containers written as another
 ENCODERS = {".webm": "libvpx-vp9", ".gif": "gif"}  # the others: libx264
-QUALITY = {"libx264": {"crf": "18", "bf": "0", "preset": "medium"},  # no B-frames: segments join cleanly
+QUALITY = {"libx264": {"crf": "18", "bf": "0", "preset": "veryfast"},  # no B-frames: segments join cleanly
            "libvpx-vp9": {"crf": "30", "b:v": "0", "row-mt": "1", "deadline": "good", "cpu-used": "4"}, "gif": {}}
 
 

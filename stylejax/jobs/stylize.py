@@ -13,6 +13,10 @@ images above `tile_pixels` go through a Johnson network in exact tiles
 (stylejax.tiling); a bilateral network stylises any size in one pass. A
 network that takes a style input (a universal one, configs/universal_photo.py)
 gives every input the style photo `style`, decoded once; the others refuse one.
+Videos (mp4, m4v, mov, mkv, webm, avi, animated gif; or, with `frame_rate`, the
+input folder as one clip of frames) are stylised after the images, one by one, with
+a progress bar in frames (Model.stylize_video, docs/video.md): same container, rate,
+size, frame count and audio; resumable by chunks kept in the workdir's video_parts/.
 Existing outputs are skipped, so a rerun resumes; unreadable images are
 reported and skipped, and the job exits non-zero at the end if any failed.
 Ctrl-C or SIGTERM stops it after the images of the current batch are written
@@ -23,8 +27,10 @@ what was done.
 `.[ray]`): decoding in tasks on the cluster's CPUs, the network in a pool of
 actors (one per GPU, or `ray_actors`) that batch same-size images and write
 the results; outputs are written atomically and existing ones skipped as with
-the local engine. `ray_address`
-names the cluster ("" starts a local one, or joins $RAY_ADDRESS).
+the local engine. A video's chunks are shared among `ray_actors` Ray tasks, each
+warming its network's state up on the `video_overlap` frames before its share; the
+driver joins them. `ray_address` names the cluster ("" starts a local one, or joins
+$RAY_ADDRESS).
 """
 
 import collections

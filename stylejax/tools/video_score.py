@@ -11,8 +11,9 @@ bilateral-grid kinds), also with its transforms smoothed in time (stylejax.core.
   protocol's style and content distances (stylejax.core.scoring: VGG16), so that steadiness bought by washing
   the style out shows.
 
-Writes video_score.json, video_score.md (the table), and per clip a strip of consecutive frames
-(input, then each row's output) and a plot of the per-frame warping error.
+Writes video_score.json, video_score.md (the table), and per clip (named by its motion or file name) a strip
+of consecutive frames (strip_NAME.jpg: the input, then each row's output) and a plot of the per-frame warping
+error (errors_NAME.png).
 """
 
 import os
@@ -88,9 +89,16 @@ def quality(vgg, outputs, frames, style, every):
   return float(np.mean(styles)), float(np.mean(contents))
 
 
-def rows_of(model_dir, model, config):
+def model_names(model_dirs):
+  """{model dir: its name in the table}: the folder's name, with its parent's where two folders share one
+  (stylejax/assets/models/starry_night and .../video/starry_night)."""
+  bases = [os.path.basename(os.path.normpath(path)) for path in model_dirs]
+  return {path: base if bases.count(base) == 1 else "/".join(os.path.normpath(path).split(os.sep)[-2:])
+          for path, base in zip(model_dirs, bases)}
+
+
+def rows_of(name, model, config):
   """[(row name, smoothing decay)]: frame by frame, and smoothed for a kind that carries state between frames."""
-  name = os.path.basename(os.path.normpath(model_dir))
   rows = [(f"{name}, frame by frame", 0.0)]
   if model.net.smooths_in_time:
     rows.append((f"{name}, smoothed (decay {config.smoothing:g})", config.smoothing))
@@ -127,8 +135,9 @@ def markdown(results):
   for clip, result in results.items():
     lines.append(f"| {clip} | input clip (floor) | {result['floor']:.3g} | 1 | | |")
     for name, row in result["rows"].items():
-      lines.append(f"| {clip} | {name} | {row['warping_error']:.3g} | {row['warping_error'] / result['floor']:.2f} "
-                   f"| {row['style']:.3g} | {row['content']:.3g} |")
+      ratio = f"{row['warping_error'] / result['floor']:.2f}" if result["floor"] > 0 else "—"  # an exact clip
+      lines.append(f"| {clip} | {name} | {row['warping_error']:.3g} | {ratio} | {row['style']:.3g} "
+                   f"| {row['content']:.3g} |")
   return "\n".join(lines) + "\n"
 
 
@@ -137,20 +146,21 @@ def run(config, workdir):
   specs = settings.paths(config.clips, "clips")
   if not model_dirs or not specs:
     raise UserError("set --config.models (model directories) and --config.clips (motions or video files)")
-  models = {path: api.load_model(path) for path in model_dirs}
+  models, names = {path: api.load_model(path) for path in model_dirs}, model_names(model_dirs)
   given_style = style_image(config.style, config) if config.style else None
   vgg = weights.load_vgg("vgg16")
   os.makedirs(workdir, exist_ok=True)
   results = {}
-  for number, spec in enumerate(specs):
+  for spec in specs:
     name, clip = load_clip(spec, config)
+    short = os.path.splitext(os.path.basename(spec))[0]
     floor, floor_pairs = warping.warping_error(clip.frames, clip.flows, clip.masks)
     result, outputs, per_frame = {"floor": floor, "rows": {}}, [], {"input clip": floor_pairs}
     for path, model in models.items():
       model.check_style(given_style is not None, "--config.style")
       style = given_style if given_style is not None else style_image(
           settings.paths(model.config.style, "style")[0], config)
-      for row, decay in rows_of(path, model, config):
+      for row, decay in rows_of(names[path], model, config):
         out = stylise(model, clip.frames, given_style, decay, config.batch_size)
         error, pairs = warping.warping_error(out, clip.flows, clip.masks)
         style_distance, content_distance = quality(vgg, out, clip.frames, style, config.score_every)
@@ -158,8 +168,8 @@ def run(config, workdir):
         outputs.append(out)
         per_frame[row] = pairs
     results[name] = result
-    strip(clip.frames, outputs, os.path.join(workdir, f"strip_{number}.jpg"))
-    plot(per_frame, os.path.join(workdir, f"errors_{number}.png"), name)
+    strip(clip.frames, outputs, os.path.join(workdir, f"strip_{short}.jpg"))
+    plot(per_frame, os.path.join(workdir, f"errors_{short}.png"), name)
     runlog.write_json(os.path.join(workdir, "video_score.json"), results)
   table = markdown(results)
   with open(os.path.join(workdir, "video_score.md"), "w") as f:

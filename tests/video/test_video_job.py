@@ -153,3 +153,18 @@ def test_missing_chunks_are_shared_in_contiguous_ranges():
   assert shares([False] * 5, 2) == [(0, 3), (3, 5)]
   assert shares([False] * 3, 8) == [(0, 1), (1, 2), (2, 3)]
   assert shares([True] * 3, 2) == []
+
+
+def test_the_bundled_video_models_stylise_a_clip(tmp_path):
+  """The painting models fine-tuned for video (stylejax/assets/models/video) load and stylise a clip; each is the
+  still model of its name, fine-tuned (the same network)."""
+  folder = assets.path("models/video")
+  names = sorted(os.listdir(folder))
+  assert names == ["starry_night", "the_scream", "woman_with_a_hat"]
+  source = write_clip(tmp_path / "c.mp4", frames=4, size=(32, 48))
+  for name in names:
+    model = api.load_model(os.path.join(folder, name))
+    assert model.config.net.to_dict() == api.load_model(assets.path(f"models/{name}")).config.net.to_dict()
+    assert model.config.loss.temporal_weight > 0
+    target = str(tmp_path / f"{name}.mp4")
+    assert model.stylize_video(source, target) == 4 and video.probe(target).frames == 4
