@@ -10,7 +10,7 @@ import dataclasses
 
 import ml_collections
 
-from stylejax.core import grades
+from stylejax.core import grades, terms
 
 
 def arguments(arg, allowed):
@@ -53,10 +53,8 @@ def loss():
   # random motions of the content photos: shifts up to temporal_shift px, rotations up to temporal_degrees,
   # scales within 1 ± temporal_zoom, noise σ up to temporal_noise levels.
   section.temporal_weight = 0.0
-  section.temporal_shift = 4.0
-  section.temporal_degrees = 1.0
-  section.temporal_zoom = 0.03
-  section.temporal_noise = 4.0
+  for key, value in dataclasses.asdict(terms.Temporal()).items():  # temporal_shift, _degrees, _zoom, _noise
+    section[f"temporal_{key}"] = value
   return section
 
 

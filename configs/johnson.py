@@ -57,7 +57,7 @@ def get_config(arg=None):
 
   config.learning_rate = 1e-3
   config.total_steps = 40_000
-  config.init_from = ""  # a model directory (train workdir or export) of the same network: fine-tune it
+  config.init_from = ""  # a model (train workdir or export) of the same network to start from; a resumed run ignores it
   # Multi-host: jax.distributed.initialize(), the cluster (SLURM, Open MPI, Kubernetes, Cloud TPU) detected from
   # the environment, or these three set on every process (e.g. two processes on one machine: 127.0.0.1:PORT, 2, I).
   config.distributed = False

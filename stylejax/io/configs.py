@@ -17,7 +17,7 @@ import json
 import ml_collections
 from flax import traverse_util
 
-from stylejax.core import grades
+from stylejax.core import grades, terms
 from stylejax.errors import UserError
 from stylejax.io import runlog
 
@@ -71,9 +71,10 @@ def fingerprint(config):
 def read(path):
   """A saved config.json as a ConfigDict, in today's names: normalisations per RENAMED_NORMALIZATIONS, a `net`
   without `kind` (saved before there were several) a Johnson network, the thesis's training blend, once a
-  top-level `input_blend`, its network kind `thesis`, and a training config saved before colour grades and
-  reference pairs with them off (`augment` at its defaults, `loss.reference_weight` 0), so that such a run
-  resumes.
+  top-level `input_blend`, its network kind `thesis`, a training config saved before colour grades and
+  reference pairs with them off (`augment` at its defaults, `loss.reference_weight` 0), and one saved before
+  the temporal term and fine-tunes with them off (`loss.temporal_*` at their defaults, weight 0; `init_from`
+  empty), so that such a run resumes.
 
   Raises OSError when it cannot be read and ValueError when it holds no config, for the caller to word.
   """
@@ -91,6 +92,11 @@ def read(path):
     if blend:
       net.update(kind="thesis", input_blend=blend)
     saved.setdefault("augment", dataclasses.asdict(grades.Augment()))
+    if saved.get("job") == "train":
+      saved.setdefault("init_from", "")
     if isinstance(loss, dict):
       loss.setdefault("reference_weight", 0.0)
+      loss.setdefault("temporal_weight", 0.0)
+      for key, value in dataclasses.asdict(terms.Temporal()).items():
+        loss.setdefault(f"temporal_{key}", value)
   return ml_collections.ConfigDict(saved)

@@ -81,6 +81,17 @@ def test_a_training_run_saved_before_colour_grades_reads_as_todays_config_and_re
   assert configs.differences(configs.read(str(tmp_path / "config.json")), config) == []
 
 
+def test_a_training_run_saved_before_the_temporal_term_reads_as_todays_config_and_resumes(tmp_path):
+  config = johnson.get_config("tiny")
+  saved = json.loads(runlog.config_json(config))
+  del saved["init_from"]
+  for key in [key for key in saved["loss"] if key.startswith("temporal_")]:
+    del saved["loss"][key]
+  (tmp_path / "config.json").write_text(json.dumps(saved))
+  read = configs.read(str(tmp_path / "config.json"))
+  assert configs.differences(read, config) == [] and "temporal" not in settings.objective(read).names
+
+
 def test_the_bundled_models_name_todays_normalisations():
   for name, normalization in (("starry_night", "mean"), ("grace_hopper", "luan")):
     with open(assets.path(f"models/{name}/config.json")) as f:
