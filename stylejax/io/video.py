@@ -70,10 +70,6 @@ class Clip:
   frames: int
   audio: bool
 
-  @property
-  def seconds(self):
-    return float(self.frames / self.rate)
-
 
 def _describe(error):
   return " ".join(str(getattr(error, "strerror", None) or error).split())
@@ -197,8 +193,8 @@ def _format(path):
 
 
 def _packets(container, stream, order, start=None):
-  """(time in s, order, packet) of a stream's packets; with `start` (s), shifted to begin there (a GIF segment's
-  own times start at 0)."""
+  """(time in s, order, packet) of a stream's packets; with `start` (s), shifted to begin there (a segment's
+  container may start its own times at 0, as mov does, whatever times its frames were given)."""
   shift = None
   for packet in container.demux(stream):
     if packet.dts is None:  # the demuxer's empty flush packet

@@ -55,8 +55,8 @@ FORMATS = {"png": ".png", "jpeg": ".jpg", "webp": ".webp"}  # output_format -> f
 ENGINES = ("local", "ray")
 # The ranges of the numeric settings: [low, high]; the pixel counts' high end is the config's max_input_pixels.
 RANGES = {"batch_size": (1, 1024), "tile_size": (64, 16384), "max_side": (0, 65536), "num_threads": (1, 256),
-          "quality": (0, 100), "ray_actors": (0, 4096), "max_input_pixels": (1, 2**40), "video_chunk": (1, 100_000), "video_overlap": (0, 100_000),
-          "frame_rate": (0, 1000)}
+          "quality": (0, 100), "ray_actors": (0, 4096), "max_input_pixels": (1, 2**40), "video_chunk": (1, 100_000),
+          "video_overlap": (0, 100_000), "frame_rate": (0, 1000)}
 MAX_SHARDS = 100_000  # the largest N of --config.shard=I/N
 
 
@@ -188,20 +188,36 @@ def smoothing(config):
     raise UserError(str(e)) from None
 
 
+def _video_work(config, path, target, style, workdir):
+  """Model.video_work's arguments for one video: its finished chunks are kept in the workdir (video_parts/,
+  mirroring the output tree) until the video is whole, so a rerun resumes."""
+  return {"source": path, "target": target, "style": style, "options": options(config),
+          "smoothing": smoothing(config), "chunk": config.video_chunk, "frame_rate": config.frame_rate,
+          "parts": os.path.join(workdir, "video_parts", os.path.relpath(target, config.output))}
+
+
+def _split(todo):
+  """(images, videos) of `todo` [(input, output)]: a video's output has a video extension."""
+  clips = [(path, target) for path, target in todo if video.is_video(target)]
+  return [item for item in todo if item not in clips], clips
+
+
 def _stylize_clip(config, path, target, model, style, counts, failures, workdir):
-  """Stylises one video (Model.stylize_video) with a progress bar in frames; its finished chunks are kept in
-  the workdir (video_parts/, mirroring the output tree) until the video is whole, so a rerun resumes."""
-  parts = os.path.join(workdir, "video_parts", os.path.relpath(target, config.output))
+  """Stylises one video as stylejax.methods.video.stylize_clip does, with a progress bar in frames that starts
+  where an earlier run's kept chunks end."""
   frames_folder = os.path.splitext(target)[0] + "_frames" if config.video_frames else ""
   try:
-    clip = video.probe(path, config.frame_rate)
-    with runlog.progress(clip.frames, os.path.basename(os.path.normpath(path)), unit="frame") as bar:
-      done = model.stylize_video(path, target, style, options(config), smoothing(config), parts, config.video_chunk,
-                                 frames_folder, FORMATS[config.output_format], bar.update, config.frame_rate)
+    plan, stylize, state, key = model.video_work(**_video_work(config, path, target, style, workdir))
+    first, kept = video_method.resume(plan, key)
+    with runlog.progress(plan.clip.frames, os.path.basename(os.path.normpath(path)), unit="frame",
+                         initial=plan.frames_before(first)) as bar:
+      done = video_method.stylize_chunks(plan, stylize, kept or state, first, plan.chunks, 0, frames_folder,
+                                         FORMATS[config.output_format], bar.update)
+    video_method.finish(plan)
   except UserError as e:
     failures[path] = str(e)
     return
-  counts.update(videos=1, frames=done, pixels=done * clip.width * clip.height)
+  counts.update(videos=1, frames=done, pixels=done * plan.clip.width * plan.clip.height)
 
 
 def _stylize_images(config, todo, model, style, counts, failures):
@@ -224,15 +240,11 @@ def _run_local(config, todo, model, style, counts, failures, workdir):
   """Stylises `todo` in this process (with `style`, for a network that takes one): the images first
   (`_stylize_images`), then the videos one by one (`_stylize_clip`); adds to `counts` (collections.Counter) and
   `failures` ({path: reason}) as it goes. Stopped (Ctrl-C), its decoding threads end before it returns."""
-  clips = [(path, target) for path, target in todo if video.is_video(target)]
-  stills = [item for item in todo if item not in clips]
+  stills, clips = _split(todo)
   if stills or not clips:
     _stylize_images(config, stills, model, style, counts, failures)
   for path, target in clips:
     _stylize_clip(config, path, target, model, style, counts, failures, workdir)
-  for folder, _, _ in os.walk(os.path.join(workdir, "video_parts"), topdown=False):
-    with contextlib.suppress(OSError):  # the empty folders of finished videos go; kept chunks stay
-      os.rmdir(folder)
 
 
 class _RayStylizer:
@@ -297,9 +309,7 @@ def _ray_clip(config, path, target, model, style, counts, failures, workdir, ray
   """Stylises one video on the cluster: its missing chunks shared out in contiguous ranges (one Ray task each,
   `_stylize_share`; a network that carries state warms it up on config.video_overlap frames before its range),
   then joined here. Kept chunks are reused by a rerun, as with the local engine."""
-  parts = os.path.join(workdir, "video_parts", os.path.relpath(target, config.output))
-  work = {"source": path, "target": target, "style": style, "options": options(config),
-          "smoothing": smoothing(config), "parts": parts, "chunk": config.video_chunk, "frame_rate": config.frame_rate}
+  work = _video_work(config, path, target, style, workdir)
   try:
     plan, _, _, key = model.video_work(**work)
     done = video_method.prepare(plan, key)
@@ -343,8 +353,7 @@ def _run_ray(config, todo, model, workdir, style, counts, failures):
     ray.init(address=config.ray_address or None, include_dashboard=False, log_to_driver=False)
   gpus = int(ray.cluster_resources().get("GPU", 0))
   actors = config.ray_actors or max(1, gpus)
-  clips = [(path, target) for path, target in todo if video.is_video(target)]
-  stills = [item for item in todo if item not in clips]
+  stills, clips = _split(todo)
   if stills:
     _ray_images(config, stills, workdir, style, counts, failures, ray, gpus, actors)
   for path, target in clips:
@@ -370,6 +379,9 @@ def run(config, workdir):
       _run_local(config, todo, model, style, counts, failures, workdir)
   except KeyboardInterrupt:  # Ctrl-C or SIGTERM: what is written stays, and the summary says how far it got
     status = "interrupted"
+  for folder, _, _ in os.walk(os.path.join(workdir, "video_parts"), topdown=False):
+    with contextlib.suppress(OSError):  # the empty folders of finished videos go; kept chunks stay
+      os.rmdir(folder)
   seconds = time.perf_counter() - start
   summary = {"status": status, "checkpoint": os.path.abspath(config.checkpoint), "checkpoint_step": model.step,
              "style": os.path.abspath(assets.resolve(config.style)) if config.style else None,

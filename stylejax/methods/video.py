@@ -48,6 +48,10 @@ class Plan:
   def chunks(self):
     return -(-self.clip.frames // self.chunk)
 
+  def frames_before(self, index):
+    """The frames of the chunks before chunk `index`."""
+    return min(index * self.chunk, self.clip.frames)
+
   def segment(self, index):
     return os.path.join(self.parts, f"{index:06d}{video.output_extension(self.target)}")
 
@@ -183,17 +187,24 @@ def finish(plan):
   shutil.rmtree(plan.parts, ignore_errors=True)
 
 
-def stylize_clip(plan, stylize, state, key, frames_folder="", frame_format=".jpg", progress=None):
-  """Writes plan.target: the clip stylised by `stylize` (see `stylize_chunks`) from `state`, resuming after the
-  kept chunks of an earlier run with the same `key` (`prepare`) with the state that run had there, so the file is
-  the same as an uninterrupted run's. Returns the number of frames stylised by this call."""
+def resume(plan, key):
+  """(first chunk to stylise, the state before it or None): after the leading chunks an earlier run with the same
+  `key` (`prepare`) kept with their states, the state that run had there; (0, None) for a fresh start."""
   done = prepare(plan, key)
-  leading = next((k for k in range(plan.chunks) if not (done[k] and os.path.exists(plan.state(k)))), plan.chunks)
-  if leading:
-    with open(plan.state(leading - 1), "rb") as f:
-      state = flax.serialization.msgpack_restore(f.read())
-    if progress:
-      progress(min(leading * plan.chunk, plan.clip.frames))
-  count = stylize_chunks(plan, stylize, state, leading, plan.chunks, 0, frames_folder, frame_format, progress)
+  first = next((k for k in range(plan.chunks) if not (done[k] and os.path.exists(plan.state(k)))), plan.chunks)
+  if not first:
+    return 0, None
+  with open(plan.state(first - 1), "rb") as f:
+    return first, flax.serialization.msgpack_restore(f.read())
+
+
+def stylize_clip(plan, stylize, state, key, frames_folder="", frame_format=".jpg", progress=None):
+  """Writes plan.target: the clip stylised by `stylize` (see `stylize_chunks`) from `state`, resuming where an
+  earlier run with the same `key` stopped (`resume`; its kept frames reported to `progress` first), so the file is
+  the same as an uninterrupted run's. Returns the number of frames stylised by this call."""
+  first, kept = resume(plan, key)
+  if progress and first:
+    progress(plan.frames_before(first))
+  count = stylize_chunks(plan, stylize, kept or state, first, plan.chunks, 0, frames_folder, frame_format, progress)
   finish(plan)
   return count
