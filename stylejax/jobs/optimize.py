@@ -12,13 +12,14 @@ start of each phase and the end of each chunk) are its stop points.
 """
 
 import os
+import sys
 import time
 
 import jax
 import numpy as np
 
 from stylejax import api, settings
-from stylejax.core import masks as masks_lib, metrics
+from stylejax.core import masks as masks_lib, metrics, texture
 from stylejax.errors import UserError
 from stylejax.io import images, runlog
 
@@ -37,6 +38,10 @@ def run(config, workdir):
   (`image`: the file of the result, in the workdir). Its progress bar can be watched (runlog.observing)."""
   config = settings.resolve_schedule(config, jax.default_backend())  # config.json holds the steps that ran
   content, styles, blend, content_mask, style_mask = api.read_inputs(config)
+  if config.loss.affine_weight > 0 and texture.textured_all_over(styles[0]):  # the painting guard
+    print("note: the style picture is textured all over, like a painting; the photorealism term keeps the photo's "
+          "detail and changes only its colours, so strokes and texture will not carry over (configs/gatys.py "
+          "paints them)", file=sys.stderr)
   plan, objective, vgg = settings.transfer_settings(config), settings.objective(config), api.load_vgg(config)
   masks = api.find_masks(settings.mask_settings(config), vgg, content, styles[0], plan.sizes[-1], plan.style_scale,
                          content_mask, style_mask)

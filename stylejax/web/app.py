@@ -37,6 +37,7 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from stylejax.core import texture
 from stylejax.errors import UserError
 from stylejax.io import images
 from stylejax.web import catalog, gallery as gallery_lib, mail, queue as queue_lib, site_files, uploads
@@ -209,21 +210,33 @@ def create_app(config, workdir, worker_running=lambda: False):
     """Writes a decoded upload into its job's folder (PNG, fast compression)."""
     images.save_image(os.path.join(site_files.job_dir(workdir, token), name), np.asarray(img), compress_level=1)
 
-  async def enqueue(request, kind, limit, busy, pictures, params, email="", total=0):
+  def uploaded(pictures, painted=None):
+    """enqueue's `write` for uploads: decodes and saves `pictures` ({file name: (upload, what, max side or None)});
+    its params say which were shrunk and whether the picture named `painted` (a photorealistic job's style) is
+    textured all over, as a painting (the painting guard, stylejax.core.texture)."""
+    async def write(token):
+      decoded = {name: await read_image(*upload) for name, upload in pictures.items()}
+      for name, (_, img) in decoded.items():
+        await run_in_threadpool(save, token, name, img)
+      shrunk = {name: [list(size), list(img.size)] for name, (size, img) in decoded.items() if size != img.size}
+      painting = painted and await run_in_threadpool(texture.textured_all_over, np.asarray(decoded[painted][1]))
+      return {**({"shrunk": shrunk} if shrunk else {}), **({"painted_style": True} if painting else {})}
+    return write
+
+  def queue_full():
+    return Refusal(503, f"the queue is full ({limits.max_queue} jobs); try again later", 60)
+
+  async def enqueue(request, kind, limit, busy, write, params, email="", total=0):
     """Reserves one of the `limit` slots of `kind` (else the Refusal `busy`, which does not count against the
     client's rate: the pages retry it after its Retry-After) before any work, checks the client's rate, then
-    decodes and saves `pictures` ({file name: (upload, what, max side or None)}) and queues the job; the slot is
+    writes the job's files (`await write(token)`, which returns params to add) and queues the job; the slot is
     given back (and the job's files removed) if that fails. Returns the redirect to the job's page."""
     token = jobs.reserve(kind, limit, client(request), email)
     if token is None:
       raise busy
     try:
       rate.check(client(request))
-      decoded = {name: await read_image(*upload) for name, upload in pictures.items()}
-      for name, (_, img) in decoded.items():
-        await run_in_threadpool(save, token, name, img)
-      shrunk = {name: [list(size), list(img.size)] for name, (size, img) in decoded.items() if size != img.size}
-      jobs.submit(token, {**params, "shrunk": shrunk} if shrunk else params, total)
+      jobs.submit(token, {**params, **await write(token)}, total)
     except BaseException:
       jobs.cancel(token)
       shutil.rmtree(site_files.job_dir(workdir, token), ignore_errors=True)
@@ -293,6 +306,11 @@ def create_app(config, workdir, worker_running=lambda: False):
     """A shared result's title when its sharer gives none: the uploaded style file's name, else how it was made
     (for an online job, its model's name)."""
     return job.params.get("style_title") or how_made(job)
+
+  def artistic_size(job):
+    """The size of the artistic job the painting guard offers: the job's own, an online job's the custom form's
+    first."""
+    return job.params.get("size", config.custom.sizes[0])
 
   def job_inputs(job):
     """(the path of the job's photo, the path of its style or None): the uploaded style, else its model's."""
@@ -385,7 +403,7 @@ def create_app(config, workdir, worker_running=lambda: False):
       params["style_title"] = uploads.title_from_name(style.filename)
     return await enqueue(request, "online", config.online.max_pending,
                          Refusal(503, "the site is busy stylising other photos; try again in a few seconds", 2),
-                         pictures, params, total=1)
+                         uploaded(pictures, site_files.STYLE if chosen.takes_style else None), params, total=1)
 
   @app.get("/custom")
   def custom_form(request: Request):
@@ -403,17 +421,16 @@ def create_app(config, workdir, worker_running=lambda: False):
       email = mail.check_address(email) if mail.enabled(config.smtp) else ""
     except UserError as e:
       raise Refusal(422, str(e)) from None
-    return await enqueue(request, "custom", limits.max_queue,
-                         Refusal(503, f"the queue is full ({limits.max_queue} jobs); try again later", 60),
-                         {site_files.CONTENT: (content, "the content image"),
-                          site_files.STYLE: (style, "the style image")},
+    pictures = {site_files.CONTENT: (content, "the content image"), site_files.STYLE: (style, "the style image")}
+    return await enqueue(request, "custom", limits.max_queue, queue_full(),
+                         uploaded(pictures, site_files.STYLE if method == "luan" else None),
                          {"method": method, "size": size, "style_title": uploads.title_from_name(style.filename)}, email)
 
   @app.get("/jobs/{token}")
   def job_page(request: Request, token: str):
     job = find_job(token)
     return render(request, "job.html", job=job, status=job_status(job), pictures=job_pictures(job),
-                  title=how_made(job), share_title=share_title(job))
+                  title=how_made(job), share_title=share_title(job), artistic_size=artistic_size(job))
 
   @app.get("/jobs/{token}/status")
   def job_state(token: str):
@@ -451,6 +468,29 @@ def create_app(config, workdir, worker_running=lambda: False):
         return render(request, "shared.html", item=album.get(item_id), owner=owner)
       shared = album.get(item_id)
     return RedirectResponse(f"/gallery/{shared.id}", 303)
+
+  @app.post("/jobs/{token}/artistic")
+  async def artistic(request: Request, token: str, csrf: str = Form("")):
+    """The painting guard's offer: a job whose style picture looks like a painting again, as a custom job of the
+    artistic method with the same photo and style, at artistic_size, mailed where the job was."""
+    check_form(request, csrf)
+    job = find_job(token)
+    if not job.params.get("painted_style"):
+      raise Refusal(409, "the artistic method is offered here for a style picture that looks like a painting")
+    pictures = dict(zip((site_files.CONTENT, site_files.STYLE), job_inputs(job)))
+    if not all(os.path.isfile(path) for path in pictures.values()):
+      raise Refusal(404, "this job's pictures were removed")
+
+    async def write(new_token):
+      folder = site_files.job_dir(workdir, new_token)
+      os.makedirs(folder, exist_ok=True)
+      for name, path in pictures.items():
+        await run_in_threadpool(shutil.copyfile, path, os.path.join(folder, name))
+      return {}
+
+    return await enqueue(request, "custom", limits.max_queue, queue_full(), write,
+                         {"method": "gatys", "size": artistic_size(job), "style_title": job.params.get("style_title")},
+                         job.email)
 
   @app.get("/gallery")
   def gallery_page(request: Request, page: int = Query(1, ge=1, le=MAX_PAGE)):

@@ -17,8 +17,9 @@ def tiny(**overrides):
 
 
 @pytest.mark.slow
-def test_luan_tiny_with_auto_masks_writes_masks_and_photorealism_metrics(tmp_path):
+def test_luan_tiny_with_auto_masks_writes_masks_and_photorealism_metrics(tmp_path, capfd):
   summary = launch.run(tiny(), str(tmp_path))
+  assert "like a painting" not in capfd.readouterr().err  # the painting guard is quiet for a photo
   for name in ("result.png", "masks_content.png", "masks_style.png", "losses.png"):
     assert (tmp_path / name).is_file(), name
   rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
@@ -56,9 +57,11 @@ def test_mask_errors_are_user_errors(tmp_path):
 
 
 @pytest.mark.slow
-def test_smooth_affine_postprocess_runs_from_the_config(tmp_path):
-  summary = launch.run(tiny(postprocess="smooth_affine", masks__source="none", total_steps=5), str(tmp_path))
+def test_smooth_affine_postprocess_runs_from_the_config_and_a_painted_style_is_named(tmp_path, capfd):
+  summary = launch.run(tiny(postprocess="smooth_affine", masks__source="none", total_steps=5,
+                            style=("bundled:the_scream.jpg",)), str(tmp_path))
   assert summary["photorealism"]["gradient_ssim"] > 0
+  assert "textured all over, like a painting" in capfd.readouterr().err  # the painting guard
   with pytest.raises(UserError, match="unknown postprocess"):
     launch.run(tiny(postprocess="blur"), str(tmp_path / "x"))
 

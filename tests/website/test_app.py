@@ -11,6 +11,7 @@ from PIL import Image
 
 from configs import web
 from stylejax import api
+from stylejax.io import assets
 from stylejax.errors import UserError
 from stylejax.web import app as app_lib, queue as queue_lib, site as site_lib, site_files, worker as worker_lib
 from tests.helpers import free_port
@@ -114,6 +115,35 @@ def test_a_universal_model_takes_the_uploaded_style_photo(site):
     refused = site.client.post("/stylize", files=files, data={"csrf": site.csrf, "model": "any_photo"}, headers=HTML)
     assert refused.status_code == 422 and "choose one beside your photo" in refused.text
   assert site.worker.queue.pending("online") == 0
+
+
+def test_the_painting_guard_offers_the_artistic_method_with_the_same_pictures(site):
+  photo, painting = (open(assets.path(name), "rb").read() for name in ("chelsea.jpg", "the_scream.jpg"))
+  style_photo = open(assets.path("grace_hopper.jpg"), "rb").read()
+
+  def submit(route, style, **fields):
+    files = {"content" if route == "/custom" else "photo": ("p.jpg", photo), "style": ("s.jpg", style)}
+    return token_of(site.client.post(route, files=files, data={"csrf": site.csrf, **fields}, headers=HTML,
+                                     follow_redirects=False))
+
+  def offer(token):
+    return site.client.post(f"/jobs/{token}/artistic", data={"csrf": site.csrf}, headers=HTML, follow_redirects=False)
+
+  painted = submit("/custom", painting, method="luan", size=64, email="user@example.org")
+  page = site.client.get(f"/jobs/{painted}").text
+  assert "textured all over, like a painting" in page and f'action="/jobs/{painted}/artistic"' in page
+  again = site.worker.queue.get(token_of(offer(painted)))
+  assert again.params == {"method": "gatys", "size": 64, "style_title": "S"} and again.email == "user@example.org"
+  for name in (site_files.CONTENT, site_files.STYLE):  # the same pictures, not uploaded again
+    assert (open(os.path.join(site_files.job_dir(site.workdir, painted), name), "rb").read()
+            == open(os.path.join(site_files.job_dir(site.workdir, again.token), name), "rb").read())
+  online = submit("/stylize", painting, model="any_photo")  # the universal network is photorealistic too
+  assert "like a painting" in site.client.get(f"/jobs/{online}").text
+  assert site.worker.queue.get(token_of(offer(online))).params["size"] == site.config.custom.sizes[0]
+  for quiet in (submit("/custom", style_photo, method="luan", size=64), submit("/custom", painting, method="gatys",
+                                                                              size=64)):
+    assert "like a painting" not in site.client.get(f"/jobs/{quiet}").text
+    assert offer(quiet).status_code == 409
 
 
 def test_the_worker_keeps_the_most_recently_used_models(site):

@@ -252,6 +252,17 @@ def test_in_a_real_browser_stylise_custom_job_mail_gallery_download(tmp_path, in
       item_url = page.url
       shot("gallery_item")
 
+      page.goto(site.url + "/stylize")  # the painting guard: a painting as the universal network's style photo
+      page.set_input_files("input[name=photo]", PHOTO)
+      page.click("label.model:has(input[value=universal])")
+      page.set_input_files("input[name=style]", STYLE)
+      page.click("button[type=submit]")
+      expect(page.locator("#painted")).to_contain_text("textured all over, like a painting", timeout=60_000)
+      expect(result).to_be_visible(timeout=60_000)
+      shot("painting_guard")
+      page.click("text=Paint it with the artistic method instead")  # the same pictures, no upload
+      expect(page.locator("h1")).to_contain_text("Your custom job: Artistic (Gatys)")
+
       page.goto(site.url + "/stylize")
       page.set_input_files("input[name=photo]", {"name": "photo.jpg", "mimeType": "image/jpeg",
                                                  "buffer": b"this is not a picture"})
