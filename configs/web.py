@@ -40,11 +40,19 @@ def get_config(arg=None):
   config.custom.sizes = (256, 384, 512, 768, 1024)
   config.custom.log_every_steps = 10  # progress updates
 
+  # Video clips (the /video form): any fast model, frame by frame with its state carried across frames (see
+  # docs/video.md), the audio kept.
+  config.video = ml_collections.ConfigDict()
+  config.video.max_seconds = 10.0  # longer clips are refused (422: trim it)
+  config.video.max_side = 1280  # larger clips are shrunk to this long side first (1280: 720p)
+  config.video.chunk = 32  # frames per kept segment: a job restarted after a crash resumes after its last one
+  config.video.batch_size = 4  # frames per forward pass
+
   config.limits = ml_collections.ConfigDict()
   config.limits.max_upload_bytes = 15_000_000  # per file
   config.limits.max_upload_pixels = 40_000_000  # per image, checked from its header before decoding
   config.limits.submissions_per_minute = 20  # per client address (online, custom, gallery); more get 429
-  config.limits.max_queue = 20  # custom jobs waiting or running; more get 503 + Retry-After
+  config.limits.max_queue = 20  # custom jobs waiting or running, and as many video jobs; more get 503 + Retry-After
   config.limits.gallery_page_size = 12
 
   # Disk: finished jobs (page, uploads, result) and gallery items are removed oldest first past these limits,
@@ -80,5 +88,6 @@ def get_config(arg=None):
     config.custom.gatys, config.custom.luan = "gatys:tiny", "luan:tiny"
     config.custom.sizes = (64,)
     config.custom.log_every_steps = 2
+    config.video.chunk, config.video.batch_size = 4, 2
     config.worker.lease_seconds = 5.0
   return config

@@ -258,3 +258,25 @@ def assemble(segments, target, clip):
   finally:
     for container in inputs + [source] * with_audio:
       container.close()
+
+
+def shrunk(clip, target, max_side):
+  """`clip` (a Clip) at most `max_side` px on its long side, written to `target` (mp4, sides even, the frames
+  resized with a Lanczos filter, the audio kept: `assemble`), and its Clip; the clip itself where it is that
+  small already."""
+  if max(clip.width, clip.height) <= max_side:
+    return clip
+  height, width = (side // 2 * 2 or 2 for side in images.fit_long_side(clip.height, clip.width, max_side))
+  small = dataclasses.replace(clip, width=width, height=height)
+  frames = target + ".video.mp4"
+  segment = Segment(frames, small, 0)
+  try:
+    for frame in read(clip):
+      segment.write(np.asarray(PIL.Image.fromarray(frame).resize((width, height), PIL.Image.Resampling.LANCZOS)))
+  except BaseException:
+    segment.abandon()
+    raise
+  segment.close()
+  assemble([(frames, 0)], target, clip)
+  os.remove(frames)
+  return dataclasses.replace(small, path=target)

@@ -39,7 +39,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from stylejax.core import texture
 from stylejax.errors import UserError
-from stylejax.io import images
+from stylejax.io import images, video
 from stylejax.web import catalog, gallery as gallery_lib, mail, queue as queue_lib, site_files, uploads
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -229,14 +229,16 @@ def create_app(config, workdir, worker_running=lambda: False):
   async def enqueue(request, kind, limit, busy, write, params, email="", total=0):
     """Reserves one of the `limit` slots of `kind` (else the Refusal `busy`, which does not count against the
     client's rate: the pages retry it after its Retry-After) before any work, checks the client's rate, then
-    writes the job's files (`await write(token)`, which returns params to add) and queues the job; the slot is
-    given back (and the job's files removed) if that fails. Returns the redirect to the job's page."""
+    writes the job's files (`await write(token)`, which returns params to add; a clip's `frames` are the job's
+    total) and queues the job; the slot is given back (and the job's files removed) if that fails. Returns the
+    redirect to the job's page."""
     token = jobs.reserve(kind, limit, client(request), email)
     if token is None:
       raise busy
     try:
       rate.check(client(request))
-      jobs.submit(token, {**params, **await write(token)}, total)
+      added = await write(token)
+      jobs.submit(token, {**params, **added}, added.get("frames", total))
     except BaseException:
       jobs.cancel(token)
       shutil.rmtree(site_files.job_dir(workdir, token), ignore_errors=True)
@@ -263,13 +265,13 @@ def create_app(config, workdir, worker_running=lambda: False):
     return job
 
   def expected_times(job):
-    """{prepare_seconds, step_seconds}: the medians of the latest finished custom jobs of the same method and size
-    on this site (measured by the worker), or None before the first one."""
-    if job.kind != "custom":
+    """{prepare_seconds, step_seconds}: the medians of the latest finished jobs of the same kind, method or model
+    and size on this site (measured by the worker; a video's steps are frames), or None before the first one."""
+    if job.kind == "online":
       return None
-    same = [result for params, result in jobs.recent_results("custom")
-            if (params.get("method"), params.get("size")) == (job.params.get("method"), job.params.get("size"))
-            and "step_seconds" in result]
+    alike = lambda params: (params.get("method"), params.get("model"), params.get("size"))  # noqa: E731
+    same = [result for params, result in jobs.recent_results(job.kind)
+            if alike(params) == alike(job.params) and "step_seconds" in result]
     if not same:
       return None
     return {key: float(np.median([result[key] for result in same])) for key in ("prepare_seconds", "step_seconds")}
@@ -291,6 +293,8 @@ def create_app(config, workdir, worker_running=lambda: False):
       folder = site_files.job_dir(workdir, job.token)
       status["files"] = {name: f"/jobs/{job.token}/files/{name}" for name in site_files.PUBLIC
                          if os.path.isfile(os.path.join(folder, name))}
+      if job.kind == "video":
+        status["video"] = status["files"].get(site_files.result_video(job.params["clip"]))
       status["seconds"] = job.result.get("seconds")  # the worker's time for it
     if job.state in (queue_lib.DONE, queue_lib.FAILED) and job.finished:
       status["waited"] = job.finished - job.created
@@ -298,7 +302,7 @@ def create_app(config, workdir, worker_running=lambda: False):
 
   def how_made(job):
     """A job's method in the pages' words: the model's title, or the custom method's name."""
-    if job.kind == "online":
+    if job.kind in ("online", "video"):
       return job.params["model"].replace("_", " ").replace("-", " ").capitalize()
     return METHODS.get(job.params.get("method"), "Your job")
 
@@ -313,13 +317,15 @@ def create_app(config, workdir, worker_running=lambda: False):
     return job.params.get("size", config.custom.sizes[0])
 
   def job_inputs(job):
-    """(the path of the job's photo, the path of its style or None): the uploaded style, else its model's."""
+    """(the path of the job's photo (a video job's clip), the path of its style or None): the uploaded style, else
+    its model's."""
     folder = site_files.job_dir(workdir, job.token)
     style = os.path.join(folder, site_files.STYLE)
     if not os.path.isfile(style):
       model = models().get(job.params.get("model", ""))
       style = model.style if model is not None and model.style else None
-    return os.path.join(folder, site_files.INPUT if job.kind == "online" else site_files.CONTENT), style
+    photo = {"online": site_files.INPUT, "custom": site_files.CONTENT}.get(job.kind) or job.params["clip"]
+    return os.path.join(folder, photo), style
 
   def job_pictures(job):
     """{"before": the photo's URL, "style": the style's URL or None} for a job's page."""
@@ -375,35 +381,91 @@ def create_app(config, workdir, worker_running=lambda: False):
   def home(request: Request):
     return render(request, "home.html", groups=groups())
 
-  @app.get("/stylize")
-  def stylize_form(request: Request, model: str = ""):
-    """The online form, `model` chosen (the home page's tiles link here with theirs), else the first."""
+  def menu(model):
+    """The model menu's page values, `model` chosen (the home page's tiles link with theirs), else the first."""
     grouped = groups()  # one scan of the model folders per page
     names = [found.name for group in grouped.values() for found in group]
-    return render(request, "stylize.html", groups=grouped, max_side=config.online.max_side,
-                  chosen=model if model in names else next(iter(names), ""),
-                  style_input=any(found.takes_style for group in grouped.values() for found in group))
+    return {"groups": grouped, "chosen": model if model in names else next(iter(names), ""),
+            "style_input": any(found.takes_style for group in grouped.values() for found in group)}
 
-  @app.post("/stylize")
-  async def stylize(request: Request, photo: UploadFile, model: str = Form(), csrf: str = Form(""),
-                    strength: float = Form(1.0), style: UploadFile | None = None):
-    check_form(request, csrf)
+  def chosen_model(model, strength, style):
+    """The catalog.Model named `model` for a form with `strength` and an uploaded `style` photo, or a 422."""
     chosen = models().get(model)
     if chosen is None:
       raise Refusal(422, "choose one of the models in the menu")
     if not 0.0 <= strength <= 1.0:
       raise Refusal(422, "the strength must be between 0 and 1")
+    if chosen.takes_style and (style is None or not style.filename):  # a browser sends an empty part for none
+      raise Refusal(422, f"{chosen.title} takes the look of a style photo: choose one beside your photo")
+    return chosen
+
+  def style_params(chosen, style):
+    return {"style_title": uploads.title_from_name(style.filename)} if chosen.takes_style else {}
+
+  @app.get("/stylize")
+  def stylize_form(request: Request, model: str = ""):
+    return render(request, "stylize.html", max_side=config.online.max_side, **menu(model))
+
+  @app.post("/stylize")
+  async def stylize(request: Request, photo: UploadFile, model: str = Form(), csrf: str = Form(""),
+                    strength: float = Form(1.0), style: UploadFile | None = None):
+    check_form(request, csrf)
+    chosen = chosen_model(model, strength, style)
     pictures = {site_files.INPUT: (photo, "the photo", config.online.max_side)}
-    if chosen.takes_style:  # a browser sends an empty file part for a file field left empty
-      if style is None or not style.filename:
-        raise Refusal(422, f"{chosen.title} takes the look of a style photo: choose one beside your photo")
-      pictures[site_files.STYLE] = (style, "the style photo", config.online.max_side)
-    params = {"model": model, "strength": strength}
     if chosen.takes_style:
-      params["style_title"] = uploads.title_from_name(style.filename)
+      pictures[site_files.STYLE] = (style, "the style photo", config.online.max_side)
     return await enqueue(request, "online", config.online.max_pending,
                          Refusal(503, "the site is busy stylising other photos; try again in a few seconds", 2),
-                         uploaded(pictures, site_files.STYLE if chosen.takes_style else None), params, total=1)
+                         uploaded(pictures, site_files.STYLE if chosen.takes_style else None),
+                         {"model": model, "strength": strength, **style_params(chosen, style)}, total=1)
+
+  @app.get("/video")
+  def video_form(request: Request, model: str = ""):
+    return render(request, "video.html", video=config.video, **menu(model))
+
+  @app.post("/video")
+  async def stylize_video(request: Request, clip: UploadFile, model: str = Form(), csrf: str = Form(""),
+                          strength: float = Form(1.0), style: UploadFile | None = None):
+    """A video job: the clip (at most video.max_seconds long) stylised by a fast model in the main lane."""
+    check_form(request, csrf)
+    chosen = chosen_model(model, strength, style)
+    name = "clip" + os.path.splitext(clip.filename or "")[1].lower()
+    if name not in site_files.CLIPS:
+      raise Refusal(415, f"“{clip.filename}” is not a clip the site takes: send an mp4, webm, mov, mkv or avi "
+                         f"file or an animated GIF")
+    styled = uploaded({site_files.STYLE: (style, "the style photo", config.online.max_side)} if chosen.takes_style
+                      else {})
+
+    async def write(token):
+      added = await styled(token)
+      path = os.path.join(site_files.job_dir(workdir, token), name)
+      data = await clip.read(limits.max_upload_bytes + 1)
+      try:
+        uploads.check_received(data, limits.max_upload_bytes, "the clip", clip.size)
+      except images.TooLarge as e:
+        raise Refusal(413, str(e)) from None
+      except UserError as e:
+        raise Refusal(415, str(e)) from None
+
+      def store():
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+          f.write(data)
+        return video.probe(path)
+
+      try:
+        found = await run_in_threadpool(store)
+      except UserError as e:  # its message names the file by its path here
+        raise Refusal(415, str(e).replace(path, f"“{clip.filename}”")) from None
+      seconds = float(found.frames / found.rate)
+      if seconds > config.video.max_seconds:
+        raise Refusal(422, f"the clip is {seconds:.1f} s long; the site stylises clips up to "
+                           f"{config.video.max_seconds:g} s: trim it")
+      return {**added, "clip": name, "frames": found.frames, "seconds": round(seconds, 2),
+              "size": [found.width, found.height]}
+
+    return await enqueue(request, "video", limits.max_queue, queue_full(), write,
+                         {"model": model, "strength": strength, **style_params(chosen, style)})
 
   @app.get("/custom")
   def custom_form(request: Request):
@@ -430,7 +492,9 @@ def create_app(config, workdir, worker_running=lambda: False):
   def job_page(request: Request, token: str):
     job = find_job(token)
     return render(request, "job.html", job=job, status=job_status(job), pictures=job_pictures(job),
-                  title=how_made(job), share_title=share_title(job), artistic_size=artistic_size(job))
+                  title=how_made(job), share_title=share_title(job), artistic_size=artistic_size(job),
+                  result=site_files.result_video(job.params["clip"]) if job.kind == "video" else site_files.RESULT,
+                  video_max_side=config.video.max_side)
 
   @app.get("/jobs/{token}/status")
   def job_state(token: str):
@@ -442,7 +506,7 @@ def create_app(config, workdir, worker_running=lambda: False):
     path = os.path.join(site_files.job_dir(workdir, job.token), name)
     if name not in site_files.PUBLIC:
       raise Refusal(404, "this job has no such file")
-    return send_file(path, "image/png", "this job has no such file",
+    return send_file(path, site_files.MEDIA_TYPES[os.path.splitext(name)[1]], "this job has no such file",
                      f"stylejax-{job.token[:8]}-{name}" if download else None)
 
   @app.post("/jobs/{token}/share")
@@ -453,6 +517,8 @@ def create_app(config, workdir, worker_running=lambda: False):
     job = find_job(token)
     if job.state != queue_lib.DONE:
       raise Refusal(409, "only a finished job's result can be added to the gallery")
+    if job.kind == "video":
+      raise Refusal(409, "the gallery holds pictures, not videos: download the video from its page to share it")
     shared = album.shared_from(job.token)
     if shared is None:
       rate.check(client(request))
@@ -564,7 +630,7 @@ def create_app(config, workdir, worker_running=lambda: False):
     """200 while the site can do its work (its worker runs and its database answers), else 503; counts only,
     no process ids."""
     try:
-      status = {"online_pending": jobs.pending("online"), "custom_pending": jobs.pending("custom")}
+      status = {f"{kind}_pending": jobs.pending(kind) for kind in queue_lib.PRIORITY}
     except sqlite3.Error:
       status = {"database": "unusable"}
     status.update(worker="running" if worker_running() else "stopped", models=len(models()))

@@ -41,7 +41,8 @@ from stylejax.errors import UserError
 RESERVED, QUEUED, RUNNING, DONE, FAILED = "reserved", "queued", "running", "done", "failed"
 PENDING = (RESERVED, QUEUED, RUNNING)  # what counts against a kind's limit
 RESTARTED = "the site restarted while this job ran, so it starts again from the beginning"  # a queued job's message
-PRIORITY = {"online": 1, "custom": 0}  # online requests go first (the worker also runs them in a lane of their own)
+PRIORITY = {"online": 1, "custom": 0, "video": 0}  # online requests go first (the worker also runs them in a lane of
+# their own); custom and video jobs share the main lane, oldest first
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (

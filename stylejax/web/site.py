@@ -48,6 +48,10 @@ RANGES = {
     "online.max_pending": (1, 10_000),
     "custom.sizes": (16, 8192),  # each of them
     "custom.log_every_steps": (1, 1_000_000),
+    "video.max_seconds": (0.1, 3600),
+    "video.max_side": (16, 16384),
+    "video.chunk": (1, 100_000),
+    "video.batch_size": (1, 1024),
     "limits.max_upload_bytes": (1, 10**9),
     "limits.max_upload_pixels": (1, 10**9),
     "limits.submissions_per_minute": (1, 1_000_000),

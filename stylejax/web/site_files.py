@@ -2,6 +2,7 @@
 
 import os
 
+from stylejax.io import video
 from stylejax.web import catalog
 
 DATABASE = "site.db"
@@ -10,7 +11,17 @@ LOCK = "site.lock"  # locked (fcntl.flock) by the running site: one site per wor
 INPUT, RESULT = "input.png", "result.png"  # online jobs
 CONTENT, STYLE = "content.png", "style.png"  # custom jobs (their runs add result.png, losses.png, ...); STYLE also
 # holds the style photo of an online job whose model takes one
-PUBLIC = (INPUT, RESULT, CONTENT, STYLE, "losses.png")  # the files a job page may serve
+CLIPS = tuple(f"clip{extension}" for extension in video.EXTENSIONS)  # a video job's upload, in its own container
+SHRUNK = "shrunk.mp4"  # a video job's clip shrunk to video.max_side, where it was larger
+PUBLIC = (INPUT, RESULT, CONTENT, STYLE, "losses.png", *CLIPS,  # the files a job page may serve
+          *(f"result{extension}" for extension in video.EXTENSIONS))
+MEDIA_TYPES = {".png": "image/png", ".gif": "image/gif", ".mp4": "video/mp4", ".m4v": "video/mp4",
+               ".mov": "video/quicktime", ".mkv": "video/x-matroska", ".webm": "video/webm", ".avi": "video/x-msvideo"}
+
+
+def result_video(clip):
+  """The file name of a video job's result, for its upload's file name `clip` (one of CLIPS)."""
+  return "result" + video.output_extension(clip)
 
 
 def database(workdir):

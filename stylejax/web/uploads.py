@@ -17,16 +17,21 @@ from stylejax.io import images
 FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF")
 
 
-def decode(data, max_bytes, max_pixels, what="the photo", size=None):
-  """An 8-bit RGB PIL image from uploaded bytes, or a UserError in the sender's terms (images.TooLarge for the
-  byte and pixel limits, with the file's real numbers). `size`: the upload's whole size in bytes, where `data`
-  holds only its first max_bytes + 1."""
+def check_received(data, max_bytes, what="the photo", size=None):
+  """A UserError in the sender's terms for an empty upload, images.TooLarge (with the file's real size) for one
+  over `max_bytes`. `size`: the upload's whole size in bytes, where `data` holds only its first max_bytes + 1."""
   if not data:
     raise UserError(f"{what}: no file was sent")
   size = max(size or 0, len(data))
   if size > max_bytes:
     raise images.TooLarge(f"{what} is {size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.1f} MB per file: "
                           f"send a smaller or more compressed version")
+
+
+def decode(data, max_bytes, max_pixels, what="the photo", size=None):
+  """An 8-bit RGB PIL image from uploaded bytes, or a UserError in the sender's terms (check_received; and
+  images.TooLarge for the pixel limit, with the file's real numbers)."""
+  check_received(data, max_bytes, what, size)
   with images.opened(io.BytesIO(data), float("inf"), what) as img:
     if img.format not in FORMATS:
       raise UserError(f"{what} is a {img.format} image; send JPEG, PNG, WebP, BMP, GIF or TIFF")

@@ -41,7 +41,7 @@ import jax
 
 from stylejax import api, launch
 from stylejax.errors import UserError
-from stylejax.io import compile_cache, configs, images, runlog
+from stylejax.io import compile_cache, configs, images, runlog, video
 from stylejax.web import catalog, mail, queue as queue_lib, site_files
 
 log = logging.getLogger("stylejax.web.worker")
@@ -96,23 +96,29 @@ class Worker:
     self.queue = queue_lib.JobQueue(site_files.database(workdir), config.worker.max_attempts)
     self.id = queue_lib.worker_name(os.getpid())
     self.lease = config.worker.lease_seconds
-    self.models = {}  # name -> (path, api.Model), loaded on first use, least recently used first
+    self.models = {}  # path -> api.Model, loaded on first use, least recently used first
     self.programs = set()  # what compiled programs since the last jax.clear_caches (see `compiling`)
     self.running = 0  # jobs running now, in both lanes
     self.lock = threading.Lock()  # guards `programs` and `running`
     self.mail_now = threading.Event()  # wakes the mail thread
 
-  def model(self, name):
-    """The loaded fast model `name` from the catalog (reloaded if its folder changed)."""
+  def model(self, name, for_video=False):
+    """The loaded fast model `name` from the catalog (reloaded if its folder changed); `for_video`: the bundled
+    model's fine-tune for video (stylejax/assets/models/video/NAME, trained with the temporal term: it flickers
+    less) where the site's model `name` is the bundled one and has such a fine-tune."""
     found = catalog.models(site_files.model_dirs(self.config, self.workdir)).get(name)
     if found is None:
       raise UserError(f"there is no model {name!r} on this site any more")
-    if name not in self.models or self.models[name][0] != found.path:
-      self.models[name] = (found.path, api.load_model(found.path))
+    path = found.path
+    steady = os.path.join(catalog.bundled_dir(), "video", name)
+    if for_video and path == os.path.join(catalog.bundled_dir(), name) and os.path.isdir(steady):
+      path = steady
+    if path not in self.models:
+      self.models[path] = api.load_model(path)
       while len(self.models) > self.config.worker.max_models:
         del self.models[next(iter(self.models))]  # the least recently used
-    self.models[name] = self.models.pop(name)  # now the most recently used
-    return self.models[name][1]
+    self.models[path] = self.models.pop(path)  # now the most recently used
+    return self.models[path]
 
   def compiling(self, key):
     """Notes that the next work may compile the programs of `key` (a model and photo shape, or a custom job);
@@ -163,13 +169,38 @@ class Worker:
       summary = launch.run(config, folder)
     return {"seconds": summary["wall_time_s"], **timings(start, first, time.perf_counter(), summary["steps"])}
 
+  def video(self, job):
+    """Stylises the uploaded clip with the chosen model (its video fine-tune where there is one), shrunk first to
+    video.max_side, its state carried across frames, the audio kept; progress in frames. Finished segments of
+    video.chunk frames are kept in the job's folder, so a job restarted after a crash resumes after them."""
+    folder = site_files.job_dir(self.workdir, job.token)
+    model = self.model(job.params["model"], for_video=True)
+    style = images.read_rgb(os.path.join(folder, site_files.STYLE)) if model.net.takes_style else None
+    source = os.path.join(folder, job.params["clip"])
+    clip = video.shrunk(video.probe(source), os.path.join(folder, site_files.SHRUNK), self.config.video.max_side)
+    self.compiling((job.params["model"], "video", clip.width, clip.height))
+    start, first, done = time.perf_counter(), None, 0
+
+    def on_frames(count):
+      nonlocal first, done
+      done += count
+      first = first or (time.perf_counter(), done)
+      if not self.queue.progress(job.token, self.id, done, clip.frames, self.lease):
+        raise LostJob
+
+    model.stylize_video(clip.path, os.path.join(folder, site_files.result_video(job.params["clip"])), style,
+                        api.StylizeOptions(self.config.video.batch_size, job.params["strength"]),
+                        parts=os.path.join(folder, "parts"),
+                        chunk=self.config.video.chunk, progress=on_frames)
+    return {"seconds": time.perf_counter() - start, **timings(start, first, time.perf_counter(), clip.frames)}
+
   def run_job(self, job):
     """Runs one claimed job to done or failed; gives it back on Ctrl-C or when the server is gone."""
     log.info("job %s (%s) claimed, attempt %d", job.token, job.kind, job.attempts)
     with self.lock:
       self.running += 1
     try:
-      result = (self.online if job.kind == "online" else self.custom)(job)
+      result = {"online": self.online, "custom": self.custom, "video": self.video}[job.kind](job)
     except LostJob:
       log.warning("job %s: lease lost; another worker may run it", job.token)
       return
@@ -255,7 +286,7 @@ class Worker:
     log.info("worker %s started", self.id)
     try:
       while True:
-        if not self.run_next(("custom",)):
+        if not self.run_next(("custom", "video")):
           time.sleep(self.config.worker.poll_seconds)
     except KeyboardInterrupt:
       log.info("worker %s stopped", self.id)

@@ -11,10 +11,11 @@ from PIL import Image
 
 from configs import web
 from stylejax import api
-from stylejax.io import assets
+from stylejax.io import assets, video
 from stylejax.errors import UserError
 from stylejax.web import app as app_lib, queue as queue_lib, site as site_lib, site_files, worker as worker_lib
 from tests.helpers import free_port
+from tests.video import clips
 from tests.website.support import png, wait_for
 
 pytestmark = pytest.mark.slow  # every site holds three trained models (the first site trains them: 20-30 s each)
@@ -146,12 +147,69 @@ def test_the_painting_guard_offers_the_artistic_method_with_the_same_pictures(si
     assert offer(quiet).status_code == 409
 
 
+def post_clip(site, name, data, model="painting", style=None, **fields):
+  files = {"clip": (name, data), **({"style": ("s.png", style)} if style else {})}
+  return site.client.post("/video", files=files, data={"csrf": site.csrf, "model": model, **fields}, headers=HTML,
+                          follow_redirects=False)
+
+
+def test_a_video_job_stylises_the_clip_with_its_sound_and_counts_frames(site, tmp_path):
+  source = clips.write_clip(tmp_path / "in.mp4", frames=10, size=(24, 40), audio=True)
+  token = token_of(post_clip(site, "holiday.MP4", open(source, "rb").read()))
+  queued = status(site, token)
+  assert queued["state"] == "queued" and queued["total"] == 10
+  page = site.client.get(f"/jobs/{token}").text
+  assert "Your video: Painting" in page and "frame 0 of 10" in page and 'data-unit="frame"' in page
+  assert site.worker.run_next()
+  done = status(site, token)
+  assert done["state"] == "done" and done["video"] == f"/jobs/{token}/files/result.mp4"
+  answer = site.client.get(done["video"])
+  assert answer.headers["content-type"] == "video/mp4"
+  (tmp_path / "out.mp4").write_bytes(answer.content)
+  result = video.probe(str(tmp_path / "out.mp4"))
+  assert (result.width, result.height, result.frames, result.rate, result.audio) == (40, 24, 10, 24, True)
+  assert site.client.get(f"/jobs/{token}/files/result.mp4", headers={"Range": "bytes=0-9"}).status_code == 206
+  assert 'id="result-video"' in site.client.get(f"/jobs/{token}").text
+  shared = site.client.post(f"/jobs/{token}/share", data={"csrf": site.csrf}, headers=HTML)
+  assert shared.status_code == 409 and "download the video" in shared.text
+
+
+def test_a_large_clip_is_shrunk_and_a_universal_model_takes_its_style_photo(site, tmp_path):
+  site.config.video.max_side = 32
+  rebuild(site)
+  site.worker.config.video.max_side = 32
+  source = clips.write_clip(tmp_path / "in.webm", frames=6, size=(24, 40))
+  token = token_of(post_clip(site, "c.webm", open(source, "rb").read(), model="any_photo", style=png(30, 20)))
+  assert site.worker.run_next()
+  done = status(site, token)
+  assert done["state"] == "done" and done["video"].endswith("/result.webm")
+  (tmp_path / "out.webm").write_bytes(site.client.get(done["video"]).content)
+  result = video.probe(str(tmp_path / "out.webm"))
+  assert (result.width, result.height, result.frames) == (32, 18, 6)  # 40 × 24 to 32 px, the sides even
+  assert "Your clip (40 × 24 px) was stylised at 32 px" in site.client.get(f"/jobs/{token}").text
+
+
+def test_clips_that_cannot_be_stylised_are_refused_in_the_senders_terms(site, tmp_path):
+  source = open(clips.write_clip(tmp_path / "in.mp4", frames=10, size=(24, 40)), "rb").read()
+  for name, data, code, message in (("notes.txt", source, 415, "is not a clip the site takes"),
+                                    ("x.mp4", b"not a video at all", 415, "“x.mp4” is not a readable video"),
+                                    ("x.mp4", b"", 415, "the clip: no file was sent")):
+    refused = post_clip(site, name, data)
+    assert refused.status_code == code and message in refused.text, refused.text
+  assert post_clip(site, "x.mp4", source, model="any_photo").status_code == 422  # it needs a style photo
+  site.config.video.max_seconds = 0.2
+  rebuild(site)
+  refused = post_clip(site, "x.mp4", source)
+  assert refused.status_code == 422 and "the clip is 0.4 s long; the site stylises clips up to 0.2 s" in refused.text
+  assert site.worker.queue.pending("video") == 0 and not os.listdir(os.path.join(site.workdir, "jobs"))
+
+
 def test_the_worker_keeps_the_most_recently_used_models(site):
   site.worker.config.worker.max_models = 1
   for model in ("painting", "photo", "photo"):
     token_of(stylize(site, model=model))
     site.worker.run_next()
-  assert list(site.worker.models) == ["photo"]
+  assert [os.path.basename(path) for path in site.worker.models] == ["photo"]
 
 
 def test_site_configs_that_cannot_work_are_refused(site):
@@ -368,7 +426,7 @@ def test_rate_limit_and_full_queues_answer_with_retry_after(site):
   assert limited.status_code == 429 and int(limited.headers["retry-after"]) > 0
   health = site.client.get("/health")  # no worker process in these tests
   assert health.status_code == 503 and health.json() == {"ok": False, "worker": "stopped", "online_pending": 1,
-                                                         "custom_pending": 1, "models": len(web_models(site))}
+                                                         "custom_pending": 1, "video_pending": 0, "models": len(web_models(site))}
 
 
 def test_json_clients_get_json_refusals(site):

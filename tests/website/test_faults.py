@@ -213,7 +213,7 @@ def test_health_is_503_while_the_worker_is_down_and_shows_no_process_ids(config,
   running[0] = True
   up = client.get("/health")
   assert up.status_code == 200 and up.json() == {"ok": True, "worker": "running", "online_pending": 0,
-                                                 "custom_pending": 0,
+                                                 "custom_pending": 0, "video_pending": 0,
                                                  "models": len(catalog.models([catalog.bundled_dir()]))}  # bundled
   os.remove(site_files.database(workdir))
   os.makedirs(site_files.database(workdir))  # the database is gone

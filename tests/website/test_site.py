@@ -21,6 +21,7 @@ from playwright.sync_api import expect, sync_playwright
 
 from stylejax.web import app as app_lib, queue as queue_lib, site_files
 from tests.helpers import ROOT, free_port
+from tests.video import clips
 from tests.website.support import alive, wait_for
 
 pytestmark = pytest.mark.slow  # run.py processes killed with -9, a real browser
@@ -252,6 +253,18 @@ def test_in_a_real_browser_stylise_custom_job_mail_gallery_download(tmp_path, in
       item_url = page.url
       shot("gallery_item")
 
+      page.goto(site.url + "/video")  # a clip, stylised frame by frame with its sound, played on its page
+      page.set_input_files("input[name=clip]", clips.write_clip(tmp_path / "clip.webm", frames=16, size=(90, 160),
+                                                                 audio=True))
+      page.click("label.model:has(input[value=starry_night])")
+      page.click("button[type=submit]")
+      expect(page.locator("h1")).to_contain_text("Your video: Starry night")
+      expect(page.locator("#state")).to_contain_text("Done", timeout=120_000)
+      played = page.locator("#result-video")
+      expect(played).to_have_js_property("readyState", 4, timeout=30_000)  # Chromium decoded it: enough data
+      assert played.evaluate("video => [video.videoWidth, video.videoHeight]") == [160, 90]
+      shot("video_done")
+
       page.goto(site.url + "/stylize")  # the painting guard: a painting as the universal network's style photo
       page.set_input_files("input[name=photo]", PHOTO)
       page.click("label.model:has(input[value=universal])")
@@ -276,7 +289,8 @@ def test_in_a_real_browser_stylise_custom_job_mail_gallery_download(tmp_path, in
 
       page.set_viewport_size({"width": 390, "height": 844})  # a phone
       for name, url in (("phone_home", site.url), ("phone_stylize", site.url + "/stylize"),
-                        ("phone_custom", site.url + "/custom"), ("phone_job", job_url),
+                        ("phone_custom", site.url + "/custom"), ("phone_video", site.url + "/video"),
+                        ("phone_job", job_url),
                         ("phone_gallery", site.url + "/gallery"), ("phone_gallery_item", item_url)):
         page.goto(url)
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")  # nothing off screen

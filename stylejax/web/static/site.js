@@ -31,7 +31,7 @@
   }
 
   function jobPage(job) {
-    var url = job.dataset.statusUrl, title = job.dataset.title;
+    var url = job.dataset.statusUrl, title = job.dataset.title, unit = job.dataset.unit || "step";
     var state = document.getElementById("state"), bar = document.getElementById("progress");
     var steps = document.getElementById("steps"), notice = document.getElementById("notice");
     var seen = null;  // the first (step, elapsed) this page saw while the job advanced: its own rate
@@ -74,7 +74,7 @@
       bar.value = status.step;
       bar.hidden = !(running || status.state === "queued");
       var count = status.total > 1 && (running || status.state === "queued")
-          ? "step " + status.step + " of " + status.total : "";
+          ? unit + " " + status.step + " of " + status.total : "";
       var elapsed = running && status.elapsed !== null ? clock(status.elapsed) + " elapsed" : "";
       steps.textContent = ([count, elapsed].filter(Boolean).join(" · ") + estimate).replace(/^ · /, "");
       var message = status.stalled ? "the worker stopped while running this job; it will start again shortly"
@@ -83,7 +83,11 @@
       notice.hidden = !message;
       if (status.state === "done") {
         var files = status.files || {};
-        document.getElementById("result-image").src = files["result.png"];
+        if (status.video) {
+          document.getElementById("result-video").src = status.video;
+        } else {
+          document.getElementById("result-image").src = files["result.png"];
+        }
         if (files["losses.png"]) {
           document.getElementById("losses").src = files["losses.png"];
           document.getElementById("losses-panel").hidden = false;
