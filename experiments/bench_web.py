@@ -14,6 +14,13 @@ send everything, then:
 while sampling the resident memory of the server and its worker; then, on a second site whose custom jobs use
 the full `gatys` preset at 256 px, `--beside` 512-px photos one at a time while such a job compiles and runs (the
 worker's online lane). Writes bench.json and bench.md into --out.
+
+  python experiments/bench_web.py --video CLIP --out experiments/results/web_bench_video
+
+measures only video jobs instead: CLIP through the site's /video form with each of --video-models (the universal
+network with the bundled grace_hopper.jpg as its style photo), one at a time, from submission to the downloaded
+result, on a site with the default video settings (clips up to 10 s, shrunk to 1280 px). Writes video.json and
+video.md.
 """
 
 import argparse
@@ -240,6 +247,52 @@ def beside_custom(photo, requests):
           "custom_step": custom["step"], "custom_total": custom["total"]}
 
 
+def video_jobs(clip, models):
+  """Each of `models` on `clip` through the site's /video form, one at a time on a site of its own: {model:
+  {wall_s (submit to downloaded result), worker_s, frames, fps (frames / wall_s)}}."""
+  port = free_port()
+  url = f"http://127.0.0.1:{port}"
+  workdir = tempfile.mkdtemp(prefix="bench_web_video_")
+  server = start_site(workdir, port, "--config.video.chunk=32", "--config.video.batch_size=4")
+  results = {}
+  try:
+    wait_until_up(url, server)
+    client = Client(url)
+    with open(clip, "rb") as f:
+      data = f.read()
+    with open(os.path.join(ROOT, "stylejax", "assets", "grace_hopper.jpg"), "rb") as f:
+      style = f.read()
+    for model in models:
+      start = time.perf_counter()
+      files = {"clip": (os.path.basename(clip), data), **({"style": ("style.jpg", style)} if model == "universal"
+                                                           else {})}
+      _, job = client.submit("/video", files, {"model": model})
+      status = client.wait(job, 0.2)
+      assert status["state"] == "done", status
+      client.http.get(url + status["video"]).raise_for_status()
+      wall = time.perf_counter() - start
+      results[model] = {"wall_s": wall, "worker_s": status["seconds"], "frames": status["total"],
+                        "fps": status["total"] / wall}
+  finally:
+    server.send_signal(signal.SIGINT)
+    server.wait(60)
+  return results
+
+
+def write_video_results(out, clip, results):
+  os.makedirs(out, exist_ok=True)
+  with open(os.path.join(out, "video.json"), "w") as f:
+    json.dump({"clip": os.path.basename(clip), "machine": f"{os.cpu_count()}-core CPU, loopback", **results}, f,
+              indent=2)
+  table = "\n".join(["| model | frames | submit → downloaded result | the worker's time | frames per second |",
+                     "|---|---|---|---|---|",
+                     *(f"| {model} | {r['frames']} | {r['wall_s']:.1f} s | {r['worker_s']:.1f} s | {r['fps']:.2f} |"
+                       for model, r in results.items())])
+  with open(os.path.join(out, "video.md"), "w") as f:
+    f.write(f"`{os.path.basename(clip)}` through the site's /video form on a {os.cpu_count()}-core CPU.\n\n{table}\n")
+  print(table)
+
+
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--out", default="experiments/results/web_bench")
@@ -249,7 +302,12 @@ def main():
   parser.add_argument("--custom", type=int, default=6, help="tiny custom jobs")
   parser.add_argument("--max-pending", type=int, default=0, help="online.max_pending (0: the site's default)")
   parser.add_argument("--beside", type=int, default=10, help="512-px requests while a custom job runs")
+  parser.add_argument("--video", default="", help="a clip: measure only video jobs with it")
+  parser.add_argument("--video-models", default="starry_night,grace_hopper,universal")
   args = parser.parse_args()
+  if args.video:
+    write_video_results(args.out, args.video, video_jobs(args.video, args.video_models.split(",")))
+    return
   port = free_port()
   url = f"http://127.0.0.1:{port}"
   workdir = tempfile.mkdtemp(prefix="bench_web_")
