@@ -21,10 +21,10 @@ declare -A styles=(
   [starry_night]=bundled:starry_night.jpg
   [the_scream]=bundled:the_scream.jpg
   [woman_with_a_hat]=bundled:woman_with_a_hat.jpg
-  [hubble_deep_field]="$skimage_data/hubble_deep_field.jpg"
+  [tissue_stain]="$skimage_data/ihc.png"  # scikit-image's immunohistochemistry (no known copyright restrictions)
 )
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(starry_night the_scream woman_with_a_hat hubble_deep_field)
+[ ${#names[@]} -gt 0 ] || names=(starry_night the_scream woman_with_a_hat tissue_stain)
 for name in "${names[@]}"; do
   style=${styles[$name]:?unknown style $name; choose from ${!styles[*]}}
   "$py" run.py --config configs/johnson.py:small,photos --workdir "$runs/$name" --config.style="$style" \

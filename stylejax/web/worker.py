@@ -176,8 +176,10 @@ class Worker:
     folder = site_files.job_dir(self.workdir, job.token)
     model = self.model(job.params["model"], for_video=True)
     style = images.read_rgb(os.path.join(folder, site_files.STYLE)) if model.net.takes_style else None
-    source = os.path.join(folder, job.params["clip"])
-    clip = video.shrunk(video.probe(source), os.path.join(folder, site_files.SHRUNK), self.config.video.max_side)
+    shrunk = os.path.join(folder, site_files.SHRUNK)  # kept from an earlier attempt (written atomically): the
+    # same file, so the segments that attempt finished are taken up again
+    clip = video.probe(shrunk) if os.path.isfile(shrunk) else video.shrunk(
+        video.probe(os.path.join(folder, job.params["clip"])), shrunk, self.config.video.max_side)
     self.compiling((job.params["model"], "video", clip.width, clip.height))
     start, first, done = time.perf_counter(), None, 0
 
