@@ -196,6 +196,11 @@ def _video_work(config, path, target, style, workdir):
           "parts": os.path.join(workdir, "video_parts", os.path.relpath(target, config.output))}
 
 
+def _frames_folder(config, target):
+  """Where a video's frames are also written as images (video_frames), or ''."""
+  return os.path.splitext(target)[0] + "_frames" if config.video_frames else ""
+
+
 def _split(todo):
   """(images, videos) of `todo` [(input, output)]: a video's output has a video extension."""
   clips = [(path, target) for path, target in todo if video.is_video(target)]
@@ -205,14 +210,13 @@ def _split(todo):
 def _stylize_clip(config, path, target, model, style, counts, failures, workdir):
   """Stylises one video as stylejax.methods.video.stylize_clip does, with a progress bar in frames that starts
   where an earlier run's kept chunks end."""
-  frames_folder = os.path.splitext(target)[0] + "_frames" if config.video_frames else ""
   try:
     plan, stylize, state, key = model.video_work(**_video_work(config, path, target, style, workdir))
     first, kept = video_method.resume(plan, key)
     with runlog.progress(plan.clip.frames, os.path.basename(os.path.normpath(path)), unit="frame",
                          initial=plan.frames_before(first)) as bar:
-      done = video_method.stylize_chunks(plan, stylize, kept or state, first, plan.chunks, 0, frames_folder,
-                                         FORMATS[config.output_format], bar.update)
+      done = video_method.stylize_chunks(plan, stylize, kept or state, first, plan.chunks, 0,
+                                         _frames_folder(config, target), FORMATS[config.output_format], bar.update)
     video_method.finish(plan)
   except UserError as e:
     failures[path] = str(e)
@@ -295,14 +299,16 @@ def _ray_images(config, todo, workdir, style, counts, failures, ray, gpus, actor
       bar.update(1)
 
 
-def _stylize_share(model_dir, compute_dtype, cache, work, share, warmup):
+def _stylize_share(model_dir, compute_dtype, cache, work, share, warmup, frames_folder, frame_format):
   """A Ray task: the chunks share = (first, last) of the video `work` (Model.video_work's arguments) into its
-  parts folder (stylejax.methods.video.stylize_chunks, the state warmed up on the `warmup` frames before them);
-  returns the frames written. Its compiled programs persist in `cache`."""
+  parts folder (stylejax.methods.video.stylize_chunks, the state warmed up on the `warmup` frames before them;
+  each frame also written into `frames_folder`, if given); returns the frames written. Its compiled programs
+  persist in `cache`."""
   compile_cache.use(cache)
   plan, stylize, state, _ = api.load_model(model_dir, compute_dtype).video_work(**work)
   first, last = share
-  return video_method.stylize_chunks(plan, stylize, state, first, last, warmup if first else 0)
+  return video_method.stylize_chunks(plan, stylize, state, first, last, warmup if first else 0, frames_folder,
+                                     frame_format)
 
 
 def _ray_clip(config, path, target, model, style, counts, failures, workdir, ray, gpus, workers):
@@ -316,7 +322,8 @@ def _ray_clip(config, path, target, model, style, counts, failures, workdir, ray
     warmup = config.video_overlap if model.net.smooths_in_time else 0
     task = ray.remote(num_gpus=1 if gpus else 0)(_stylize_share)
     cache = os.path.join(os.path.abspath(workdir), "xla_cache")
-    pending = [task.remote(config.checkpoint, config.compute_dtype, cache, work, share, warmup)
+    pending = [task.remote(config.checkpoint, config.compute_dtype, cache, work, share, warmup,
+                           _frames_folder(config, target), FORMATS[config.output_format])
                for share in video_method.shares(done, workers)]
     kept = sum(min(plan.chunk, plan.clip.frames - k * plan.chunk) for k, finished in enumerate(done) if finished)
     written = 0

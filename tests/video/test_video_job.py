@@ -118,12 +118,12 @@ def test_bad_clips_fail_in_one_line_and_the_rest_is_done(tmp_path):
 def test_the_ray_engine_shares_a_clip_by_chunks_and_writes_the_local_engines_file(tmp_path):
   """Two Ray tasks stylise the chunks 0-2 and 3-4 of a 40-frame clip; the second warms its smoothing up on the
   frames before its share (video_overlap covers them all here), so the joined file is the local engine's, byte
-  for byte, audio included."""
+  for byte, audio included; each writes its frames as images too (video_frames), as the local engine does."""
   source = write_clip(tmp_path / "in" / "clip.mp4", frames=40, size=(48, 64), audio=True)
   outputs = {}
   for engine in ("local", "ray"):
     config = stylize_cfg(PHOTO_MODEL, source, tmp_path / engine, engine=engine, ray_actors=2, batch_size=4,
-                         video_chunk=8)
+                         video_chunk=8, video_frames=True, output_format="png")
     process = run_py(config, tmp_path / f"work_{engine}")
     assert process.returncode == 0, process.stderr[-3000:]
     outputs[engine] = (tmp_path / engine / "clip.mp4").read_bytes()
@@ -131,6 +131,10 @@ def test_the_ray_engine_shares_a_clip_by_chunks_and_writes_the_local_engines_fil
     assert (summary["videos"], summary["frames"]) == (1, 40)
   assert outputs["ray"] == outputs["local"]
   assert video.probe(str(tmp_path / "ray" / "clip.mp4")).audio
+  frames = {engine: sorted(os.listdir(tmp_path / engine / "clip_frames")) for engine in ("local", "ray")}
+  assert frames["ray"] == frames["local"] == [f"{k:06d}.png" for k in range(40)]
+  assert ((tmp_path / "ray" / "clip_frames" / "000031.png").read_bytes()
+          == (tmp_path / "local" / "clip_frames" / "000031.png").read_bytes())
 
 
 def test_a_folder_of_frames_is_one_video_at_the_given_rate(tmp_path):
