@@ -30,8 +30,8 @@ def test_finds_models_groups_them_and_lets_models_dir_override(tmp_path, model_d
   (user / "stray.txt").write_text("not a model")
   found = catalog.models([catalog.bundled_dir(), str(user), str(tmp_path / "missing")])
   # painting styles first, then photo styles, then the networks that take the user's style photo
-  assert list(found) == ["grace_hopper", "starry_night", "the_scream", "woman_with_a_hat", "a_photo_style", "any_photo",
-                         "universal"]
+  assert list(found) == ["grace_hopper", "starry_night", "the_scream", "tissue_stain", "woman_with_a_hat",
+                         "a_photo_style", "any_photo", "universal"]
   assert found["any_photo"].group == "Your own style photo" and found["any_photo"].takes_style
   assert found["any_photo"].style == ""  # its training's first style photo is not its style
   assert found["grace_hopper"].path == str(user / "grace_hopper") and found["grace_hopper"].kind == "johnson"
