@@ -399,6 +399,13 @@ def create_app(config, workdir, worker_running=lambda: False):
       raise Refusal(422, f"{chosen.title} takes the look of a style photo: choose one beside your photo")
     return chosen
 
+  def checked_email(email):
+    """The address a job's result is mailed to ('' for none, or when the site sends no mail), or a 422."""
+    try:
+      return mail.check_address(email) if mail.enabled(config.smtp) else ""
+    except UserError as e:
+      raise Refusal(422, str(e)) from None
+
   def style_params(chosen, style):
     return {"style_title": uploads.title_from_name(style.filename)} if chosen.takes_style else {}
 
@@ -421,14 +428,16 @@ def create_app(config, workdir, worker_running=lambda: False):
 
   @app.get("/video")
   def video_form(request: Request, model: str = ""):
-    return render(request, "video.html", video=config.video, **menu(model))
+    return render(request, "video.html", video=config.video, mail=mail.enabled(config.smtp), **menu(model))
 
   @app.post("/video")
   async def stylize_video(request: Request, clip: UploadFile, model: str = Form(), csrf: str = Form(""),
-                          strength: float = Form(1.0), style: UploadFile | None = None):
-    """A video job: the clip (at most video.max_seconds long) stylised by a fast model in the main lane."""
+                          strength: float = Form(1.0), email: str = Form(""), style: UploadFile | None = None):
+    """A video job: the clip (at most video.max_seconds long) stylised by a fast model in the main lane; its page's
+    link mailed when done, if asked."""
     check_form(request, csrf)
     chosen = chosen_model(model, strength, style)
+    email = checked_email(email)
     name = "clip" + os.path.splitext(clip.filename or "")[1].lower()
     if name not in site_files.CLIPS:
       raise Refusal(415, f"“{clip.filename}” is not a clip the site takes: send an mp4, webm, mov, mkv or avi "
@@ -465,7 +474,7 @@ def create_app(config, workdir, worker_running=lambda: False):
               "size": [found.width, found.height]}
 
     return await enqueue(request, "video", limits.max_queue, queue_full(), write,
-                         {"model": model, "strength": strength, **style_params(chosen, style)})
+                         {"model": model, "strength": strength, **style_params(chosen, style)}, email)
 
   @app.get("/custom")
   def custom_form(request: Request):
@@ -479,10 +488,7 @@ def create_app(config, workdir, worker_running=lambda: False):
       raise Refusal(422, "choose the artistic or the photorealistic method")
     if size not in config.custom.sizes:
       raise Refusal(422, f"choose a size of {', '.join(map(str, config.custom.sizes))} px")
-    try:
-      email = mail.check_address(email) if mail.enabled(config.smtp) else ""
-    except UserError as e:
-      raise Refusal(422, str(e)) from None
+    email = checked_email(email)
     pictures = {site_files.CONTENT: (content, "the content image"), site_files.STYLE: (style, "the style image")}
     return await enqueue(request, "custom", limits.max_queue, queue_full(),
                          uploaded(pictures, site_files.STYLE if method == "luan" else None),

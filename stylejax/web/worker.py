@@ -248,7 +248,10 @@ class Worker:
         continue
       folder = site_files.job_dir(self.workdir, job.token)
       link = f"{site_files.base_url(self.config)}/jobs/{job.token}"
-      if job.state == queue_lib.DONE:
+      if job.state == queue_lib.DONE and job.kind == "video":  # a clip is too large to attach: its page's link
+        message = mail.message(smtp, job.email, "Your stylised video is ready",
+                               f"Your video is ready to watch and download on its page: {link}\n")
+      elif job.state == queue_lib.DONE:
         with open(os.path.join(folder, site_files.RESULT), "rb") as f:
           message = mail.message(smtp, job.email, "Your stylised image is ready",
                                  f"Your {job.params['method']} stylisation is attached.\n\nIts page: {link}\n",

@@ -155,14 +155,19 @@ def post_clip(site, name, data, model="painting", style=None, **fields):
 
 def test_a_video_job_stylises_the_clip_with_its_sound_and_counts_frames(site, tmp_path):
   source = clips.write_clip(tmp_path / "in.mp4", frames=10, size=(24, 40), audio=True)
-  token = token_of(post_clip(site, "holiday.MP4", open(source, "rb").read()))
+  assert 'name="email"' in site.client.get("/video").text
+  token = token_of(post_clip(site, "holiday.MP4", open(source, "rb").read(), email="viewer@example.org"))
   queued = status(site, token)
   assert queued["state"] == "queued" and queued["total"] == 10
   page = site.client.get(f"/jobs/{token}").text
   assert "Your video: Painting" in page and "frame 0 of 10" in page and 'data-unit="frame"' in page
   assert site.worker.run_next()
+  site.worker.send_mail()
   done = status(site, token)
   assert done["state"] == "done" and done["video"] == f"/jobs/{token}/files/result.mp4"
+  (message,) = site.inbox.mails()  # the page's link, no attachment
+  assert message["To"] == "viewer@example.org" and f"/jobs/{token}" in message.get_body().get_content()
+  assert not list(message.iter_attachments())
   answer = site.client.get(done["video"])
   assert answer.headers["content-type"] == "video/mp4"
   (tmp_path / "out.mp4").write_bytes(answer.content)
