@@ -303,7 +303,7 @@ def create_app(config, workdir, worker_running=lambda: False):
   def how_made(job):
     """A job's method in the pages' words: the model's title, or the custom method's name."""
     if job.kind in ("online", "video"):
-      return job.params["model"].replace("_", " ").replace("-", " ").capitalize()
+      return catalog.title(job.params["model"])  # also once the model is gone from the site
     return METHODS.get(job.params.get("method"), "Your job")
 
   def share_title(job):

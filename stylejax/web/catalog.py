@@ -38,7 +38,12 @@ class Model:
 
   @property
   def title(self):
-    return self.name.replace("_", " ").replace("-", " ").capitalize()
+    return title(self.name)
+
+
+def title(name):
+  """A model's name as the pages show it: starry_night -> Starry night."""
+  return name.replace("_", " ").replace("-", " ").capitalize()
 
 
 def bundled_dir():
