@@ -13,6 +13,8 @@ XLA:CPU's convolution at those shapes forward and backward (shallower layers,
 with fewer channels and more pixels, are faster direct: docs/benchmarks.md).
 """
 
+import functools
+
 import jax
 import jax.numpy as jnp
 from flax import struct
@@ -193,22 +195,29 @@ class Vgg:
   def features(self, images, layers, dtype=jnp.float32):
     """{layer: NHWC float32 features} of 0..255 NHWC `images`.
 
-    `dtype` is the compute type (e.g. bfloat16); features are returned in fp32.
+    `dtype` is the compute type (e.g. bfloat16); features are returned in fp32. One jitted program per
+    shape, also when called outside a jit (scoring, automatic masks): run op by op, the Winograd convolutions
+    compiled about 300 small programs per image shape.
     """
-    wanted = set(layers)
-    x = ((images - self.mean) / self.std).astype(dtype)
-    out = {}
-    for tap in tap_names(self.arch):
-      if not wanted - out.keys():
-        break
-      if tap.startswith("conv"):
-        p = self.params[tap]
-        filters = (self.winograd or {}).get(tap) if dtype == jnp.float32 else None
-        x = conv3x3(x, p["kernel"].astype(dtype), filters) + p["bias"].astype(dtype)
-      elif tap.startswith("relu"):
-        x = jax.nn.relu(x)
-      else:
-        x = _pool(x, self.pooling)
-      if tap in wanted:
-        out[tap] = x.astype(jnp.float32)
-    return out
+    return _features(self, images, tuple(sorted(set(layers))), jnp.dtype(dtype))
+
+
+@functools.partial(jax.jit, static_argnames=("layers", "dtype"))
+def _features(vgg, images, layers, dtype):
+  wanted = set(layers)
+  x = ((images - vgg.mean) / vgg.std).astype(dtype)
+  out = {}
+  for tap in tap_names(vgg.arch):
+    if not wanted - out.keys():
+      break
+    if tap.startswith("conv"):
+      p = vgg.params[tap]
+      filters = (vgg.winograd or {}).get(tap) if dtype == jnp.float32 else None
+      x = conv3x3(x, p["kernel"].astype(dtype), filters) + p["bias"].astype(dtype)
+    elif tap.startswith("relu"):
+      x = jax.nn.relu(x)
+    else:
+      x = _pool(x, vgg.pooling)
+    if tap in wanted:
+      out[tap] = x.astype(jnp.float32)
+  return out

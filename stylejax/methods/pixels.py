@@ -1,7 +1,7 @@
-"""Per-image pixel optimisation (Gatys et al. 2016; Luan et al. 2017): jitted scans of optax steps.
+"""Per-image pixel optimisation (Gatys et al. 2016; Luan et al. 2017): jitted chunks of optax steps.
 
 `optimize` minimises any `Objective` over the pixels of one NHWC image (0..255)
-in chunks of steps, each chunk one `lax.scan` on the device; after each chunk a
+in chunks of steps, each chunk one jitted program; after each chunk a
 callback sees the image and the loss terms (logging, progress, snapshots are
 the caller's). A NaN/Inf loss or update stops the run at the exact step and
 keeps the last good image. `phases` plans coarse-to-fine scales and Luan's two
@@ -99,20 +99,26 @@ def _step(objective, tx, linesearch, vgg, targets, carry, index):
 @functools.partial(jax.jit, static_argnames=("objective", "tx", "linesearch", "steps"),
                    donate_argnames=("x", "opt_state"))
 def run_chunk(vgg, targets, x, opt_state, *, objective, tx, linesearch, steps):
-  """`steps` optimiser steps in one lax.scan on the device.
+  """`steps` optimiser steps in one program on the device: a lax.scan, or on the CPU the steps one after the
+  other.
 
   Returns (x, opt_state, bad): bad is -1, or the index of the step that went
   NaN/Inf, in which case x is the last good image and opt_state is not to be
-  continued from. On the CPU, Adam's scan is
-  unrolled, since XLA:CPU runs loop bodies single-threaded (2.4x slower here);
-  L-BFGS is not (its line search is a while loop anyway, and unrolling it
-  multiplies the compile time).
+  continued from. On the CPU the steps are unrolled (written out in sequence),
+  since XLA:CPU runs loop bodies single-threaded (2.4x slower here; a scan keeps
+  its loop when it has one step, even with `unroll`, and a one-step chunk took
+  1.8x a step's time, 100x without XLA's backend optimisations). Except with a
+  line search (L-BFGS's zoom is a while loop anyway, and unrolling it multiplies
+  the compile time).
   """
   step = functools.partial(_step, objective, tx, linesearch, vgg, targets)
-  unroll = steps if jax.default_backend() == "cpu" and not linesearch else 1
-  (x, opt_state, bad), _ = jax.lax.scan(step, (x, opt_state, jnp.int32(-1)), jnp.arange(steps, dtype=jnp.int32),
-                                        unroll=unroll)
-  return x, opt_state, bad
+  carry = (x, opt_state, jnp.int32(-1))
+  if jax.default_backend() == "cpu" and not linesearch:
+    for index in range(steps):
+      carry, _ = step(carry, jnp.int32(index))
+  else:
+    carry, _ = jax.lax.scan(step, carry, jnp.arange(steps, dtype=jnp.int32))
+  return carry
 
 
 def init_state(tx, x):
