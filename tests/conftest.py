@@ -1,20 +1,28 @@
-"""Shared pytest fixtures, and one persistent XLA compile cache for every process of the test session."""
+"""Shared pytest fixtures; one persistent XLA compile cache, and quick compiles, for every process of the test
+session."""
 
 import collections
 import os
 import shutil
 import tempfile
 
-import filelock
-import jax
-import numpy as np
-import pytest
-from PIL import Image
+# Most of the suite's time is XLA:CPU compiling programs that then run a few steps on tiny images: compiled
+# without XLA's backend optimisations (jax_disable_most_optimizations) the whole suite takes 8 % less time
+# (docs/reliability.md, "Test time"). Set before jax is imported, so that this process, pytest-xdist's workers
+# and every process the tests start compile alike; JAX_DISABLE_MOST_OPTIMIZATIONS=0 turns it off.
+QUICK_COMPILES = "JAX_DISABLE_MOST_OPTIMIZATIONS"
+os.environ.setdefault(QUICK_COMPILES, "1")
 
-from configs import universal_photo
-from stylejax.io import compile_cache, images
-from stylejax.jobs import train
-from tests.helpers import smooth_image, tiny_config, tiny_photo_config
+import filelock  # noqa: E402
+import jax  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from configs import universal_photo  # noqa: E402
+from stylejax.io import compile_cache, images  # noqa: E402
+from stylejax.jobs import train  # noqa: E402
+from tests.helpers import smooth_image, tiny_config, tiny_photo_config  # noqa: E402
 
 
 def one_compile_cache():
@@ -47,6 +55,22 @@ def pytest_collection_modifyitems(items):
   slow = collections.Counter(item.path for item in items if item.get_closest_marker("slow"))
   first_seen = {path: k for k, path in reversed(list(enumerate(item.path for item in items)))}
   items.sort(key=lambda item: (-slow[item.path], first_seen[item.path]))
+
+
+@pytest.fixture(autouse=True)
+def optimized_compiles(request, monkeypatch):
+  """Tests marked `optimized` compile with XLA's optimisations, in this process and the processes they start:
+  their programs run loops (L-BFGS's line search) whose bodies unoptimised XLA:CPU runs up to 100x slower."""
+  if request.node.get_closest_marker("optimized") is None:
+    yield
+    return
+  quick = jax.config.read("jax_disable_most_optimizations")
+  monkeypatch.setenv(QUICK_COMPILES, "0")
+  jax.config.update("jax_disable_most_optimizations", False)
+  jax.clear_caches()  # jit's caches do not know the setting
+  yield
+  jax.config.update("jax_disable_most_optimizations", quick)
+  jax.clear_caches()
 
 
 @pytest.fixture

@@ -120,6 +120,7 @@ def test_steps_per_scale_and_guided_upsampling(tmp_path, fine_steps, logged):
 
 
 @pytest.mark.slow
+@pytest.mark.optimized  # the line search's while loop
 @pytest.mark.parametrize("optimizer, learning_rate", [("lbfgs", 1.0), ("lbfgs_linesearch", 0.0)])
 def test_lbfgs_reduces_the_loss(tmp_path, optimizer, learning_rate):
   summary = launch.run(tiny(optimizer=optimizer, learning_rate=learning_rate, total_steps=8, log_every_steps=4),
