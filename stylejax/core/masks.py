@@ -163,10 +163,14 @@ def auto_masks(vgg, content, style, k=3, layers=("relu4_1", "relu5_1"), smooth_p
 
 
 def layer_masks(masks, shapes):
-  """{layer: (1, h, w, K)} masks averaged down to each layer's (h, w)."""
-  masks = jnp.asarray(masks)
+  """{layer: (1, h, w, K)} masks averaged down to each layer's (h, w); one jitted program per shape."""
+  return _layer_masks(jnp.asarray(masks), tuple((layer, tuple(size)) for layer, size in shapes.items()))
+
+
+@functools.partial(jax.jit, static_argnames="shapes")
+def _layer_masks(masks, shapes):
   return {layer: jax.image.resize(masks, (h, w, masks.shape[-1]), "linear", antialias=True)[None]
-          for layer, (h, w) in shapes.items()}
+          for layer, (h, w) in shapes}
 
 
 def to_color_image(masks, names=()):
