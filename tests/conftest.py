@@ -7,8 +7,8 @@ import shutil
 import tempfile
 
 # Most of the suite's time is XLA:CPU compiling programs that then run a few steps on tiny images: compiled
-# without XLA's backend optimisations (jax_disable_most_optimizations) the whole suite takes 8 % less time
-# (docs/reliability.md, "Test time"). Set before jax is imported, so that this process, pytest-xdist's workers
+# without XLA's backend optimisations (jax_disable_most_optimizations) the suite's tests take 8 % less time
+# (docs/benchmarks.md, "The test suite's time"). Set before jax is imported, so that this process, pytest-xdist's workers
 # and every process the tests start compile alike; JAX_DISABLE_MOST_OPTIMIZATIONS=0 turns it off.
 QUICK_COMPILES = "JAX_DISABLE_MOST_OPTIMIZATIONS"
 os.environ.setdefault(QUICK_COMPILES, "1")
