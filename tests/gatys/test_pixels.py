@@ -55,3 +55,16 @@ def test_the_optimizer_sees_a_mean_loss_at_a_sums_scale_only_for_torchs_lbfgs():
   np.testing.assert_allclose(first_update(tx), lbfgs.lbfgs(1.0).update(grad, lbfgs.lbfgs(1.0).init(x), x)[0], rtol=1e-6)
   tx, _ = pixels.optimizer("adam", 1.0, mean, x.size)
   np.testing.assert_allclose(first_update(tx), optax.adam(1.0).update(grad, optax.adam(1.0).init(x), x)[0], rtol=1e-6)
+
+
+def test_a_cpu_chunk_has_no_loop_unless_it_line_searches():
+  """XLA:CPU runs loop bodies on one thread (and unoptimised, 100x slower): a chunk's steps are written out, a
+  chunk of one step too (a lax.scan of one step keeps its loop even when unrolled)."""
+  objective = objective_lib.Objective(((terms.TotalVariation(), 1.0),), "mean")
+  vgg, x = weights.load_vgg(), jnp.zeros((1, 8, 8, 3))
+  for name, steps, looped in (("adam", 1, False), ("adam", 3, False), ("lbfgs", 2, False),
+                              ("lbfgs_linesearch", 1, True)):
+    tx, linesearch = pixels.optimizer(name, 1.0, objective, x.size)
+    program = pixels.run_chunk.lower(vgg, {}, x, pixels.init_state(tx, x), objective=objective, tx=tx,
+                                     linesearch=linesearch, steps=steps).as_text()
+    assert ("stablehlo.while" in program) == looped, (name, steps)
