@@ -6,23 +6,18 @@ import os
 import shutil
 import tempfile
 
-# Most of the suite's time is XLA:CPU compiling programs that then run a few steps on tiny images: compiled
-# without XLA's backend optimisations (jax_disable_most_optimizations) the suite's tests take 8 % less time
-# (docs/benchmarks.md, "The test suite's time"). Set before jax is imported, so that this process, pytest-xdist's workers
-# and every process the tests start compile alike; JAX_DISABLE_MOST_OPTIMIZATIONS=0 turns it off.
+import filelock
+import jax
+import numpy as np
+import pytest
+from PIL import Image
+
+from configs import universal_photo
+from stylejax.io import compile_cache, images
+from stylejax.jobs import train
+from tests.helpers import smooth_image, tiny_config, tiny_photo_config
+
 QUICK_COMPILES = "JAX_DISABLE_MOST_OPTIMIZATIONS"
-os.environ.setdefault(QUICK_COMPILES, "1")
-
-import filelock  # noqa: E402
-import jax  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from PIL import Image  # noqa: E402
-
-from configs import universal_photo  # noqa: E402
-from stylejax.io import compile_cache, images  # noqa: E402
-from stylejax.jobs import train  # noqa: E402
-from tests.helpers import smooth_image, tiny_config, tiny_photo_config  # noqa: E402
 
 
 def one_compile_cache():
@@ -41,6 +36,20 @@ def one_compile_cache():
 
 
 COMPILE_CACHE, CREATED_COMPILE_CACHE = one_compile_cache()
+
+
+def quick_compiles():
+  """Compiles without XLA's backend optimisations (jax_disable_most_optimizations), in this process and, through
+  the environment, in pytest-xdist's workers and every process the tests start. Most of the suite's time is
+  XLA:CPU compiling programs that then run a few steps on tiny images: the suite's tests take 8 % less time
+  (docs/benchmarks.md, "The test suite's time"). JAX_DISABLE_MOST_OPTIMIZATIONS set yourself wins (jax read it
+  on import): =0 compiles with the optimisations."""
+  if QUICK_COMPILES not in os.environ:
+    os.environ[QUICK_COMPILES] = "1"
+    jax.config.update("jax_disable_most_optimizations", True)
+
+
+quick_compiles()
 
 
 def pytest_unconfigure(config):
