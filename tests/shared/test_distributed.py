@@ -15,7 +15,7 @@ from tests.helpers import ROOT, free_port
 pytestmark = pytest.mark.slow  # run.py processes, jax.distributed, kill -9
 
 TRAIN = [sys.executable, "run.py", "--config=configs/johnson.py:tiny", "--config.sample_every_steps=0",
-         "--config.net.residual_blocks=1"]  # the tiny network: seven processes compile it
+         "--config.net.residual_blocks=1"]  # the tiny network: five processes compile it
 
 
 def start_pair(workdir):
@@ -38,18 +38,20 @@ def losses(workdir):
 
 
 def test_two_processes_train_as_one_process_with_two_devices_and_resume_after_a_kill(tmp_path):
+  """A pair of processes, killed once a checkpoint is written and started again, logs the same losses as one
+  process with two devices that was never stopped: the pair trains as one process before the kill and after the
+  resume (five run.py processes in all)."""
   single = subprocess.run([*TRAIN, f"--workdir={tmp_path / 'single'}"], cwd=ROOT, capture_output=True, text=True,
                           env={**os.environ, "JAX_NUM_CPU_DEVICES": "2"}, timeout=600)
   assert single.returncode == 0, single.stderr[-3000:]
-  finish(start_pair(tmp_path / "pair"))
-  curve = losses(tmp_path / "pair")
-  assert curve[-1, 0] == 12 and np.allclose(curve, losses(tmp_path / "single"), rtol=1e-5)
-  assert (tmp_path / "pair" / "model.json").exists() and (tmp_path / "pair" / "processes" / "1" / "model.json").exists()
+  curve = losses(tmp_path / "single")
+  assert curve[-1, 0] == 12
 
   # Kill one process once a checkpoint is written; the scheduler then stops the other and restarts the job.
-  killed = start_pair(tmp_path / "killed")
+  pair = tmp_path / "pair"
+  killed = start_pair(pair)
   deadline = time.time() + 600
-  while not (tmp_path / "killed" / "checkpoints" / "4").exists() and time.time() < deadline:
+  while not (pair / "checkpoints" / "4").exists() and time.time() < deadline:
     assert all(p.poll() is None for p in killed), "a process ended before the kill"
     time.sleep(0.1)
   killed[1].send_signal(signal.SIGKILL)
@@ -57,6 +59,7 @@ def test_two_processes_train_as_one_process_with_two_devices_and_resume_after_a_
   time.sleep(1.0)
   killed[0].send_signal(signal.SIGKILL)
   killed[0].wait()
-  assert losses(tmp_path / "killed")[-1, 0] < 12
-  finish(start_pair(tmp_path / "killed"))
-  assert np.allclose(losses(tmp_path / "killed"), curve, rtol=1e-6)
+  assert 4 <= losses(pair)[-1, 0] < 12
+  finish(start_pair(pair))
+  assert np.allclose(losses(pair), curve, rtol=1e-5)
+  assert (pair / "model.json").exists() and (pair / "processes" / "1" / "model.json").exists()
