@@ -72,7 +72,7 @@ def submit_custom(site, client, address):
   client.get(site.url + "/custom")
   with open(PHOTO, "rb") as content, open(STYLE, "rb") as style:
     response = client.post(site.url + "/custom", files={"content": content, "style": style},
-                           data={"csrf": client.cookies[app_lib.CSRF_COOKIE], "method": "gatys", "size": 256,
+                           data={"csrf": client.cookies[app_lib.CSRF_COOKIE], "method": "gatys", "size": 64,
                                  "email": address})
   assert response.status_code == 303, response.text
   return response.headers["location"].rsplit("/", 1)[1]
@@ -80,7 +80,7 @@ def submit_custom(site, client, address):
 
 def test_killed_worker_and_killed_server_lose_no_job_and_mail_once(tmp_path, inbox):
   workdir = str(tmp_path / "site")
-  site = Site(workdir, inbox, "--config.custom.sizes=(256,)").start()
+  site = Site(workdir, inbox).start()
   jobs = queue_lib.JobQueue(site_files.database(workdir))
   try:
     with httpx.Client() as client:
