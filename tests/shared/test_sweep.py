@@ -17,12 +17,12 @@ from stylejax.io import configs
 from stylejax.tools import sweep
 from tests.helpers import ROOT
 
-FOUR_POINTS = """
+THREE_POINTS = """
 from configs import gatys, sweep
 def get_config(arg=None):
   base = gatys.get_config("tiny")
-  base.total_steps = 5
-  return sweep.make(base, [{"image_size": (40, 48), "loss.style_weight": (10.0, 40.0)}],
+  base.total_steps, base.image_size = 5, 40
+  return sweep.make(base, [{"loss.style_weight": (10.0, 20.0, 40.0)}],
                     metrics=("final_losses.total", "style_loss_reduction"), image="result.png",
                     plot=("loss.style_weight", "final_losses.total"))
 """
@@ -112,8 +112,8 @@ def results_without_times(workdir):
 
 @pytest.mark.slow
 def test_a_sweep_killed_after_two_points_resumes_to_the_same_table(tmp_path):
-  preset = tmp_path / "four_points.py"
-  preset.write_text(FOUR_POINTS)
+  preset = tmp_path / "three_points.py"
+  preset.write_text(THREE_POINTS)
   command = [sys.executable, "run.py", f"--config={preset}", f"--workdir={tmp_path / 'killed'}"]
   process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
   points = tmp_path / "killed" / "points"
@@ -133,12 +133,12 @@ def test_a_sweep_killed_after_two_points_resumes_to_the_same_table(tmp_path):
 
   sys.path.insert(0, str(tmp_path))
   try:
-    import four_points
+    import three_points
   finally:
     sys.path.remove(str(tmp_path))
-  launch.run(four_points.get_config(), str(tmp_path / "straight"))
+  launch.run(three_points.get_config(), str(tmp_path / "straight"))
   table = results_without_times(tmp_path / "killed")
-  assert len(table) == 4 and {row["status"] for row in table} == {"done"}
+  assert len(table) == 3 and {row["status"] for row in table} == {"done"}
   assert table == results_without_times(tmp_path / "straight")
 
 
