@@ -60,9 +60,9 @@ def test_resume_refuses_a_changed_config(straight_run, tmp_path):
     train.run(config, workdir)
 
 
-def test_kill_9_then_same_command_ends_with_the_same_parameters(straight_run, tmp_path):
+def test_kill_9_then_same_command_ends_with_the_same_parameters(tmp_path):
   workdir = str(tmp_path / "killed")
-  flags = [f"--config.{k}={v}" for k, v in {**OVERRIDES, "net.residual_blocks": 1, "total_steps": 40,
+  flags = [f"--config.{k}={v}" for k, v in {**OVERRIDES, "net.residual_blocks": 1, "total_steps": 20,
                                             "checkpoint_every_steps": 4, "sample_every_steps": 0}.items()]
   command = [sys.executable, "run.py", "--config", "configs/johnson.py:tiny", "--workdir", workdir, *flags]
   process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -75,8 +75,8 @@ def test_kill_9_then_same_command_ends_with_the_same_parameters(straight_run, tm
   process.send_signal(signal.SIGKILL)
   process.wait()
   killed_at = max(int(d) for d in os.listdir(checkpoints) if d.isdigit())
-  assert killed_at < 40
+  assert killed_at < 20
   subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
   reference = str(tmp_path / "reference")
-  train.run(tiny_config(total_steps=40, checkpoint_every_steps=4, sample_every_steps=0), reference)
+  train.run(tiny_config(total_steps=20, checkpoint_every_steps=4, sample_every_steps=0), reference)
   assert_bitwise_equal(final_params(workdir), final_params(reference))
