@@ -23,6 +23,7 @@ sizes or methods (ours, Luan's published results, a peer's) compare directly:
   (1 when every edge stays where it was).
 """
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -36,26 +37,38 @@ MATTING_EPS, MATTING_RADIUS = 1e-7, 1
 
 def style_distance(vgg, output, style, output_masks=None, style_masks=None):
   """Gram distance of (H, W, 3) 0..255 `output` to `style`, per region when (H, W, K) masks are given."""
-  out_features = vgg.features(jnp.asarray(output, jnp.float32)[None], STYLE_LAYERS)
-  style_features = vgg.features(jnp.asarray(style, jnp.float32)[None], STYLE_LAYERS)
+  return float(_style_distance(vgg, jnp.asarray(output, jnp.float32), jnp.asarray(style, jnp.float32),
+                               output_masks, style_masks))
+
+
+def content_distance(vgg, output, content):
+  """Mean squared feature difference at CONTENT_LAYER of two (H, W, 3) 0..255 images of one size."""
+  return float(_content_distance(vgg, jnp.asarray(np.stack([output, content]), jnp.float32)))
+
+
+@jax.jit
+def _style_distance(vgg, output, style, output_masks, style_masks):
+  """style_distance as one program per shape (run op by op, its masked Grams were hundreds of small ones)."""
+  out_features = vgg.features(output[None], STYLE_LAYERS)
+  style_features = vgg.features(style[None], STYLE_LAYERS)
   if output_masks is None:
-    return float(np.mean([losses.style_layer_loss(losses.gram_matrix(out_features[layer]),
-                                                  losses.gram_matrix(style_features[layer]), "mean")
-                          for layer in STYLE_LAYERS]))
+    return jnp.mean(jnp.stack([losses.style_layer_loss(losses.gram_matrix(out_features[layer]),
+                                                       losses.gram_matrix(style_features[layer]), "mean")
+                               for layer in STYLE_LAYERS]))
   shapes = lambda features: {layer: f.shape[1:3] for layer, f in features.items()}  # noqa: E731
   out_masks = masks_lib.layer_masks(output_masks, shapes(out_features))
   sty_masks = masks_lib.layer_masks(style_masks, shapes(style_features))
-  return float(np.mean([
+  return jnp.mean(jnp.stack([
       losses.masked_style_layer_loss(losses.masked_gram_matrices(out_features[layer], out_masks[layer]),
                                      losses.masked_gram_matrices(style_features[layer], sty_masks[layer]),
                                      out_masks[layer], "mean")
       for layer in STYLE_LAYERS]))
 
 
-def content_distance(vgg, output, content):
-  """Mean squared feature difference at CONTENT_LAYER of two (H, W, 3) 0..255 images of one size."""
-  features = vgg.features(jnp.asarray(np.stack([output, content]), jnp.float32), [CONTENT_LAYER])[CONTENT_LAYER]
-  return float(losses.content_loss(features[:1], features[1:], "mean"))
+@jax.jit
+def _content_distance(vgg, pair):
+  features = vgg.features(pair, [CONTENT_LAYER])[CONTENT_LAYER]
+  return losses.content_loss(features[:1], features[1:], "mean")
 
 
 def color_distance(output, style):
