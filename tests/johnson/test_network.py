@@ -71,14 +71,17 @@ def test_sub_pixel_upsampling_is_flax_conv_transpose(size):
     jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, atol=1e-4, rtol=1e-5), grads, grads_ref)
 
 
-@pytest.mark.parametrize("size, channels, features, kernel", [((17, 17), 5, 3, 9), ((20, 13), 3, 6, 9),
-                                                              ((6, 7), 4, 2, 4), ((5, 6), 2, 3, 3)])
-def test_block_convolution_is_flax_conv(size, channels, features, kernel):
+@pytest.mark.parametrize("size, channels, features, kernel, factor", [
+    ((17, 17), 5, 3, 9, 2), ((20, 13), 3, 6, 9, 2), ((6, 7), 4, 2, 4, 2), ((5, 6), 2, 3, 3, 2),
+    ((17, 18), 5, 3, 9, 4), ((7, 6), 4, 2, 4, 4)])
+def test_block_convolution_is_flax_conv(size, channels, features, kernel, factor):
   """BlockConv has nn.Conv's parameters (names, shapes, initial values) and map (stride 1, VALID): outputs and
-  gradients (input, kernel, bias) equal to float tolerance, at odd and even output sizes, odd and even kernels."""
+  gradients (input, kernel, bias) equal to float tolerance, at odd and even output sizes, odd and even kernels,
+  between 2×2 and 4×4 blocks."""
   rng = np.random.default_rng(4)
   x = jnp.asarray(rng.normal(size=(2, *size, channels)), jnp.float32)
-  ours, flax_layer = johnson.BlockConv(features, kernel), johnson.nn.Conv(features, (kernel, kernel), padding="VALID")
+  ours = johnson.BlockConv(features, kernel, factor)
+  flax_layer = johnson.nn.Conv(features, (kernel, kernel), padding="VALID")
   params = ours.init(jax.random.key(5), x)
   jax.tree.map(np.testing.assert_array_equal, params, flax_layer.init(jax.random.key(5), x))
   params = jax.tree.map(lambda p: p + jnp.asarray(rng.normal(size=p.shape), jnp.float32), params)  # bias != 0

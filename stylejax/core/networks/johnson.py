@@ -32,18 +32,25 @@ UPSAMPLINGS = ("transpose", "resize")
 PADDINGS = ("zeros", "reflect")
 
 
+def spatial_mean(x):
+  """The mean of x (B, H, W, C) over (H, W), kept as (B, 1, 1, C): the mean over W, then over H (the same
+  number, to float32 rounding). XLA:CPU rewrites one reduction over both axes into reduce-windows that do not
+  fuse their input; one axis at a time it fuses: instance norm and ReLU at 128×128×128 take 1.3 ms instead
+  of 4.2 (docs/benchmarks.md, "Instance norm's reductions")."""
+  return x.mean(2, keepdims=True).mean(1, keepdims=True)
+
+
 def moments(x):
-  """Per image and channel mean and variance of x (B, H, W, C) over (H, W), in float32, in two passes:
+  """Per image and channel mean and variance of x (B, H, W, C) over (H, W) (`spatial_mean`), in float32, in two
+  passes:
 
       μ = mean(x),   σ² = mean((x − μ)²).
 
-  The one-pass form σ² = mean(x²) − μ² cancels where |μ| ≫ σ (float32: 26% off at |μ| = 2000 σ, 5e-8 here), and
-  on XLA:CPU it is no faster: a reduction over (H, W) is rewritten into reduce-windows that do not fuse their
-  input, so x² is written out as (x − μ)² is (docs/benchmarks.md, "Profile of the Johnson training step").
+  The one-pass form σ² = mean(x²) − μ² cancels where |μ| ≫ σ (float32: 26% off at |μ| = 2000 σ, 5e-8 here).
   """
   x = x.astype(jnp.float32)
-  mean = x.mean((1, 2), keepdims=True)
-  return mean, jnp.square(x - mean).mean((1, 2), keepdims=True)
+  mean = spatial_mean(x)
+  return mean, spatial_mean(jnp.square(x - mean))
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(3,))
@@ -72,7 +79,7 @@ def _instance_norm_bwd(epsilon, residuals, g):
   del epsilon  # in `inv`
   g = g.astype(jnp.float32)
   x_hat = (x.astype(jnp.float32) - mean) * inv
-  mean_g, mean_gx = g.mean((1, 2), keepdims=True), (g * x_hat).mean((1, 2), keepdims=True)
+  mean_g, mean_gx = spatial_mean(g), spatial_mean(g * x_hat)
   dx = (scale * inv) * (g - mean_g - x_hat * mean_gx)
   pixels = x.shape[1] * x.shape[2]
   return dx.astype(x.dtype), pixels * mean_gx.sum((0, 1, 2)), pixels * mean_g.sum((0, 1, 2))
@@ -110,61 +117,69 @@ class InstanceNorm(nn.Module):
     return y.astype(self.dtype)
 
 
-def space_to_depth(x):
-  """(B, 2H, 2W, C) → (B, H, W, 4C): each 2×2 block of pixels as one pixel, channels ordered (row, column, c)."""
+def space_to_depth(x, factor=2):
+  """(B, fH, fW, C) → (B, H, W, f²C): each f×f block of pixels as one pixel, channels ordered (row, column, c)."""
   batch, height, width, channels = x.shape
-  x = x.reshape(batch, height // 2, 2, width // 2, 2, channels).transpose(0, 1, 3, 2, 4, 5)
-  return x.reshape(batch, height // 2, width // 2, 4 * channels)
+  x = x.reshape(batch, height // factor, factor, width // factor, factor, channels).transpose(0, 1, 3, 2, 4, 5)
+  return x.reshape(batch, height // factor, width // factor, factor * factor * channels)
 
 
-def depth_to_space(x):
-  """(B, H, W, 4C) → (B, 2H, 2W, C), the inverse of `space_to_depth`."""
+def depth_to_space(x, factor=2):
+  """(B, H, W, f²C) → (B, fH, fW, C), the inverse of `space_to_depth`."""
   batch, height, width, channels = x.shape
-  x = x.reshape(batch, height, width, 2, 2, channels // 4).transpose(0, 1, 3, 2, 4, 5)
-  return x.reshape(batch, 2 * height, 2 * width, channels // 4)
+  x = x.reshape(batch, height, width, factor, factor, channels // factor**2).transpose(0, 1, 3, 2, 4, 5)
+  return x.reshape(batch, factor * height, factor * width, channels // factor**2)
 
 
-def block_kernel(kernel):
-  """The k×k kernel K (k, k, C, O) of a stride-1 convolution as the kernel (T, T, 4C, 4O), T = ⌊k/2⌋ + 1, of the
-  same convolution between 2×2 blocks (`space_to_depth` of its input and of its output): output phase (r, s)
+def block_taps(size, factor):
+  """Taps a side of a k×k kernel between f×f blocks: T = ⌈(k + f − 1) / f⌉."""
+  return -(-(size + factor - 1) // factor)
+
+
+def block_kernel(kernel, factor=2):
+  """The k×k kernel K (k, k, C, O) of a stride-1 convolution as the kernel (T, T, f²C, f²O) (`block_taps`) of the
+  same convolution between f×f blocks (`space_to_depth` of its input and of its output): output phase (r, s)
   of block (p, q) reads input phase (a, b) of block (p + t, q + u) through
 
-      K'[t, u, (a, b, c), (r, s, o)] = K[2t + a − r, 2u + b − s, c, o]   (0 outside K),
+      K'[t, u, (a, b, c), (r, s, o)] = K[ft + a − r, fu + b − s, c, o]   (0 outside K),
 
-  since y[2p + r] = Σ_i x[2p + r + i]·K[i] and r + i = 2t + a. Built by one gather of K padded by zeros, which
+  since y[fp + r] = Σ_i x[fp + r + i]·K[i] and r + i = ft + a. Built by one gather of K padded by zeros, which
   the convolution's jit computes per call (a few thousand numbers)."""
   size = kernel.shape[0]
-  taps = size // 2 + 1
-  index = 2 * np.arange(taps)[:, None, None] + np.arange(2)[:, None] - np.arange(2) + 1  # (t, a, r) into padded
-  padded = jnp.pad(kernel, ((1, 2 * taps - size), (1, 2 * taps - size), (0, 0), (0, 0)))
-  blocks = padded[index[:, :, :, None, None, None], index]  # (t, a, r, u, b, s, C, O)
+  taps = block_taps(size, factor)
+  phases = np.arange(factor)
+  index = factor * np.arange(taps)[:, None, None] + phases[:, None] - phases + factor - 1  # (t, a, r) into padded
+  pad = (factor - 1, factor * taps - size)
+  blocks = jnp.pad(kernel, (pad, pad, (0, 0), (0, 0)))[index[:, :, :, None, None, None], index]  # (t,a,r,u,b,s,C,O)
   channels, features = kernel.shape[2:]
-  return blocks.transpose(0, 3, 1, 4, 6, 2, 5, 7).reshape(taps, taps, 4 * channels, 4 * features)
+  return blocks.transpose(0, 3, 1, 4, 6, 2, 5, 7).reshape(taps, taps, factor**2 * channels, factor**2 * features)
 
 
-def block_conv(x, kernel):
-  """The stride-1, unpadded ("VALID") convolution of x (B, H, W, C) by kernel (k, k, C, O), computed between 2×2
+def block_conv(x, kernel, factor=2):
+  """The stride-1, unpadded ("VALID") convolution of x (B, H, W, C) by kernel (k, k, C, O), computed between f×f
   blocks: x padded with zeros below and right to whole blocks, `space_to_depth`, convolved by `block_kernel`
-  (⌊k/2⌋ + 1 taps a side, 4C → 4O channels), `depth_to_space`, cropped to (H − k + 1, W − k + 1).
+  (T taps a side, f²C → f²O channels), `depth_to_space`, cropped to (H − k + 1, W − k + 1).
 
-  1.23× the multiply-adds of the direct convolution at k = 9 (25·16 against 81 per C·O and block), but 4× the
-  channels on each side, which XLA:CPU's convolutions vectorise over: with 3 outputs (or 3 inputs) a 9×9
+  f = 2, k = 9: 1.23× the multiply-adds of the direct convolution (25·16 against 81 per C·O and block), but 4×
+  the channels on each side, which XLA:CPU's convolutions vectorise over: with 3 outputs (or 3 inputs) a 9×9
   kernel is computed several times slower per multiply-add (docs/benchmarks.md, "Profile of the Johnson
-  training step")."""
+  training step"). f = 4 (1.78× the multiply-adds, 48 outputs from 3) computes 3 outputs faster still."""
   size = kernel.shape[0]
+  taps = block_taps(size, factor)
   height, width = x.shape[1] - size + 1, x.shape[2] - size + 1
-  rows, cols = (2 * (-(-n // 2) + size // 2) - m for n, m in ((height, x.shape[1]), (width, x.shape[2])))
-  blocks = space_to_depth(jnp.pad(x, ((0, 0), (0, rows), (0, cols), (0, 0))))
-  y = jax.lax.conv_general_dilated(blocks, block_kernel(kernel), (1, 1), "VALID",
+  rows, cols = (factor * (-(-n // factor) + taps - 1) - m for n, m in ((height, x.shape[1]), (width, x.shape[2])))
+  blocks = space_to_depth(jnp.pad(x, ((0, 0), (0, rows), (0, cols), (0, 0))), factor)
+  y = jax.lax.conv_general_dilated(blocks, block_kernel(kernel, factor), (1, 1), "VALID",
                                    dimension_numbers=("NHWC", "HWIO", "NHWC"))
-  return depth_to_space(y)[:, :height, :width]
+  return depth_to_space(y, factor)[:, :height, :width]
 
 
 class BlockConv(nn.Module):
   """`nn.Conv(features, (kernel, kernel), padding="VALID")`, the same parameters ("kernel" (k, k, C_in, C_out),
-  "bias") and map, computed by `block_conv`."""
+  "bias") and map, computed by `block_conv` between `factor`×`factor` blocks."""
   features: int
   kernel: int
+  factor: int = 2
   dtype: jnp.dtype = jnp.float32
 
   @nn.compact
@@ -173,18 +188,20 @@ class BlockConv(nn.Module):
                                                                    self.features))
     bias = self.param("bias", nn.initializers.zeros, (self.features,))
     x, kernel, bias = nn.dtypes.promote_dtype(x, kernel, bias, dtype=self.dtype)
-    return block_conv(x, kernel) + bias
+    return block_conv(x, kernel, self.factor) + bias
 
 
 # A stride-1 convolution with a kernel larger than 3×3 and at most this many channels on one side (the network's
-# first and last 9×9 convolutions, 3 channels in or out) runs as a `BlockConv`.
+# first and last 9×9 convolutions, 3 channels in or out) runs as a `BlockConv`: between 2×2 blocks with few
+# inputs, between 4×4 blocks with few outputs (the last convolution at 512² forward 70 → 53 ms, with its
+# gradients at 256 px, batch 4, 188 → 167 ms; 4×4 blocks make the first one slower).
 BLOCK_CONV_CHANNELS = 4
 
 
 class ConvNormAct(nn.Module):
   """Conv (zero or reflection padding) → instance norm → optional ReLU. A stride-1 convolution with a large
-  kernel and few channels on one side (`BLOCK_CONV_CHANNELS`) is computed between 2×2 blocks (`BlockConv`,
-  the same parameters)."""
+  kernel and few channels on one side (`BLOCK_CONV_CHANNELS`) is computed between blocks of pixels
+  (`BlockConv`, the same parameters)."""
   features: int
   kernel: int
   stride: int = 1
@@ -202,7 +219,8 @@ class ConvNormAct(nn.Module):
       padding = ((0, 0), (0, 0))
     if self.stride == 1 and self.kernel > 3 and min(x.shape[-1], self.features) <= BLOCK_CONV_CHANNELS:
       x = jnp.pad(x, ((0, 0), *padding, (0, 0)))
-      x = BlockConv(self.features, self.kernel, self.dtype, name="Conv_0")(x)
+      factor = 4 if self.features <= BLOCK_CONV_CHANNELS else 2
+      x = BlockConv(self.features, self.kernel, factor, self.dtype, name="Conv_0")(x)
     else:
       x = nn.Conv(self.features, (self.kernel, self.kernel), (self.stride, self.stride), padding,
                   dtype=self.dtype)(x)
