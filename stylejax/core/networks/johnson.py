@@ -36,7 +36,7 @@ def spatial_mean(x):
   """The mean of x (B, H, W, C) over (H, W), kept as (B, 1, 1, C): the mean over W, then over H (the same
   number, to float32 rounding). XLA:CPU rewrites one reduction over both axes into reduce-windows that do not
   fuse their input; one axis at a time it fuses: instance norm and ReLU at 128×128×128 take 1.3 ms instead
-  of 4.2 (docs/benchmarks.md, "Instance norm's reductions")."""
+  of 4.2 (docs/benchmarks.md, "Stylisation: instance norm and the last convolution")."""
   return x.mean(2, keepdims=True).mean(1, keepdims=True)
 
 
