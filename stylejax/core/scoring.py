@@ -35,26 +35,25 @@ CONTENT_LAYER = "relu4_2"
 MATTING_EPS, MATTING_RADIUS = 1e-7, 1
 
 
-def style_distance(vgg, output, style, output_masks=None, style_masks=None):
-  """Gram distance of (H, W, 3) 0..255 `output` to `style`, per region when (H, W, K) masks are given."""
-  return float(_style_distance(vgg, jnp.asarray(output, jnp.float32), jnp.asarray(style, jnp.float32),
-                               output_masks, style_masks))
-
-
-def content_distance(vgg, output, content):
-  """Mean squared feature difference at CONTENT_LAYER of two (H, W, 3) 0..255 images of one size."""
-  return float(_content_distance(vgg, jnp.asarray(np.stack([output, content]), jnp.float32)))
+def feature_distances(vgg, output, content, style, output_masks=None, style_masks=None):
+  """(style distance, content distance) of (H, W, 3) 0..255 `output`: its Gram distance to `style` (per region
+  when (H, W, K) masks are given) and its mean squared feature difference to `content` (the same size)."""
+  return tuple(float(value) for value in _feature_distances(
+      vgg, *(jnp.asarray(image, jnp.float32) for image in (output, content, style)), output_masks, style_masks))
 
 
 @jax.jit
-def _style_distance(vgg, output, style, output_masks, style_masks):
-  """style_distance as one program per shape (run op by op, its masked Grams were hundreds of small ones)."""
-  out_features = vgg.features(output[None], STYLE_LAYERS)
+def _feature_distances(vgg, output, content, style, output_masks, style_masks):
+  """feature_distances as one program per shape (run op by op, its masked Grams were hundreds of small ones):
+  output and content go through VGG as one batch, so an output equal to its content is 0 apart."""
+  pair = vgg.features(jnp.stack([output, content]), (*STYLE_LAYERS, CONTENT_LAYER))
+  content_distance = losses.content_loss(pair[CONTENT_LAYER][:1], pair[CONTENT_LAYER][1:], "mean")
+  out_features = {layer: pair[layer][:1] for layer in STYLE_LAYERS}
   style_features = vgg.features(style[None], STYLE_LAYERS)
   if output_masks is None:
     return jnp.mean(jnp.stack([losses.style_layer_loss(losses.gram_matrix(out_features[layer]),
                                                        losses.gram_matrix(style_features[layer]), "mean")
-                               for layer in STYLE_LAYERS]))
+                               for layer in STYLE_LAYERS])), content_distance
   shapes = lambda features: {layer: f.shape[1:3] for layer, f in features.items()}  # noqa: E731
   out_masks = masks_lib.layer_masks(output_masks, shapes(out_features))
   sty_masks = masks_lib.layer_masks(style_masks, shapes(style_features))
@@ -62,13 +61,7 @@ def _style_distance(vgg, output, style, output_masks, style_masks):
       losses.masked_style_layer_loss(losses.masked_gram_matrices(out_features[layer], out_masks[layer]),
                                      losses.masked_gram_matrices(style_features[layer], sty_masks[layer]),
                                      out_masks[layer], "mean")
-      for layer in STYLE_LAYERS]))
-
-
-@jax.jit
-def _content_distance(vgg, pair):
-  features = vgg.features(pair, [CONTENT_LAYER])[CONTENT_LAYER]
-  return losses.content_loss(features[:1], features[1:], "mean")
+      for layer in STYLE_LAYERS])), content_distance
 
 
 def color_distance(output, style):
@@ -87,9 +80,10 @@ def score(vgg, output, content, style, content_masks=None, style_masks=None):
   """
   # Scored as the 8-bit images people see.
   output, content, style = (np.round(np.clip(np.asarray(image, np.float32), 0, 255)) for image in (output, content, style))
+  style_distance, content_distance = feature_distances(vgg, output, content, style, content_masks, style_masks)
   return {
-      "style": style_distance(vgg, output, style, content_masks, style_masks),
-      "content": content_distance(vgg, output, content),
+      "style": style_distance,
+      "content": content_distance,
       "color": color_distance(output, style),
       "affine_energy": metrics.affine_energy(output, content, MATTING_EPS, MATTING_RADIUS),
       "gradient_ssim": metrics.gradient_ssim(output, content),

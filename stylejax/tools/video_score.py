@@ -83,10 +83,8 @@ def stylise(model, frames, style, decay, batch_size):
 
 def quality(vgg, outputs, frames, style, every):
   """(style distance, content distance): means over every `every`-th frame (scoring protocol, VGG16)."""
-  picked = range(0, len(frames), every)
-  styles = [scoring.style_distance(vgg, outputs[k], style) for k in picked]
-  contents = [scoring.content_distance(vgg, outputs[k], frames[k]) for k in picked]
-  return float(np.mean(styles)), float(np.mean(contents))
+  distances = [scoring.feature_distances(vgg, outputs[k], frames[k], style) for k in range(0, len(frames), every)]
+  return tuple(float(np.mean(values)) for values in zip(*distances))
 
 
 def model_names(model_dirs):

@@ -34,12 +34,13 @@ def test_the_photo_itself_and_a_global_colour_shift_are_photorealistic_a_swirl_i
 
 def test_the_style_scores_zero_against_itself_and_one_region_equals_no_masks(vgg, photos):
   content, style = photos
-  assert scoring.style_distance(vgg, style, style) == 0 and scoring.color_distance(style, style) == 0
-  plain = scoring.style_distance(vgg, content, style)
+  plain, _ = scoring.feature_distances(vgg, content, content, style)
+  assert plain > 0 and scoring.color_distance(style, style) == 0
+  # the output's features come from a batch of two (with its content), the style's from a batch of one
+  assert scoring.feature_distances(vgg, style, style, style) == (pytest.approx(0, abs=1e-6 * plain), 0)
   ones = lambda image: np.ones((*image.shape[:2], 1), np.float32)  # noqa: E731
-  np.testing.assert_allclose(scoring.style_distance(vgg, content, style, ones(content), ones(style)), plain,
-                             rtol=1e-4)
-  assert plain > 0
+  np.testing.assert_allclose(scoring.feature_distances(vgg, content, content, style, ones(content), ones(style))[0],
+                             plain, rtol=1e-4)
 
 
 def test_color_distance_is_the_mean_shift_of_the_channel_values():
