@@ -44,17 +44,17 @@ def feature_distances(vgg, output, content, style, output_masks=None, style_mask
 
 @jax.jit
 def _feature_distances(vgg, output, content, style, output_masks, style_masks):
-  """feature_distances as one program per shape (run op by op, its masked Grams were hundreds of small ones):
-  output and content go through VGG as one batch, so an output equal to its content is 0 apart."""
-  pair = vgg.features(jnp.stack([output, content]), (*STYLE_LAYERS, CONTENT_LAYER))
-  content_distance = losses.content_loss(pair[CONTENT_LAYER][:1], pair[CONTENT_LAYER][1:], "mean")
-  out_features = {layer: pair[layer][:1] for layer in STYLE_LAYERS}
-  style_features = vgg.features(style[None], STYLE_LAYERS)
+  """feature_distances as one program per shape (run op by op, its masked Grams were hundreds of small ones).
+  Each image goes through VGG once, alone and to the same layers, so an output equal to its content or to its
+  style is exactly 0 apart."""
+  out_features, content_features, style_features = (vgg.features(image[None], (*STYLE_LAYERS, CONTENT_LAYER))
+                                                    for image in (output, content, style))
+  content_distance = losses.content_loss(out_features[CONTENT_LAYER], content_features[CONTENT_LAYER], "mean")
   if output_masks is None:
     return jnp.mean(jnp.stack([losses.style_layer_loss(losses.gram_matrix(out_features[layer]),
                                                        losses.gram_matrix(style_features[layer]), "mean")
                                for layer in STYLE_LAYERS])), content_distance
-  shapes = lambda features: {layer: f.shape[1:3] for layer, f in features.items()}  # noqa: E731
+  shapes = lambda features: {layer: features[layer].shape[1:3] for layer in STYLE_LAYERS}  # noqa: E731
   out_masks = masks_lib.layer_masks(output_masks, shapes(out_features))
   sty_masks = masks_lib.layer_masks(style_masks, shapes(style_features))
   return jnp.mean(jnp.stack([
