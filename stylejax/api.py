@@ -145,14 +145,24 @@ def score(output, content, style, content_mask=None, style_mask=None):
                     f"content photo is {width}x{height}: a different aspect ratio")
   if output.shape != content.shape:
     output = images.resize(output, height, width)
-  content_masks = style_masks = None
-  if (content_mask is None) != (style_mask is None):
-    raise UserError("scoring with masks needs both the content's and the style's mask")
-  if content_mask is not None:
-    content_masks, style_masks, _ = masks_lib.color_masks(
-        mask_files.resize_nearest(np.asarray(content_mask, np.float32), height, width, "content mask"),
-        mask_files.resize_nearest(np.asarray(style_mask, np.float32), *style.shape[:2], "style mask"))
+  content_masks, style_masks = region_masks(content_mask, style_mask, content.shape, style.shape, "scoring")
   return scoring.score(_scoring_vgg(), output, content, style, content_masks, style_masks)
+
+
+def region_masks(content_mask, style_mask, content_shape, style_shape, purpose):
+  """(content's (H, W, K), style's (h, w, K)) region masks from Luan's colour-coded masks (arrays, PIL images or
+  paths, any size) resized (nearest) to the two images' shapes, region k of one matching region k of the other;
+  (None, None) without masks. `purpose` names the work in the error for a missing one."""
+  if (content_mask is None) != (style_mask is None):
+    raise UserError(f"{purpose} with masks needs both the content's and the style's mask")
+  if content_mask is None:
+    return None, None
+  content_mask, style_mask = (mask_files.load_segmentation(m) if isinstance(m, (str, os.PathLike))
+                              else np.asarray(m, np.float32) for m in (content_mask, style_mask))
+  content_masks, style_masks, _ = masks_lib.color_masks(
+      mask_files.resize_nearest(np.asarray(content_mask, np.float32), *content_shape[:2], "content mask"),
+      mask_files.resize_nearest(np.asarray(style_mask, np.float32), *style_shape[:2], "style mask"))
+  return content_masks, style_masks
 
 
 @dataclasses.dataclass
@@ -384,11 +394,23 @@ class Model:
     """The style image repeated for a batch, as the network takes it (None without one)."""
     return None if style is None else jnp.repeat(jnp.asarray(style, jnp.float32)[None], batch, axis=0)
 
-  def stylize(self, image, style=None, **options):
+  def stylize(self, image, style=None, content_mask=None, style_mask=None, **options):
     """One image (array, PIL image or path) at its own size; `style` likewise, for a network that takes one;
+    content_mask, style_mask: Luan's colour-coded masks of the image and the style (any size), for a network
+    that takes masks: each region of the image takes its colours from the style's region of the same colour;
     `options`: fields of StylizeOptions (strength=0.5, ...)."""
     style = None if style is None else images.at_long_side(as_image(style))
-    return self.stylize_many([images.at_long_side(as_image(image))], style, StylizeOptions(**options))[0]
+    image = images.at_long_side(as_image(image))
+    if content_mask is None and style_mask is None:
+      return self.stylize_many([image], style, StylizeOptions(**options))[0]
+    if not self.net.takes_masks:
+      raise UserError(f"a {self.net.kind} network takes no region masks")
+    self.check_style(style is not None)
+    masks = region_masks(content_mask, style_mask, image.shape, style.shape, "stylising")
+    options = StylizeOptions(**options)
+    result = networks.stylize(self.net, self.params, jnp.asarray(image)[None], jnp.asarray(style)[None],
+                              options.strength, tuple(jnp.asarray(m)[None] for m in masks))[0]
+    return images.original_colors(np.asarray(result), image) if options.original_colors else np.asarray(result)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -11,7 +11,9 @@ Luan's own); every result scored with the fixed protocol
 `style_masks` give each photo's masks, content distance, colour, affine energy
 under the photo's matting Laplacian, gradient SSIM) and timed (slow: the
 optimisation's wall time; networks: one pass after compilation, the style's
-encoding included; published: not timed, NaN).
+encoding included; published: not timed, NaN). A network that takes region
+masks (the universal network) also runs with the photo's masks, where given,
+as "METHOD masked".
 Writes contact_sheet.png (a row per photo: photo | style | each method),
 score.md / score.json (every result, then each method's mean over the photos)
 and the results under PHOTO/METHOD(.png). A slow run that finished in an
@@ -35,11 +37,11 @@ from stylejax.tools import compare, score as score_tool
 KEYS = ("style", "content", "color", "affine_energy", "gradient_ssim", "seconds")
 
 
-def _network_result(model, content, style):
+def _network_result(model, content, style, **masks):
   """(stylised content, seconds of one pass after compilation, the style's encoding included)."""
-  jax.block_until_ready(model.stylize(content, style))
+  jax.block_until_ready(model.stylize(content, style, **masks))
   start = time.perf_counter()
-  result = model.stylize(content, style)
+  result = model.stylize(content, style, **masks)
   return result, time.perf_counter() - start
 
 
@@ -110,9 +112,13 @@ def run(config, workdir):
       summary, results[method] = _slow_result(run_config, os.path.join(workdir, name, method))
       seconds[method] = summary["wall_time_s"]
     for method, model in models.items():
-      results[method], seconds[method] = _network_result(model, fitted,
-                                                         style_image if model.net.takes_style else None)
-      images.save_image(os.path.join(workdir, name, f"{method}.png"), results[method])
+      ways = {method: {}}  # a network that takes masks runs without them and, where the photo has them, with them
+      if model.net.takes_masks and content_mask:
+        ways[f"{method} masked"] = masks
+      for way, given in ways.items():
+        results[way], seconds[way] = _network_result(model, fitted, style_image if model.net.takes_style else None,
+                                                     **given)
+        images.save_image(os.path.join(workdir, name, f"{way.replace(' ', '_')}.png"), results[way])
     for method, result in results.items():
       scores[f"{name} {method}"] = {**api.score(result, content, style, **masks), "seconds": seconds[method]}
       per_method[method].append(scores[f"{name} {method}"])

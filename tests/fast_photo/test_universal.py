@@ -49,6 +49,51 @@ def test_the_colour_transfer_moves_the_colour_mean_and_covariance_to_the_styles(
   np.testing.assert_allclose(same, np.broadcast_to(np.eye(3, 4), same.shape), atol=1e-4)  # its own style: identity
 
 
+def _halves(height, width, top, bottom):
+  """An image (1, H, W, 3) whose top half is colour `top`, bottom half `bottom` (0..255) with a little noise, and
+  its two region masks (1, H, W, 2)."""
+  rng = np.random.default_rng(height)
+  image = np.where(np.arange(height)[:, None, None] < height // 2, top, bottom) * np.ones((height, width, 3))
+  image = np.clip(image + rng.normal(0, 6, image.shape), 0, 255)
+  masks = np.zeros((height, width, 2), np.float32)
+  masks[:height // 2, :, 0], masks[height // 2:, :, 1] = 1, 1
+  return jnp.asarray(image[None], jnp.float32), jnp.asarray(masks[None])
+
+
+def test_with_masks_each_region_takes_the_colours_of_its_own_style_region_and_one_region_is_the_global_transfer():
+  """Untrained (the grid the identity), the output is the colour transfer alone: with masks, made per region,
+  each half of the photo moves to the mean colour of the matching half of the style (without masks both move
+  to the style's overall mean); a single region covering everything gives the global transfer."""
+  net = networks.build("universal", TINY_NET)
+  content, content_masks = _halves(48, 40, (230, 190, 190), (40, 70, 40))  # pale pink sky over dark green
+  style, style_masks = _halves(36, 52, (40, 40, 200), (220, 200, 40))  # blue over yellow
+  params = net.init(jax.random.key(0), content, style)
+  masked = np.asarray(net.apply(params, content, style, masks=(content_masks, style_masks)))[0]
+  plain = np.asarray(net.apply(params, content, style))[0]
+  for rows, colour in ((slice(4, 20), (40, 40, 200)), (slice(28, 44), (220, 200, 40))):
+    np.testing.assert_allclose(masked[rows, 4:-4].mean((0, 1)), colour, atol=12)
+    assert np.abs(plain[rows, 4:-4].mean((0, 1)) - colour).max() > 50
+  whole = (jnp.ones((1, 48, 40, 1)), jnp.ones((1, 36, 52, 1)))
+  np.testing.assert_allclose(net.apply(params, content, style, masks=whole)[0], plain, atol=0.5)
+
+
+def test_masks_through_the_api_from_luans_colour_files_and_refused_by_a_network_without_them(model_dir, tmp_path):
+  net = networks.build("universal", TINY_NET)
+  content, _ = _halves(48, 40, (230, 190, 190), (40, 70, 40))
+  style, _ = _halves(36, 52, (40, 40, 200), (220, 200, 40))
+  params = net.init(jax.random.key(0), content, style)
+  model = api.Model(net, params, 0, None)
+  mask = lambda h, w: np.where(np.arange(h)[:, None, None] < h // 2, (0, 0, 255), (0, 255, 0)) * np.ones((h, w, 3))  # noqa: E731
+  images.save_image(tmp_path / "content_seg.png", mask(24, 20))  # Luan's blue over green, any size
+  result = model.stylize(np.asarray(content[0]), np.asarray(style[0]), content_mask=str(tmp_path / "content_seg.png"),
+                         style_mask=mask(36, 52))
+  np.testing.assert_allclose(result[4:20, 4:-4].mean((0, 1)), (40, 40, 200), atol=12)
+  with pytest.raises(UserError, match="needs both the content's and the style's mask"):
+    model.stylize(np.asarray(content[0]), np.asarray(style[0]), content_mask=mask(48, 40))
+  with pytest.raises(UserError, match="takes no region masks"):
+    api.load_model(model_dir).stylize(np.asarray(content[0]), content_mask=mask(48, 40), style_mask=mask(36, 52))
+
+
 @pytest.mark.parametrize("content_size, style_size",
                          [((64, 64), (64, 64)), ((37, 53), (29, 41)), ((130, 17), (16, 90))])
 def test_the_untrained_universal_net_is_the_global_colour_transfer_for_any_style_at_any_size(content_size,
@@ -190,7 +235,7 @@ def _compare_photo_with_a_style_per_photo(model, photo_tree, workdir):
                  "style_masks": ",".join([str(masks / "style.png")] * 2)})
   config.models.universal = model
   means = launch.run(config, str(workdir))
-  assert sorted(means) == ["mean published", "mean universal"]
+  assert sorted(means) == ["mean published", "mean universal", "mean universal masked"]  # masks: also with them
   table = (workdir / "score.md").read_text()
   assert "| a universal |" in table and "| b published |" in table
   assert np.isnan(means["mean published"]["seconds"]) and 0 < means["mean universal"]["seconds"] < 60

@@ -47,12 +47,14 @@ def build(kind, settings, dtype="float32"):
 
 
 @functools.partial(xla.jit, static_argnames="net")
-def stylize(net, params, content, style=None, strength=1.0):
+def stylize(net, params, content, style=None, strength=1.0, masks=None):
   """`net.apply` on any numeric (B, H, W, 3) in 0..255, jitted (stylejax.core.xla): stylised images in 0..255
-  (float32)."""
+  (float32). masks: (the contents', the styles') region masks, for a kind that `takes_masks`."""
   content = content.astype(jnp.float32)
   style = None if style is None else style.astype(jnp.float32)
-  return net.apply(params, content, style, strength).astype(jnp.float32)
+  if masks is None:
+    return net.apply(params, content, style, strength).astype(jnp.float32)
+  return net.apply(params, content, style, strength, masks=masks).astype(jnp.float32)
 
 
 @functools.partial(xla.jit, static_argnames="net")

@@ -9,6 +9,9 @@ hashable so jit specialises on them), and it declares
   inference (stylejax.core.tiling), or the network takes any size in one pass;
 - `takes_style`: whether `apply` reads a style image (a universal network)
   or the style lives in the parameters (one network per style);
+- `takes_masks`: whether `apply` also takes semantic region masks of the
+  content and the style (`masks=`), so that each region takes its style from
+  the matching region;
 - `photorealistic`: whether it is meant for photo styles (the website's menu
   groups models by it);
 - `regularizers`: the names of the terms it adds to the training loss
@@ -40,6 +43,7 @@ class Network:
   kind: ClassVar[str]
   tiles: ClassVar[bool] = False
   takes_style: ClassVar[bool] = False
+  takes_masks: ClassVar[bool] = False
   photorealistic: ClassVar[bool] = False
   regularizers: ClassVar[tuple] = ()
   smooths_in_time: ClassVar[bool] = False  # whether `stylize_frames` smooths its transforms in time (a video)

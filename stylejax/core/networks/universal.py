@@ -19,11 +19,13 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from stylejax.core import temporal
+from stylejax.core import bilateral as grids, temporal
 from stylejax.core.networks import base, bilateral
 
 EPSILON = 1e-5  # added to the variances of the feature statistics
 COLOUR_EPSILON = 1e-3  # added to the colour covariances' diagonals (0..1 scale): a grey photo's chroma gains ≤ ~3×
+REGION_PRIOR = 0.01  # a region's share of the pixels at which its colour statistics are half its own, half global
+EMPTY_CELL_MASS = 1e-2  # pixels' worth of the global colour transfer in each cell of the region transfer's grid
 
 
 def moments(features):
@@ -71,33 +73,102 @@ def colour_statistics(views):
   return jnp.concatenate([mean, covariance[:, rows, columns]], axis=-1)
 
 
+def region_moments(views, weights):
+  """`colour_moments` of each region: the RGB means (B, K, 3) and colour covariances (B, K, 3, 3) of views
+  (B, h, w, 3) weighted by soft region masks (B, h, w, K), each region's statistics shrunk towards the whole
+  view's by its share m of the pixels, as m / (m + REGION_PRIOR): a region of 1 % of the photo gets half its own
+  statistics and half the photo's (a few pixels give no reliable covariance). In float32."""
+  flat = views.reshape(views.shape[0], -1, 3).astype(jnp.float32)
+  weights = weights.reshape(weights.shape[0], -1, weights.shape[-1]).astype(jnp.float32)
+  mass = weights.sum(1)  # (B, K)
+  normalised = weights / jnp.maximum(mass, 1e-8)[:, None]
+  mean = jnp.einsum("bpk,bpi->bki", normalised, flat)
+  second = jnp.einsum("bpk,bpi,bpj->bkij", normalised, flat, flat)
+  global_mean, global_cov = colour_moments(views)
+  global_second = global_cov + global_mean[:, :, None] * global_mean[:, None, :]
+  share = (mass / flat.shape[1] / (mass / flat.shape[1] + REGION_PRIOR))[..., None]
+  mean = share * mean + (1 - share) * global_mean[:, None]
+  second = share[..., None] * second + (1 - share[..., None]) * global_second[:, None]
+  return mean, second - mean[..., :, None] * mean[..., None, :]
+
+
 def _sqrtm(matrices):
-  """The symmetric square root of symmetric positive semi-definite (B, 3, 3) matrices (by eigh)."""
+  """The symmetric square root of symmetric positive semi-definite (..., 3, 3) matrices (by eigh)."""
   values, vectors = jnp.linalg.eigh(matrices)
-  return jnp.einsum("bij,bj,bkj->bik", vectors, jnp.sqrt(jnp.maximum(values, 0.0)), vectors)
+  return jnp.einsum("...ij,...j,...kj->...ik", vectors, jnp.sqrt(jnp.maximum(values, 0.0)), vectors)
 
 
-def colour_transfer(content_views, style_views):
-  """The linear Monge-Kantorovitch colour mapping (Pitié & Kokaram 2007) of low-resolution views (B, h, w, 3) in
-  [0, 1]: per example the affine map x ↦ T(x − μ_c) + μ_s that moves the content's colour mean μ_c and covariance
-  Σ_c to the style's (T Σ_c Tᵀ = Σ_s) with the least total displacement,
+def monge_kantorovitch(content_mean, content_cov, style_mean, style_cov):
+  """The linear Monge-Kantorovitch colour mapping (Pitié & Kokaram 2007) between colour distributions of means
+  (..., 3) and covariances (..., 3, 3): the affine map x ↦ T(x − μ_c) + μ_s that moves the content's colour mean
+  μ_c and covariance Σ_c to the style's (T Σ_c Tᵀ = Σ_s) with the least total displacement,
 
     T = Σ_c^(−1/2) (Σ_c^(1/2) Σ_s Σ_c^(1/2))^(1/2) Σ_c^(−1/2),   Σ + COLOUR_EPSILON·I for both,
 
-  as (B, 3, 4) [T | μ_s − T μ_c]. A function of the inputs only (no gradient flows through it)."""
-  content_mean, content_cov = colour_moments(jax.lax.stop_gradient(content_views))
-  style_mean, style_cov = colour_moments(jax.lax.stop_gradient(style_views))
+  as (..., 3, 4) [T | μ_s − T μ_c]."""
   content_cov, style_cov = (cov + COLOUR_EPSILON * jnp.eye(3) for cov in (content_cov, style_cov))
   root = _sqrtm(content_cov)
   inverse_root = jnp.linalg.inv(root)
   transform = inverse_root @ _sqrtm(root @ style_cov @ root) @ inverse_root
-  offset = style_mean - jnp.einsum("bij,bj->bi", transform, content_mean)
+  offset = style_mean - jnp.einsum("...ij,...j->...i", transform, content_mean)
   return jnp.concatenate([transform, offset[..., None]], axis=-1)
 
 
+def colour_transfer(content_views, style_views):
+  """`monge_kantorovitch` between low-resolution views (B, h, w, 3) in [0, 1]: per example the affine map of the
+  content's colour mean and covariance to the style's, (B, 3, 4). A function of the inputs only (no gradient
+  flows through it)."""
+  return monge_kantorovitch(*colour_moments(jax.lax.stop_gradient(content_views)),
+                            *colour_moments(jax.lax.stop_gradient(style_views)))
+
+
+def luminance(images):
+  """(B, H, W) Rec. 601 luma of images (B, H, W, 3) in [0, 1], clipped to [0, 1]: the guide of the region
+  transfer's grid."""
+  return jnp.clip(images @ jnp.array([0.299, 0.587, 0.114], jnp.float32), 0.0, 1.0)
+
+
+def region_transfer(content_views, style_views, content_masks, style_masks, cells, depth):
+  """The colour transfer per semantic region, as a bilateral grid (B, cells, cells, depth, 3, 4) to slice at the
+  photo's `luminance`: one `monge_kantorovitch` map per region from the views' `region_moments` (content region
+  k to style region k), and in each cell of the grid the maps of the regions whose pixels fall in it, weighted by
+  their share of the cell (the masks splatted into the grid: the transpose of its trilinear slicing at the view's
+  luminance), spread over neighbouring cells (`_spread_over_cells`). A bright sky and a dark ridge below it fall in
+  different cells of the luminance axis, so the border between two regions follows the photo's own edge rather
+  than the masks' rough outline. A cell no pixel reaches holds the global `colour_transfer`. Views (B, h, w, 3) in
+  [0, 1], masks (B, h, w, K) soft, at the views' size; region k of one matches region k of the other. Without
+  gradient, as `colour_transfer`."""
+  content_views, style_views, content_masks, style_masks = (jax.lax.stop_gradient(x.astype(jnp.float32)) for x in (
+      content_views, style_views, content_masks, style_masks))
+  maps = monge_kantorovitch(*region_moments(content_views, content_masks), *region_moments(style_views, style_masks))
+  guide = luminance(content_views)
+  cells_of = jnp.zeros((content_masks.shape[0], cells, cells, depth, content_masks.shape[-1]), jnp.float32)
+  mass, = jax.linear_transpose(lambda grid: grids.slice_coefficients(grid, guide), cells_of)(content_masks)
+  mass = _spread_over_cells(mass)
+  weighted = jnp.einsum("byxzk,bkij->byxzij", mass, maps)
+  empty = EMPTY_CELL_MASS * colour_transfer(content_views, style_views)[:, None, None, None]
+  return (weighted + empty) / (mass.sum(-1) + EMPTY_CELL_MASS)[..., None, None]
+
+
+def _spread_over_cells(mass):
+  """Region masses (B, gh, gw, gd, K) of a grid's cells smoothed over its two spatial axes, [1, 4, 6, 4, 1] / 16
+  along each (edges repeated): a region's share changes over a few cells, not from one cell to the next (which
+  showed as blotches where two regions share their colours, e.g. a hazy sky and grey buildings)."""
+  kernel = jnp.array([1.0, 4.0, 6.0, 4.0, 1.0], jnp.float32) / 16
+  for axis in (1, 2):
+    padded = jnp.concatenate([jnp.repeat(jax.lax.slice_in_dim(mass, 0, 1, axis=axis), 2, axis), mass,
+                              jnp.repeat(jax.lax.slice_in_dim(mass, -1, None, axis=axis), 2, axis)], axis)
+    mass = sum(weight * jax.lax.slice_in_dim(padded, k, k + mass.shape[axis], axis=axis)
+               for k, weight in enumerate(kernel))
+  return mass
+
+
 def apply_affine(affine, images):
-  """(B, 3, 4) affine colour maps applied to images (B, H, W, 3) (no clipping)."""
-  return jnp.einsum("bij,bhwj->bhwi", affine[..., :3], images) + affine[:, None, None, :, 3]
+  """Affine colour maps applied to images (B, H, W, 3) in [0, 1] (no clipping): one per image (B, 3, 4), or a
+  bilateral grid of them (B, gh, gw, gd, 3, 4) sliced at the images' `luminance` (`region_transfer`)."""
+  if affine.ndim == 3:
+    return jnp.einsum("bij,bhwj->bhwi", affine[..., :3], images) + affine[:, None, None, :, 3]
+  return grids.apply(affine, luminance(images), images)
 
 
 def feature_statistics(features):
@@ -135,16 +206,23 @@ class UniversalNet(bilateral.GridNet):
   """
 
   @nn.compact
-  def __call__(self, images, style, strength=1.0):
+  def __call__(self, images, style, strength=1.0, masks=None):
     batch = images.shape[0]
     photo = images.astype(jnp.float32) / 255.0
     content_view = bilateral.low_resolution(photo, self.low_res)
     style_view = bilateral.low_resolution(style.astype(jnp.float32) / 255.0, self.low_res)
     starts = temporal.shot_starts(self, content_view)
-    transfer = temporal.steady(self, "transfer", colour_transfer(content_view, style_view), starts)
+    if masks is None:
+      transfer = colour_transfer(content_view, style_view)
+    else:
+      transfer = region_transfer(content_view, style_view,
+                                 *(bilateral.low_resolution(m, self.low_res) for m in masks), self.grid_size,
+                                 self.grid_depth)
+    transfer = temporal.steady(self, "transfer", transfer, starts)
     transfer = base.blend(transfer, jnp.eye(3, 4), strength)  # 0: the identity
-    photo = apply_affine(transfer, photo)  # the global colour transfer, which the grid refines
-    # A per-pixel affine map commutes with the (linear) low-resolution view: no second pass over the photo.
+    photo = apply_affine(transfer, photo)  # the colour transfer, which the grid refines
+    # An affine map per image commutes with the (linear) low-resolution view: no second pass over the photo (a
+    # region transfer's grid, sliced at the view's own luminance, nearly so).
     views = jnp.concatenate([apply_affine(transfer, content_view), style_view])
     deepest = views.astype(self.dtype)
     x = splat(deepest, batch)
@@ -165,5 +243,12 @@ class Universal(bilateral.Bilateral):
   kind = "universal"
   takes_style = True
   photorealistic = True
+  takes_masks = True
   regularizers = ("grid_smoothness",)
   module_class = UniversalNet  # built by `Bilateral.module` from the same settings
+
+  def apply(self, params, content, style=None, strength=1.0, masks=None):
+    """`Bilateral.apply`; masks: None, or (the contents' (B, H, W, K), the styles' (B, h, w, K)) soft region masks
+    at any sizes, region k of one matching region k of the other: the colour transfer is then made per region
+    (`region_colour_transfer`)."""
+    return self.module().apply({"params": params}, *self.inputs(content, style), strength, masks)
