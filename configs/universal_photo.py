@@ -18,10 +18,11 @@ training point `data` at a photo folder (e.g. folder:../shared/data/photo) and
 styles and low-resolution view, batch 4; about 40 minutes on a 2-core CPU),
 `tiny` (64 px, 12 steps: tests), `matting` (adds Luan's matting energy of each
 batch, matrix-free; with `cpu`, 3000 steps: `cpu,photos,matting` trains the
-bundled model: 50 minutes on 2 cores with other work beside it), `photos` (the development photos: Luan's pairs outside
-`held_out_pairs()` and the shared content photos, each both a content and a
-style, with random colour grades; the held-out pairs are
-for the evaluation, experiments/universal_vs_luan.py).
+bundled model, 50 minutes on 2 cores with other work beside it), `photos`
+(the development photos: Luan's pairs outside `held_out_pairs()` and the
+shared content photos, each both a content and a style, with random colour
+grades; the held-out pairs are for the evaluation,
+experiments/universal_vs_luan.py).
 """
 
 from configs import common, fast_photo, photos as development

@@ -160,8 +160,8 @@ def region_masks(content_mask, style_mask, content_shape, style_shape, purpose):
   content_mask, style_mask = (mask_files.load_segmentation(m) if isinstance(m, (str, os.PathLike))
                               else np.asarray(m, np.float32) for m in (content_mask, style_mask))
   content_masks, style_masks, _ = masks_lib.color_masks(
-      mask_files.resize_nearest(np.asarray(content_mask, np.float32), *content_shape[:2], "content mask"),
-      mask_files.resize_nearest(np.asarray(style_mask, np.float32), *style_shape[:2], "style mask"))
+      mask_files.resize_nearest(content_mask, *content_shape[:2], "content mask"),
+      mask_files.resize_nearest(style_mask, *style_shape[:2], "style mask"))
   return content_masks, style_masks
 
 

@@ -82,11 +82,12 @@ def region_moments(views, weights):
   weights = weights.reshape(weights.shape[0], -1, weights.shape[-1]).astype(jnp.float32)
   mass = weights.sum(1)  # (B, K)
   normalised = weights / jnp.maximum(mass, 1e-8)[:, None]
+  share = mass / flat.shape[1]
   mean = jnp.einsum("bpk,bpi->bki", normalised, flat)
   second = jnp.einsum("bpk,bpi,bpj->bkij", normalised, flat, flat)
   global_mean, global_cov = colour_moments(views)
   global_second = global_cov + global_mean[:, :, None] * global_mean[:, None, :]
-  share = (mass / flat.shape[1] / (mass / flat.shape[1] + REGION_PRIOR))[..., None]
+  share = (share / (share + REGION_PRIOR))[..., None]
   mean = share * mean + (1 - share) * global_mean[:, None]
   second = share[..., None] * second + (1 - share[..., None]) * global_second[:, None]
   return mean, second - mean[..., :, None] * mean[..., None, :]
@@ -250,5 +251,5 @@ class Universal(bilateral.Bilateral):
   def apply(self, params, content, style=None, strength=1.0, masks=None):
     """`Bilateral.apply`; masks: None, or (the contents' (B, H, W, K), the styles' (B, h, w, K)) soft region masks
     at any sizes, region k of one matching region k of the other: the colour transfer is then made per region
-    (`region_colour_transfer`)."""
+    (`region_transfer`)."""
     return self.module().apply({"params": params}, *self.inputs(content, style), strength, masks)
