@@ -33,12 +33,15 @@ def held_out_pairs():
   return [n for n in pairs()[::4] if usable(n)]
 
 
+def training_pairs():
+  """The usable pairs that are not held out: trained on, and the pairs settings are chosen on."""
+  held_out = set(pairs()[::4])
+  return [n for n in pairs() if n not in held_out and usable(n)]
+
+
 def training_photos():
-  """Both photos of every other pair, then the shared content photos."""
-  numbers = pairs()
-  held_out = set(numbers[::4])
-  photos = [os.path.join(PAIRS, f"{side}{n}.png") for n in numbers if n not in held_out and usable(n)
-            for side in ("in", "tar")]
+  """Both photos of every training pair, then the shared content photos."""
+  photos = [os.path.join(PAIRS, f"{side}{n}.png") for n in training_pairs() for side in ("in", "tar")]
   content = os.path.join(SHARED, "content")
   names = os.listdir(content) if os.path.isdir(content) else []
   return photos + sorted(os.path.join(content, name) for name in names)

@@ -31,6 +31,7 @@ def get_config(arg=None):
   config.online = ml_collections.ConfigDict()
   config.online.max_side = 1280  # photos are stylised at their own size up to this long side
   config.online.max_pending = 4  # online requests waiting or running; more get 503 + Retry-After
+  config.online.regions = 6  # "match regions" (a network that takes masks): up to this many automatic regions
 
   config.custom = ml_collections.ConfigDict()
   config.custom.gatys = "gatys"  # the preset (configs/NAME.py[:arg]) of the artistic method

@@ -26,6 +26,7 @@ def get_config(arg=None):
   config.styles = ""  # the networks' trained style photo
   config.content_masks = config.style_masks = ""  # unmasked style distance
   config.published = ""
+  config.regions = config.refine_steps = 0  # no network here takes region masks or refines
   config.image_size = 384
   config.max_input_pixels = 100_000_000
   config.models = ml_collections.ConfigDict({"thesis": "", "bilateral": ""})  # name -> train workdir

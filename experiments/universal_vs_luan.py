@@ -11,7 +11,13 @@ style at long side 384 (the preset's size), and Luan's published result
 (luan_resultN.png) is scored beside it with the same protocol, the style
 distance masked with the pair's segmentation files. Writes contact_sheet.png
 and score.md (stylejax.tools.compare_photo); the issue's targets are ratios of
-the two means. `:tiny`: two pairs at 64 px (tests).
+the two means. The network also runs with the pair's masks ("universal
+masked"), with `regions` automatic regions ("universal regions") and
+refined for `refine_steps` steps with the pair's masks ("universal masked
+refined").
+`:tuning`: every third of configs/photos.py's `training_pairs()` (14 pairs)
+instead, the pairs settings such as `regions` are chosen on. `:tiny`: two
+held-out pairs at 64 px (tests).
 """
 
 import os
@@ -40,13 +46,19 @@ def masks_readable(pair):
 
 
 def get_config(arg=None):
-  pairs = [pair for pair in photos.held_out_pairs() if masks_readable(pair)]
+  if arg not in (None, "tiny", "tuning"):
+    raise ValueError(f"unknown argument {arg!r}; experiments/universal_vs_luan.py takes tiny or tuning")
+  held_out = arg != "tuning"  # tuning: every third training pair, the pairs settings are chosen on
+  pairs = [pair for pair in (photos.held_out_pairs() if held_out else photos.training_pairs()) if masks_readable(pair)]
+  pairs = pairs if held_out else pairs[::3]
   config = ml_collections.ConfigDict()
   config.job = "compare_photo"
   config.image_size = 384
   config.max_input_pixels = 100_000_000
   config.models = ml_collections.ConfigDict({"universal": ""})  # name -> train workdir
   config.slow = ml_collections.ConfigDict()  # Luan's published results take slow Luan's place
+  config.regions = 6  # also run with up to 6 automatic regions (chosen on the `tuning` pairs: docs/fast_photo.md)
+  config.refine_steps = 50  # also refined with the pair's masks (stylejax.methods.refine; chosen alike)
   if arg == "tiny":
     pairs, config.image_size = pairs[:2], 64
   config.photos = pair_files(pairs, "in{}")

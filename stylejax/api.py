@@ -27,13 +27,14 @@ from PIL import Image
 
 from stylejax import settings
 from stylejax.core import masks as masks_lib, networks, objective as objective_lib, postprocess, scoring, temporal
-from stylejax.core import tiling
+from stylejax.core import tiling, xla
 from stylejax.errors import UserError
 from stylejax.io import checkpoints, configs, images, mask_files, video, weights
-from stylejax.methods import pixels, video as video_method
+from stylejax.methods import pixels, refine, video as video_method
 
 MIN_SIDE = 16  # VGG pools four times before conv5_1
 TILE_PIXELS = 4096 * 4096  # a tiling network's larger images go through exact tiles (configs/stylize.py's default)
+REGION_SIDE = 384  # automatic regions are found at this long side (a network low-resolutions their masks anyway)
 
 
 def preset(method, **overrides):
@@ -121,13 +122,9 @@ def style_targets(objective, vgg, style, long_side, max_pixels=images.DEFAULT_MA
   return objective.blended_style_grams(vgg, [style]), style
 
 
-def resize_masks(masks, height, width):
-  """(H, W, K) region masks resized (linear) to (height, width, K)."""
-  return np.asarray(jax.image.resize(jnp.asarray(masks), (height, width, masks.shape[-1]), "linear"))
-
-
 @functools.cache
-def _scoring_vgg():
+def _vgg16():
+  """The embedded VGG16, loaded once: for scoring and automatic regions."""
   return weights.load_vgg("vgg16")
 
 
@@ -146,7 +143,7 @@ def score(output, content, style, content_mask=None, style_mask=None):
   if output.shape != content.shape:
     output = images.resize(output, height, width)
   content_masks, style_masks = region_masks(content_mask, style_mask, content.shape, style.shape, "scoring")
-  return scoring.score(_scoring_vgg(), output, content, style, content_masks, style_masks)
+  return scoring.score(_vgg16(), output, content, style, content_masks, style_masks)
 
 
 def region_masks(content_mask, style_mask, content_shape, style_shape, purpose):
@@ -162,6 +159,23 @@ def region_masks(content_mask, style_mask, content_shape, style_shape, purpose):
   content_masks, style_masks, _ = masks_lib.color_masks(
       mask_files.resize_nearest(content_mask, *content_shape[:2], "content mask"),
       mask_files.resize_nearest(style_mask, *style_shape[:2], "style mask"))
+  return content_masks, style_masks
+
+
+@functools.cache
+def refine_objective():
+  """(Objective, VGG) that `Model.stylize_many` refines against: configs/luan.py's, its style term masked."""
+  config = preset("luan", masks__source="files")
+  return settings.objective(config), load_vgg(config)
+
+
+def auto_regions(content, style, regions, seed=0):
+  """(content's (h, w, K), style's (h', w', K)) masks of up to `regions` regions that a photo and its style (arrays,
+  PIL images or paths) share, found automatically (core.masks.auto_masks: k-means of both images' deep VGG16
+  features jointly) at long side REGION_SIDE: the masks a network that takes them (the universal one) uses
+  without segmentation files."""
+  content, style = (fit(as_image(image), REGION_SIDE) for image in (content, style))
+  content_masks, style_masks, _ = masks_lib.auto_masks(_vgg16(), content, style, regions, seed=seed)
   return content_masks, style_masks
 
 
@@ -200,8 +214,8 @@ class PixelTransfer:
     styles = [fit(style, self.style_size(long_side)) for style in self.styles]
     content_masks = style_masks = None
     if self.masks is not None:
-      content_masks = resize_masks(self.masks[0], *content.shape[:2])
-      style_masks = [resize_masks(self.masks[1], *styles[0].shape[:2])]
+      content_masks = masks_lib.resize(self.masks[0], *content.shape[:2])
+      style_masks = [masks_lib.resize(self.masks[1], *styles[0].shape[:2])]
     grams = self.objective.blended_style_grams(self.vgg, styles, self.blend, style_masks)
     return self.objective.targets(self.vgg, jnp.asarray(content)[None], grams, content_masks)
 
@@ -318,28 +332,62 @@ class Model:
     if given and not self.net.takes_style:
       raise UserError(f"a {self.net.kind} network takes no style image ({name}): its style is trained in")
 
-  def stylize_many(self, contents, style=None, options=None):
+  def check_masks(self, name="region masks"):
+    """Refuses region masks (`name`: what asked for them) where the network takes none."""
+    if not self.net.takes_masks:
+      raise UserError(f"a {self.net.kind} network takes no region masks ({name}); the universal network does")
+
+  def check_refines(self, name="refine_steps"):
+    """Refuses refinement (`name`: what asked for it) where the network has no grid to refine."""
+    if not self.net.refines:
+      raise UserError(f"a {self.net.kind} network has no grid to refine ({name}); the universal network has")
+
+  def stylize_many(self, contents, style=None, options=None, masks=None):
     """Stylised copies of (H, W, 3) float images in 0..255 (with `style`, an (H, W, 3) style image, for a
     network that takes one), per `options` (StylizeOptions): same-size images in full batches, the rest
-    one at a time (so each size compiles at most two programs), those `tiled` in exact tiles."""
+    one at a time (so each size compiles at most two programs), those `tiled` in exact tiles. A network that
+    takes region masks gets each image's (content's, style's) masks from `masks` (one pair per image) or, with
+    options.regions, from `auto_regions`; each such image goes alone, as does each image refined
+    (options.refine_steps: stylejax.methods.refine, against slow Luan's objective)."""
     options = options or StylizeOptions()
     self.check_style(style is not None)
-    results, sizes, batch_size = [None] * len(contents), collections.defaultdict(list), options.batch_size
+    if masks is not None or options.regions:
+      self.check_masks("regions" if options.regions else "region masks")
+    if options.regions and masks is None:
+      masks = [auto_regions(content, style, options.regions) for content in contents]
+    if options.refine_steps:
+      self.check_refines()
+      objective, vgg = refine_objective()
+      results = []
+      for k, content in enumerate(contents):
+        results.append(refine.refine(self.net, self.params, content, style, None if masks is None else masks[k],
+                                     objective, vgg, options.refine_steps, options.strength))
+        xla.drop_programs_when_crowded()  # each photo shape compiles large programs of its own
+    else:
+      results = self._one_pass(contents, style, options, masks)
+    if options.original_colors:
+      results = [images.original_colors(result, content) for result, content in zip(results, contents)]
+    return results
+
+  def _one_pass(self, contents, style, options, masks):
+    """`stylize_many`'s network passes: same-size images batched (alone with masks), large ones tiled."""
+    results, sizes = [None] * len(contents), collections.defaultdict(list)
     for k, content in enumerate(contents):
       if self.tiled(content.shape, options.tile_pixels):
         results[k] = tiling.stylize_tiled(self.net, self.params, content, options.tile_size, options.strength)
       else:
         sizes[content.shape[:2]].append(k)
+    batch_size = 1 if masks is not None else options.batch_size
     for indices in sizes.values():
       full = len(indices) // batch_size * batch_size
       chunks = [indices[i:i + batch_size] for i in range(0, full, batch_size)]
       for chunk in chunks + [[k] for k in indices[full:]]:
         batch = jnp.asarray(np.stack([contents[k] for k in chunk]))
-        stylised = networks.stylize(self.net, self.params, batch, self._styles(style, len(chunk)), options.strength)
+        given = None if masks is None else tuple(jnp.asarray(m)[None] for m in masks[chunk[0]])
+        stylised = networks.stylize(self.net, self.params, batch, self._styles(style, len(chunk)), options.strength,
+                                    given)
         for k, image in zip(chunk, np.asarray(stylised)):
           results[k] = image
-    if options.original_colors:
-      results = [images.original_colors(result, content) for result, content in zip(results, contents)]
     return results
 
   def clip_start(self, frames_shape, style=None, smoothing=temporal.Smoothing()):
@@ -380,6 +428,9 @@ class Model:
     frame and the description of everything the result depends on (kept chunks of other work are not reused)."""
     options = options or StylizeOptions()
     self.check_style(style is not None)
+    if options.regions or options.refine_steps:  # each frame's own regions or refinement would flicker
+      raise UserError("automatic regions and refinement are for photos: stylise videos with regions=0 and "
+                      "refine_steps=0")
     clip = video.probe(source, frame_rate)
     plan = video_method.Plan.of(clip, target, parts or target + ".parts", chunk, options.batch_size)
     state = self.clip_start((options.batch_size, clip.height, clip.width, 3), style, smoothing)
@@ -397,20 +448,17 @@ class Model:
   def stylize(self, image, style=None, content_mask=None, style_mask=None, **options):
     """One image (array, PIL image or path) at its own size; `style` likewise, for a network that takes one;
     content_mask, style_mask: Luan's colour-coded masks of the image and the style (any size), for a network
-    that takes masks: each region of the image takes its colours from the style's region of the same colour;
-    `options`: fields of StylizeOptions (strength=0.5, ...)."""
+    that takes masks: each region of the image takes its colours from the style's region of the same colour
+    (`regions=K` finds K regions without files: `auto_regions`); `options`: fields of StylizeOptions
+    (strength=0.5, ...)."""
     style = None if style is None else images.at_long_side(as_image(style))
     image = images.at_long_side(as_image(image))
-    if content_mask is None and style_mask is None:
-      return self.stylize_many([image], style, StylizeOptions(**options))[0]
-    if not self.net.takes_masks:
-      raise UserError(f"a {self.net.kind} network takes no region masks")
     self.check_style(style is not None)
-    masks = region_masks(content_mask, style_mask, image.shape, style.shape, "stylising")
-    options = StylizeOptions(**options)
-    result = networks.stylize(self.net, self.params, jnp.asarray(image)[None], jnp.asarray(style)[None],
-                              options.strength, tuple(jnp.asarray(m)[None] for m in masks))[0]
-    return images.original_colors(np.asarray(result), image) if options.original_colors else np.asarray(result)
+    masks = None
+    if content_mask is not None or style_mask is not None:
+      self.check_masks()
+      masks = [region_masks(content_mask, style_mask, image.shape, style.shape, "stylising")]
+    return self.stylize_many([image], style, StylizeOptions(**options), masks)[0]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -421,6 +469,8 @@ class StylizeOptions:
   tile_pixels: int = TILE_PIXELS  # a tiling network's larger images go through exact tiles
   tile_size: int = 1024  # the kept core of each tile (a multiple of 4)
   original_colors: bool = False  # keep the content's colours (YIQ luminance transfer)
+  regions: int = 0  # a network that takes masks (universal): match up to K automatic regions (auto_regions); 0: off
+  refine_steps: int = 0  # a network that refines (universal): Adam steps on each photo's grid (methods.refine)
 
 
 def load_model(model_dir, compute_dtype=""):

@@ -11,8 +11,9 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from configs import fast_photo, johnson, stylize as stylize_config
+from stylejax import api
 from stylejax.core import vgg as vgg_lib
-from stylejax.io import checkpoints
+from stylejax.io import assets, checkpoints, images
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = os.path.join(ROOT, "tests", "data")
@@ -136,3 +137,13 @@ def stylize_cfg(model_dir, photo_tree, out, **overrides):
   config.update({"checkpoint": model_dir, "input": str(photo_tree), "output": str(out), "output_format": "png",
                  "batch_size": 2, "num_threads": 2, "tile_pixels": 100 * 100, "tile_size": 64, **overrides})
   return config
+
+
+def cat_beside_cup():
+  """(photo, style, warm cat, cool cup): a 96x192 photo of the bundled cat beside the cup, and a style of the same
+  cup graded cool beside the same cat graded warm (float 0..255): regions of one meaning in both, in other places
+  and colours, for automatic regions."""
+  cat, cup = (images.at_long_side(api.as_image(assets.path(name)), 160)[:96, 30:126]
+              for name in ("chelsea.jpg", "coffee.jpg"))
+  warm, cool = np.clip(cat * (1.2, 0.8, 0.5), 0, 255), np.clip(cup * (0.5, 0.8, 1.2), 0, 255)
+  return np.concatenate([cat, cup], 1), np.concatenate([cool, warm], 1), warm, cool

@@ -162,6 +162,11 @@ def auto_masks(vgg, content, style, k=3, layers=("relu4_1", "relu5_1"), smooth_p
   return masks[0], masks[1], [f"region{c}" for c in shared]
 
 
+def resize(masks, height, width):
+  """(H, W, K) region masks resized (linear) to (height, width, K)."""
+  return np.asarray(jax.image.resize(jnp.asarray(masks), (height, width, masks.shape[-1]), "linear"))
+
+
 def layer_masks(masks, shapes):
   """{layer: (1, h, w, K)} masks averaged down to each layer's (h, w); one jitted program per shape."""
   return _layer_masks(jnp.asarray(masks), tuple((layer, tuple(size)) for layer, size in shapes.items()))

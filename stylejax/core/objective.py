@@ -17,6 +17,7 @@ step (stylejax.methods.training) both call `Objective.terms` with targets from
 """
 
 import dataclasses
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -107,11 +108,10 @@ class Objective:
     With `style_masks` (one (H, W, K) array per style) the Grams are per region.
     """
     blend = [1.0] * len(styles) if blend is None else blend
-    grams_fn = jax.jit(self.style_grams)
     total = {}
     for k, (style, weight) in enumerate(zip(styles, blend)):
       per_layer = None if style_masks is None else self.layer_masks(vgg, style_masks[k])
-      for layer, gram in grams_fn(vgg, jnp.asarray(style)[None], per_layer).items():
+      for layer, gram in _style_grams(self, vgg, jnp.asarray(style)[None], per_layer).items():
         total[layer] = total.get(layer, 0.0) + weight / sum(blend) * gram
     return total
 
@@ -143,3 +143,9 @@ class Objective:
 
   def total(self, values):
     return sum(weight * values[term.name] for term, weight in self.weighted)
+
+
+@functools.partial(jax.jit, static_argnames="objective")
+def _style_grams(objective, vgg, style, masks):
+  """`Objective.style_grams`, compiled once per objective and shape (not once per call)."""
+  return objective.style_grams(vgg, style, masks)

@@ -37,3 +37,31 @@ def jit(fun, **jit_kwargs):
 
   call.lower = lambda *args, **kwargs: jitted().lower(*args, **kwargs)
   return call
+
+
+MAP_SHARE = 0.5  # compiled programs are dropped past this share of vm.max_map_count (a luan job adds ~1,200 maps)
+
+
+def memory_maps():
+  """(memory maps this process holds, the kernel's limit vm.max_map_count); (0, inf) where /proc cannot say.
+
+  Each compiled XLA:CPU program holds memory maps; a process passing the limit (65530 by default) fails to
+  allocate inside a compile and crashes."""
+  try:
+    with open("/proc/sys/vm/max_map_count") as f:
+      limit = int(f.read())
+    with open("/proc/self/maps", "rb") as f:
+      return sum(1 for _ in f), limit
+  except (OSError, ValueError):
+    return 0, float("inf")
+
+
+def drop_programs_when_crowded(share=MAP_SHARE):
+  """Drops every compiled program (`jax.clear_caches`; the next use compiles again) once this process holds more
+  than `share` of the kernel's memory maps: for work that compiles large programs per input shape (a grid's
+  refinement, stylejax.methods.refine: about 2,500 maps per photo shape). Returns whether it dropped them."""
+  maps, limit = memory_maps()
+  if maps <= share * limit:
+    return False
+  jax.clear_caches()
+  return True

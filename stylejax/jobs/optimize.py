@@ -29,7 +29,7 @@ def _save_masks(workdir, transfer):
   content_masks, style_masks, names = transfer.masks
   for name, image, mask in (("content", transfer.content, content_masks), ("style", transfer.styles[0], style_masks)):
     array = images.at_long_side(image, max(mask.shape[:2]))
-    drawn = masks_lib.to_color_image(api.resize_masks(mask, *array.shape[:2]), names)
+    drawn = masks_lib.to_color_image(masks_lib.resize(mask, *array.shape[:2]), names)
     images.save_image(os.path.join(workdir, f"masks_{name}.png"), np.concatenate([array, drawn], axis=1))
 
 

@@ -13,6 +13,10 @@ images above `tile_pixels` go through a Johnson network in exact tiles
 (stylejax.tiling); a bilateral network stylises any size in one pass. A
 network that takes a style input (a universal one, configs/universal_photo.py)
 gives every input the style photo `style`, decoded once; the others refuse one.
+With `regions=K` such a network matches up to K regions that each photo shares
+with the style (sky to sky, trees to trees), found automatically (api.auto_regions),
+and with `refine_steps=N` refines each photo's grid for N steps against slow
+Luan's objective (stylejax.methods.refine): slower, closer to the style.
 Videos (mp4, m4v, mov, mkv, webm, avi, animated gif; or, with `frame_rate`, the
 input folder as one clip of frames) are stylised after the images, one by one, with
 a progress bar in frames (Model.stylize_video, docs/video.md): same container, rate,
@@ -56,7 +60,8 @@ ENGINES = ("local", "ray")
 # The ranges of the numeric settings: [low, high]; the pixel counts' high end is the config's max_input_pixels.
 RANGES = {"batch_size": (1, 1024), "tile_size": (64, 16384), "max_side": (0, 65536), "num_threads": (1, 256),
           "quality": (0, 100), "ray_actors": (0, 4096), "max_input_pixels": (1, 2**40), "video_chunk": (1, 100_000),
-          "video_overlap": (0, 100_000), "frame_rate": (0, 1000)}
+          "video_overlap": (0, 100_000), "frame_rate": (0, 1000), "regions": (0, 16),
+          "refine_steps": (0, 100_000)}
 MAX_SHARDS = 100_000  # the largest N of --config.shard=I/N
 
 
@@ -154,7 +159,7 @@ def _validate(config):
 def options(config):
   """The stylisation settings of a stylize config."""
   return api.StylizeOptions(config.batch_size, config.strength, config.tile_pixels, config.tile_size,
-                            config.original_colors)
+                            config.original_colors, config.regions, config.refine_steps)
 
 
 def _prefetch(items, config):
@@ -374,6 +379,10 @@ def run(config, workdir):
   todo, existing = plan(config)
   model = api.load_model(config.checkpoint, config.compute_dtype)  # also checks the checkpoint before Ray starts
   model.check_style(bool(config.style), "--config.style")
+  if config.regions:
+    model.check_masks("--config.regions")
+  if config.refine_steps:
+    model.check_refines("--config.refine_steps")
   style = None
   if config.style:  # decoded once, for every input
     style = images.load_within(assets.resolve(config.style), config.max_side, config.max_input_pixels)

@@ -1,8 +1,9 @@
 """Per-image pixel optimisation (Gatys et al. 2016; Luan et al. 2017): jitted chunks of optax steps.
 
-`optimize` minimises any `Objective` over the pixels of one NHWC image (0..255)
-in chunks of steps, each chunk one jitted program; after each chunk a
-callback sees the image and the loss terms (logging, progress, snapshots are
+`optimize` minimises any `Objective` over the pixels of one NHWC image (0..255),
+or over anything an image is rendered from (a network's bilateral grid:
+stylejax.methods.refine), in chunks of steps, each chunk one jitted program;
+after each chunk a callback sees the image and the loss terms (logging, progress, snapshots are
 the caller's). A NaN/Inf loss or update stops the run at the exact step and
 keeps the last good image. `phases` plans coarse-to-fine scales and Luan's two
 stages.
@@ -49,10 +50,12 @@ class TransferSettings:
   max_input_pixels: int = 100_000_000  # larger init images are refused
 
 
+@functools.cache
 def optimizer(name, learning_rate, objective, size):
   """(optax transformation, uses a line search) for `name` in OPTIMIZERS, minimising `objective` over an
   image of `size` values: the one the optimisation runs (and the bench job times); it sees the gradient
-  times gradient_scale(name, objective, size)."""
+  times gradient_scale(name, objective, size). Cached: the same settings give the same transformation, so a
+  second optimisation of the same shape reuses run_chunk's compiled program (a static argument)."""
   tx = OPTIMIZERS[name](learning_rate)
   scale = gradient_scale(name, objective, size)
   if scale != 1.0:
@@ -73,15 +76,20 @@ def gradient_scale(optimizer_name, objective, size):
   return float(size) if optimizer_name == "lbfgs" and objective.normalization == "mean" else 1.0
 
 
-def _step(objective, tx, linesearch, vgg, targets, carry, index):
+def _image(x, render):
+  """The image of the optimised variables `x`: x itself, or render(x)."""
+  return x if render is None else render(x)
+
+
+def _step(objective, tx, linesearch, vgg, targets, render, carry, index):
   """One optimiser step. `bad` is -1, or the chunk index of the first step whose
   loss or update was NaN/Inf; from then on x stays as it was (the optimiser state
   is not guarded: a run stops there, and selecting L-BFGS's whole history every
   step made XLA copy it every step)."""
   x, opt_state, bad = carry
 
-  def loss_fn(image):
-    return objective.total(objective.terms(image, vgg, targets))
+  def loss_fn(x):
+    return objective.total(objective.terms(_image(x, render), vgg, targets))
 
   if linesearch:
     value, grad = optax.value_and_grad_from_state(loss_fn)(x, state=opt_state)
@@ -98,7 +106,7 @@ def _step(objective, tx, linesearch, vgg, targets, carry, index):
 
 @functools.partial(jax.jit, static_argnames=("objective", "tx", "linesearch", "steps"),
                    donate_argnames=("x", "opt_state"))
-def run_chunk(vgg, targets, x, opt_state, *, objective, tx, linesearch, steps):
+def run_chunk(vgg, targets, x, opt_state, render=None, *, objective, tx, linesearch, steps):
   """`steps` optimiser steps in one program on the device: a lax.scan, or on the CPU the steps one after the
   other.
 
@@ -111,7 +119,7 @@ def run_chunk(vgg, targets, x, opt_state, *, objective, tx, linesearch, steps):
   line search (L-BFGS's zoom is a while loop anyway, and unrolling it multiplies
   the compile time).
   """
-  step = functools.partial(_step, objective, tx, linesearch, vgg, targets)
+  step = functools.partial(_step, objective, tx, linesearch, vgg, targets, render)
   carry = (x, opt_state, jnp.int32(-1))
   if jax.default_backend() == "cpu" and not linesearch:
     for index in range(steps):
@@ -127,15 +135,17 @@ def init_state(tx, x):
 
 
 @functools.partial(jax.jit, static_argnames=("objective",))
-def evaluate(vgg, targets, x, *, objective):
-  """{term: value, 'total': value} of NHWC `x`."""
-  terms = objective.terms(x, vgg, targets)
+def evaluate(vgg, targets, x, render=None, *, objective):
+  """{term: value, 'total': value} of NHWC `x` (or of render(x))."""
+  terms = objective.terms(_image(x, render), vgg, targets)
   return {**terms, "total": objective.total(terms)}
 
 
 def optimize(x, vgg, targets, objective, *, optimizer_name="adam", learning_rate=1.0, steps=500, chunk=10,
-             tolerance=0.0, on_chunk=None):
-  """Minimises objective.total over the pixels of `x` (1, H, W, 3) from there.
+             tolerance=0.0, on_chunk=None, render=None):
+  """Minimises objective.total over the pixels of `x` (1, H, W, 3) from there; with `render` (a
+  jax.tree_util.Partial, so that its arrays are traced, not baked in) over the array `x` that render(x), the
+  image, is made from.
 
   Runs `steps` steps in chunks of `chunk`; after each, on_chunk(done, x, terms,
   seconds) is called with the steps done so far, the image, its loss terms and
@@ -154,9 +164,9 @@ def optimize(x, vgg, targets, objective, *, optimizer_name="adam", learning_rate
   while done < steps:
     n = min(chunk, steps - done)
     tick = time.perf_counter()
-    x, opt_state, bad = run_chunk(vgg, targets, x, opt_state, objective=objective, tx=tx, linesearch=linesearch,
-                                  steps=n)
-    terms = jax.block_until_ready(evaluate(vgg, targets, x, objective=objective))
+    x, opt_state, bad = run_chunk(vgg, targets, x, opt_state, render, objective=objective, tx=tx,
+                                  linesearch=linesearch, steps=n)
+    terms = jax.block_until_ready(evaluate(vgg, targets, x, render, objective=objective))
     if int(bad) >= 0:
       return x, done + int(bad) + 1, None
     done += n

@@ -13,7 +13,10 @@ under the photo's matting Laplacian, gradient SSIM) and timed (slow: the
 optimisation's wall time; networks: one pass after compilation, the style's
 encoding included; published: not timed, NaN). A network that takes region
 masks (the universal network) also runs with the photo's masks, where given,
-as "METHOD masked".
+as "METHOD masked", with `regions` > 0 with that many automatic regions
+(api.auto_regions) as "METHOD regions", and with `refine_steps` > 0 a network
+that refines (stylejax.methods.refine) also as "METHOD masked refined" (or
+"METHOD refined" for a photo without masks).
 Writes contact_sheet.png (a row per photo: photo | style | each method),
 score.md / score.json (every result, then each method's mean over the photos)
 and the results under PHOTO/METHOD(.png). A slow run that finished in an
@@ -38,7 +41,8 @@ KEYS = ("style", "content", "color", "affine_energy", "gradient_ssim", "seconds"
 
 
 def _network_result(model, content, style, **masks):
-  """(stylised content, seconds of one pass after compilation, the style's encoding included)."""
+  """(stylised content, seconds of one pass after compilation, the style's encoding (and automatic regions)
+  included); `masks`: Model.stylize's mask files or `regions`."""
   jax.block_until_ready(model.stylize(content, style, **masks))
   start = time.perf_counter()
   result = model.stylize(content, style, **masks)
@@ -115,6 +119,11 @@ def run(config, workdir):
       ways = {method: {}}  # a network that takes masks runs without them and, where the photo has them, with them
       if model.net.takes_masks and content_mask:
         ways[f"{method} masked"] = masks
+      if model.net.takes_masks and config.regions:
+        ways[f"{method} regions"] = {"regions": config.regions}
+      if model.net.refines and config.refine_steps:  # refined with the photo's masks where it has them
+        base = f"{method} masked" if f"{method} masked" in ways else method
+        ways[f"{base} refined"] = {**ways[base], "refine_steps": config.refine_steps}
       for way, given in ways.items():
         results[way], seconds[way] = _network_result(model, fitted, style_image if model.net.takes_style else None,
                                                      **given)

@@ -415,7 +415,9 @@ def create_app(config, workdir, worker_running=lambda: False):
 
   @app.post("/stylize")
   async def stylize(request: Request, photo: UploadFile, model: str = Form(), csrf: str = Form(""),
-                    strength: float = Form(1.0), style: UploadFile | None = None):
+                    strength: float = Form(1.0), style: UploadFile | None = None, match_regions: bool = Form(False)):
+    """An online job: the photo stylised by a fast model in seconds; a model that takes region masks matches the
+    regions photo and style share (sky to sky) where asked."""
     check_form(request, csrf)
     chosen = chosen_model(model, strength, style)
     pictures = {site_files.INPUT: (photo, "the photo", config.online.max_side)}
@@ -424,7 +426,8 @@ def create_app(config, workdir, worker_running=lambda: False):
     return await enqueue(request, "online", config.online.max_pending,
                          Refusal(503, "the site is busy stylising other photos; try again in a few seconds", 2),
                          uploaded(pictures, site_files.STYLE if chosen.takes_style else None),
-                         {"model": model, "strength": strength, **style_params(chosen, style)}, total=1)
+                         {"model": model, "strength": strength, **style_params(chosen, style),
+                          "regions": config.online.regions if match_regions and chosen.takes_masks else 0}, total=1)
 
   @app.get("/video")
   def video_form(request: Request, model: str = ""):

@@ -33,6 +33,10 @@ class Model:
     return networks.KINDS[self.kind].takes_style
 
   @property
+  def takes_masks(self):
+    return networks.KINDS[self.kind].takes_masks
+
+  @property
   def group(self):
     return GROUPS[2] if self.takes_style else GROUPS[networks.KINDS[self.kind].photorealistic]
 

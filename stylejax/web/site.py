@@ -46,6 +46,7 @@ RANGES = {
     "port": (1, 65535),
     "online.max_side": (16, 16384),
     "online.max_pending": (1, 10_000),
+    "online.regions": (1, 16),
     "custom.sizes": (16, 8192),  # each of them
     "custom.log_every_steps": (1, 1_000_000),
     "video.max_seconds": (0.1, 3600),

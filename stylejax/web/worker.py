@@ -40,6 +40,7 @@ import traceback
 import jax
 
 from stylejax import api, launch
+from stylejax.core import xla
 from stylejax.errors import UserError
 from stylejax.io import compile_cache, configs, images, runlog, video
 from stylejax.web import catalog, mail, queue as queue_lib, site_files
@@ -47,18 +48,6 @@ from stylejax.web import catalog, mail, queue as queue_lib, site_files
 log = logging.getLogger("stylejax.web.worker")
 
 
-MAP_SHARE = 0.5  # compiled programs are dropped past this share of vm.max_map_count (a luan job adds ~1,200 maps)
-
-
-def memory_maps():
-  """(memory maps this process holds, the kernel's limit vm.max_map_count); (0, inf) where /proc cannot say."""
-  try:
-    with open("/proc/sys/vm/max_map_count") as f:
-      limit = int(f.read())
-    with open("/proc/self/maps", "rb") as f:
-      return sum(1 for _ in f), limit
-  except (OSError, ValueError):
-    return 0, float("inf")
 
 
 def coarse_to_fine(config, size):
@@ -126,8 +115,8 @@ class Worker:
     if this process holds more than half of the kernel's memory map limit, unless the other lane runs a job."""
     with self.lock:
       if key not in self.programs and self.programs and self.running <= 1:  # no job of the other lane runs
-        maps, limit = memory_maps()
-        if len(self.programs) >= self.config.worker.max_programs or maps > MAP_SHARE * limit:
+        maps, limit = xla.memory_maps()
+        if len(self.programs) >= self.config.worker.max_programs or maps > xla.MAP_SHARE * limit:
           log.info("dropping the programs compiled for %d photo shapes and jobs (%d of %d memory maps)",
                    len(self.programs), maps, limit)
           jax.clear_caches()
@@ -141,9 +130,10 @@ class Worker:
     photo = images.read_rgb(os.path.join(folder, site_files.INPUT))
     model = self.model(job.params["model"])
     style = images.read_rgb(os.path.join(folder, site_files.STYLE)) if model.net.takes_style else None
-    self.compiling((job.params["model"], photo.size, None if style is None else style.size))
+    regions = job.params.get("regions", 0)  # jobs queued before the option have none
+    self.compiling((job.params["model"], photo.size, None if style is None else style.size, regions))
     start = time.perf_counter()
-    result = model.stylize(photo, style, strength=job.params["strength"])
+    result = model.stylize(photo, style, strength=job.params["strength"], regions=regions)
     seconds = time.perf_counter() - start
     images.save_image(os.path.join(folder, site_files.RESULT), result, compress_level=1)
     return {"seconds": seconds}

@@ -16,7 +16,9 @@ from stylejax.core.networks import bilateral, universal
 from stylejax.errors import UserError
 from stylejax.io import assets, configs, images
 from stylejax.jobs import stylize
-from tests.helpers import assert_bitwise_equal, final_params, random_params, stylize_cfg, tiny_photo_config
+from stylejax.methods import refine
+from tests.helpers import (assert_bitwise_equal, cat_beside_cup, final_params, random_params, stylize_cfg,
+                           tiny_photo_config)
 
 TINY_NET = {"low_res": 32, "grid_size": 8, "grid_depth": 4, "width": 4}
 
@@ -92,6 +94,47 @@ def test_masks_through_the_api_from_luans_colour_files_and_refused_by_a_network_
     model.stylize(np.asarray(content[0]), np.asarray(style[0]), content_mask=mask(48, 40))
   with pytest.raises(UserError, match="takes no region masks"):
     api.load_model(model_dir).stylize(np.asarray(content[0]), content_mask=mask(48, 40), style_mask=mask(36, 52))
+
+
+def test_automatic_regions_give_each_part_of_the_photo_the_colours_of_the_same_part_of_the_style(model_dir):
+  """A photo of a cat beside a cup, and a style of the cup (graded cool) beside the cat (graded warm): the
+  automatic regions pair cat with cat and cup with cup (deep VGG features, colour aside), so each half of the
+  untrained network's output (the region colour transfer) moves to its own half's colours; without regions both
+  halves move to the style's overall colours."""
+  content, style, warm, cool = cat_beside_cup()
+  content_masks, style_masks = api.auto_regions(content, style, 2)
+  assert content_masks.shape == (192, 384, 2) and style_masks.shape == (192, 384, 2)
+  cat_region = content_masks[:, :192].mean((0, 1)).argmax()
+  assert content_masks[:, :192, cat_region].mean() > 0.9 and style_masks[:, 192:, cat_region].mean() > 0.9
+
+  net = networks.build("universal", TINY_NET)
+  model = api.Model(net, net.init(jax.random.key(0), jnp.asarray(content[None]), jnp.asarray(style[None])), 0, None)
+  matched, plain = model.stylize(content, style, regions=2), model.stylize(content, style)
+  for half, target in ((slice(8, 88), warm), (slice(104, 184), cool)):
+    distance = lambda out: np.abs(out[:, half].mean((0, 1)) - target.mean((0, 1))).max()  # noqa: E731
+    assert distance(matched) < 0.5 * distance(plain)
+  with pytest.raises(UserError, match=r"takes no region masks \(regions\)"):
+    api.load_model(model_dir).stylize(content, regions=2)
+  with pytest.raises(UserError, match="automatic regions and refinement are for photos"):
+    model.stylize_video("clip.mp4", "out.mp4", style, api.StylizeOptions(regions=2))
+
+
+def test_refinement_moves_the_grid_towards_the_style_at_any_size_and_zero_steps_is_the_network(model_dir):
+  """Refining (Adam on the predicted grid against slow Luan's objective) lowers the style distance of the
+  untrained network's output; the result keeps the photo's size, odd ones included; no steps is the one pass."""
+  content, style, _, _ = cat_beside_cup()
+  content = content[:, :185]  # 96x185
+  net = networks.build("universal", TINY_NET)
+  model = api.Model(net, net.init(jax.random.key(0), jnp.asarray(content[None]), jnp.asarray(style[None])), 0, None)
+  plain, refined = model.stylize(content, style), model.stylize(content, style, refine_steps=20)
+  assert refined.shape == content.shape and np.all(np.isfinite(refined))
+  assert api.score(refined, content, style)["style"] < 0.8 * api.score(plain, content, style)["style"]
+  objective, vgg = api.refine_objective()
+  one_pass = networks.stylize(net, model.params, jnp.asarray(content[None]), jnp.asarray(style[None]))[0]
+  np.testing.assert_allclose(refine.refine(net, model.params, content, style, None, objective, vgg, 0), one_pass,
+                             atol=1e-3)
+  with pytest.raises(UserError, match="has no grid to refine"):
+    api.load_model(model_dir).stylize(content, refine_steps=2)
 
 
 @pytest.mark.parametrize("content_size, style_size",
@@ -207,6 +250,17 @@ def test_universal_model_trains_resumes_exports_and_stylises_with_any_style(phot
   assert summary["stylised"] == 5 and summary["tiled"] == 0 and summary["style"] == style
   with pytest.raises(UserError, match="needs a style image: set --config.style"):
     launch.run(stylize_cfg(exported, photo_tree, tmp_path / "none"), str(tmp_path / "work_none"))
+  matched, cat, cup = tmp_path / "regions", assets.path("chelsea.jpg"), assets.path("coffee.jpg")
+  launch.run(stylize_cfg(exported, cat, matched, style=cup, regions=3), str(tmp_path / "work_regions"))
+  by_regions = loaded.stylize(cat, cup, regions=3)  # automatic regions, as the job finds them
+  np.testing.assert_allclose(images.load_image(matched / "chelsea.png"), by_regions, atol=1.0)
+  assert np.abs(by_regions - loaded.stylize(cat, cup)).max() > 5
+  refined = tmp_path / "refined"  # refinement, as the API does it
+  launch.run(stylize_cfg(exported, photo_tree / "b.png", refined, style=style, refine_steps=3),
+             str(tmp_path / "work_refined"))
+  by_refining = loaded.stylize(content, images.load_image(style), refine_steps=3)
+  np.testing.assert_allclose(images.load_image(refined / "b.png"), by_refining, atol=1.0)
+  assert np.abs(by_refining - by_api).max() > 1
 
   options = stylize.options(stylize_cfg(exported, photo_tree, tmp_path / "ray"))
   actor = stylize._RayStylizer(exported, "", options, {}, str(tmp_path / "cache"),
@@ -234,8 +288,11 @@ def _compare_photo_with_a_style_per_photo(model, photo_tree, workdir):
                  "content_masks": ",".join([str(masks / "content.png")] * 2),
                  "style_masks": ",".join([str(masks / "style.png")] * 2)})
   config.models.universal = model
+  config.update({"regions": 2, "refine_steps": 2})
   means = launch.run(config, str(workdir))
-  assert sorted(means) == ["mean published", "mean universal", "mean universal masked"]  # masks: also with them
+  # masks: also with them, with automatic regions and refined
+  assert sorted(means) == ["mean published", "mean universal", "mean universal masked",
+                           "mean universal masked refined", "mean universal regions"]
   table = (workdir / "score.md").read_text()
   assert "| a universal |" in table and "| b published |" in table
   assert np.isnan(means["mean published"]["seconds"]) and 0 < means["mean universal"]["seconds"] < 60

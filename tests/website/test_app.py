@@ -2,9 +2,11 @@
 
 import io
 import os
+import re
 import threading
 import types
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
@@ -14,7 +16,7 @@ from stylejax import api
 from stylejax.io import assets, video
 from stylejax.errors import UserError
 from stylejax.web import app as app_lib, queue as queue_lib, site as site_lib, site_files, worker as worker_lib
-from tests.helpers import free_port
+from tests.helpers import cat_beside_cup, free_port
 from tests.video import clips
 from tests.website.support import png, wait_for
 
@@ -116,6 +118,30 @@ def test_a_universal_model_takes_the_uploaded_style_photo(site):
     refused = site.client.post("/stylize", files=files, data={"csrf": site.csrf, "model": "any_photo"}, headers=HTML)
     assert refused.status_code == 422 and "choose one beside your photo" in refused.text
   assert site.worker.queue.pending("online") == 0
+
+
+def test_match_regions_sends_a_universal_jobs_photo_through_automatic_regions(site):
+  """The form's "match regions" box (for photos; unticked by default) gives a universal model's job
+  online.regions automatic regions; unticked, or for a model without masks, none."""
+  form = site.client.get("/stylize").text
+  assert re.search(r'<input type="checkbox" name="match_regions" value="true">', form)
+  assert 'name="match_regions"' not in site.client.get("/video").text  # a video's frames take no regions
+  photo, style = (io.BytesIO() for _ in range(2))
+  for buffer, image in zip((photo, style), cat_beside_cup()):
+    Image.fromarray(np.uint8(image)).save(buffer, "PNG")
+  photo, style = photo.getvalue(), style.getvalue()
+  results = {}
+  ticked = {"match_regions": "true"}
+  for model, fields in (("any_photo", ticked), ("any_photo", {}), ("photo", ticked)):
+    token = token_of(site.client.post("/stylize", files={"photo": ("p.png", photo), "style": ("s.png", style)},
+                                      data={"csrf": site.csrf, "model": model, **fields}, headers=HTML,
+                                      follow_redirects=False))
+    assert site.worker.run_next() and status(site, token)["state"] == "done"
+    regions = site.worker.queue.get(token).params["regions"]
+    assert regions == (site.config.online.regions if model == "any_photo" and fields else 0)
+    results[model, bool(fields)] = np.asarray(Image.open(io.BytesIO(
+        site.client.get(f"/jobs/{token}/files/result.png").content)), np.float32)
+  assert np.abs(results["any_photo", True] - results["any_photo", False]).max() > 5
 
 
 def test_the_painting_guard_offers_the_artistic_method_with_the_same_pictures(site):

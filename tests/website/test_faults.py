@@ -24,6 +24,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from configs import web
+from stylejax.core import xla
 from stylejax.errors import UserError
 from stylejax.io import images, runlog
 from stylejax.web import app as app_lib, gallery as gallery_lib, queue as queue_lib, site as site_lib, site_files
@@ -262,17 +263,17 @@ def test_the_worker_drops_its_compiled_programs_past_max_programs_or_half_the_ma
                       np.full((height, width, 3), 128.0))
     worker.queue.submit(token, {"model": "starry_night", "strength": 1.0}, total=1)
     assert worker.run_next() and worker.queue.get(token).state == queue_lib.DONE
-  assert drops == [{("starry_night", (16, 16), None), ("starry_night", (24, 16), None)}]  # before the third shape
-  assert worker.programs == {("starry_night", (16, 24), None)}  # (width, height), no style photo
+  assert drops == [{("starry_night", (16, 16), None, 0), ("starry_night", (24, 16), None, 0)}]  # before the third
+  assert worker.programs == {("starry_night", (16, 24), None, 0)}  # (width, height), no style photo, no regions
 
-  maps, limit = worker_lib.memory_maps()  # this process's own, read from /proc
+  maps, limit = xla.memory_maps()  # this process's own, read from /proc
   with open("/proc/sys/vm/max_map_count") as f:
     assert 0 < maps < limit == int(f.read())
   # A machine whose vm.max_map_count is low (16000 on the soak's; custom jobs add hundreds of maps each):
-  monkeypatch.setattr(worker_lib, "memory_maps", lambda: (8001, 16000))
-  worker.compiling(("starry_night", (16, 24), None))  # compiled already: nothing new to compile, nothing dropped
+  monkeypatch.setattr(worker_lib.xla, "memory_maps", lambda: (8001, 16000))
+  worker.compiling(("starry_night", (16, 24), None, 0))  # compiled already: nothing new to compile, nothing dropped
   worker.compiling("a custom job")
-  assert drops[1:] == [{("starry_night", (16, 24), None)}] and worker.programs == {"a custom job"}
+  assert drops[1:] == [{("starry_night", (16, 24), None, 0)}] and worker.programs == {"a custom job"}
   worker.running = 2  # a job in each lane: no drop under the other lane's job; it waits for the next chance
   worker.compiling("another custom job")
   assert len(drops) == 2 and worker.programs == {"a custom job", "another custom job"}

@@ -156,6 +156,8 @@ def test_in_a_real_browser_stylise_custom_job_mail_gallery_download(tmp_path, in
       page.set_input_files("input[name=photo]", PHOTO)
       page.click("label.model:has(input[value=universal])")
       page.set_input_files("input[name=style]", STYLE_PHOTO)
+      expect(page.locator("input[name=match_regions]")).not_to_be_checked()
+      page.check("input[name=match_regions]")  # automatic regions
       busy = []
 
       def busy_once(route):  # the site answers "busy" once: the page retries after Retry-After, no click

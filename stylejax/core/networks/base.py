@@ -12,6 +12,10 @@ hashable so jit specialises on them), and it declares
 - `takes_masks`: whether `apply` also takes semantic region masks of the
   content and the style (`masks=`), so that each region takes its style from
   the matching region;
+- `refines`: whether its output is a bilateral grid of the photo that
+  `predict_grid` returns (with what `sliced` renders it from) and
+  `apply(..., grid=)` renders in its place, so one photo's grid can be
+  optimised (stylejax.methods.refine);
 - `photorealistic`: whether it is meant for photo styles (the website's menu
   groups models by it);
 - `regularizers`: the names of the terms it adds to the training loss
@@ -44,6 +48,7 @@ class Network:
   tiles: ClassVar[bool] = False
   takes_style: ClassVar[bool] = False
   takes_masks: ClassVar[bool] = False
+  refines: ClassVar[bool] = False
   photorealistic: ClassVar[bool] = False
   regularizers: ClassVar[tuple] = ()
   smooths_in_time: ClassVar[bool] = False  # whether `stylize_frames` smooths its transforms in time (a video)

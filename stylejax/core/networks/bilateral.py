@@ -91,8 +91,14 @@ def render(module, grid, photo, strength=1.0):
   (`grids.apply`), clipped; returns 0..255."""
   module.sow("losses", "grid_smoothness", grids.smoothness(grid))
   grid = base.blend(grid, grids.identity_grid(*grid.shape[:4]), strength)
-  out = grids.apply(grid, Guide()(photo), photo)
-  return jnp.clip(out, 0.0, 1.0) * 255.0
+  guide = Guide()(photo)
+  module.sow("intermediates", "guide", guide)
+  return sliced(guide, photo, grid)
+
+
+def sliced(guide, photo, grid):
+  """The photo (B, H, W, 3) in [0, 1] through `grid` sliced at `guide` (B, H, W), clipped: 0..255."""
+  return jnp.clip(grids.apply(grid, guide, photo), 0.0, 1.0) * 255.0
 
 
 class GridNet(nn.Module):

@@ -207,7 +207,7 @@ class UniversalNet(bilateral.GridNet):
   """
 
   @nn.compact
-  def __call__(self, images, style, strength=1.0, masks=None):
+  def __call__(self, images, style, strength=1.0, masks=None, grid=None):
     batch = images.shape[0]
     photo = images.astype(jnp.float32) / 255.0
     content_view = bilateral.low_resolution(photo, self.low_res)
@@ -222,6 +222,9 @@ class UniversalNet(bilateral.GridNet):
     transfer = temporal.steady(self, "transfer", transfer, starts)
     transfer = base.blend(transfer, jnp.eye(3, 4), strength)  # 0: the identity
     photo = apply_affine(transfer, photo)  # the colour transfer, which the grid refines
+    self.sow("intermediates", "photo", photo)
+    if grid is not None:  # a given grid (stylejax.methods.refine) in place of the predicted one
+      return bilateral.render(self, grid, photo, strength)
     # An affine map per image commutes with the (linear) low-resolution view: no second pass over the photo (a
     # region transfer's grid, sliced at the view's own luminance, nearly so).
     views = jnp.concatenate([apply_affine(transfer, content_view), style_view])
@@ -234,6 +237,7 @@ class UniversalNet(bilateral.GridNet):
                                   colour_statistics(views[:batch]), colour_statistics(views[batch:])], axis=-1)
     grid = bilateral.predict_grid(x[:batch], self.grid_features, self.grid_depth, self.padding, self.dtype,
                                   statistics)
+    self.sow("intermediates", "grid", grid)
     return bilateral.render(self, temporal.steady(self, "grid", grid, starts), photo, strength)
 
 
@@ -245,11 +249,22 @@ class Universal(bilateral.Bilateral):
   takes_style = True
   photorealistic = True
   takes_masks = True
+  refines = True
   regularizers = ("grid_smoothness",)
   module_class = UniversalNet  # built by `Bilateral.module` from the same settings
 
-  def apply(self, params, content, style=None, strength=1.0, masks=None):
+  def apply(self, params, content, style=None, strength=1.0, masks=None, grid=None):
     """`Bilateral.apply`; masks: None, or (the contents' (B, H, W, K), the styles' (B, h, w, K)) soft region masks
     at any sizes, region k of one matching region k of the other: the colour transfer is then made per region
-    (`region_transfer`)."""
-    return self.module().apply({"params": params}, *self.inputs(content, style), strength, masks)
+    (`region_transfer`); grid: None, or a grid (`predict_grid`'s shape) rendered instead of the predicted one."""
+    return self.module().apply({"params": params}, *self.inputs(content, style), strength, masks, grid)
+
+  sliced = staticmethod(bilateral.sliced)  # (guide, photo, grid) -> the output at full strength
+
+  def predict_grid(self, params, content, style, masks=None):
+    """(grid, guide, photo): the grid (B, grid_size, grid_size, grid_depth, 3, 4) the network predicts for the
+    contents and styles (before `strength`), which `apply(..., grid=)` renders, and the guide (B, H, W) and the
+    colour-transferred photo (B, H, W, 3) in [0, 1] it is sliced at and applied to: `sliced(guide, photo, grid)`
+    is `apply` at full strength, for any grid."""
+    _, sown = self.module().apply({"params": params}, content, style, 1.0, masks, mutable=["intermediates"])
+    return tuple(sown["intermediates"][name][0] for name in ("grid", "guide", "photo"))
