@@ -59,9 +59,7 @@ def memory_maps():
 def drop_programs_when_crowded(share=MAP_SHARE):
   """Drops every compiled program (`jax.clear_caches`; the next use compiles again) once this process holds more
   than `share` of the kernel's memory maps: for work that compiles large programs per input shape (a grid's
-  refinement, stylejax.methods.refine: about 2,500 maps per photo shape). Returns whether it dropped them."""
+  refinement, stylejax.methods.refine: about 2,500 maps per photo shape)."""
   maps, limit = memory_maps()
-  if maps <= share * limit:
-    return False
-  jax.clear_caches()
-  return True
+  if maps > share * limit:
+    jax.clear_caches()

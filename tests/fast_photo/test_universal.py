@@ -11,7 +11,7 @@ import pytest
 from configs import export as export_preset, universal_photo
 from experiments import universal_vs_luan
 from stylejax import api, launch, settings
-from stylejax.core import networks
+from stylejax.core import networks, xla
 from stylejax.core.networks import bilateral, universal
 from stylejax.errors import UserError
 from stylejax.io import assets, configs, images
@@ -119,9 +119,11 @@ def test_automatic_regions_give_each_part_of_the_photo_the_colours_of_the_same_p
     model.stylize_video("clip.mp4", "out.mp4", style, api.StylizeOptions(regions=2))
 
 
-def test_refinement_moves_the_grid_towards_the_style_at_any_size_and_zero_steps_is_the_network(model_dir):
+def test_refinement_moves_the_grid_towards_the_style_at_any_size_and_zero_steps_is_the_network(model_dir,
+                                                                                               monkeypatch):
   """Refining (Adam on the predicted grid against slow Luan's objective) lowers the style distance of the
-  untrained network's output; the result keeps the photo's size, odd ones included; no steps is the one pass."""
+  untrained network's output; the result keeps the photo's size, odd ones included; no steps is the one pass; a
+  process past half its memory maps drops its compiled programs after each refined photo."""
   content, style, _, _ = cat_beside_cup()
   content = content[:, :185]  # 96x185
   net = networks.build("universal", TINY_NET)
@@ -135,6 +137,11 @@ def test_refinement_moves_the_grid_towards_the_style_at_any_size_and_zero_steps_
                              atol=1e-3)
   with pytest.raises(UserError, match="has no grid to refine"):
     api.load_model(model_dir).stylize(content, refine_steps=2)
+  drops = []
+  monkeypatch.setattr(xla, "memory_maps", lambda: (40_000, 65_530))
+  monkeypatch.setattr(xla.jax, "clear_caches", lambda: drops.append("dropped"))
+  model.stylize_many([content, content], style, api.StylizeOptions(refine_steps=1))
+  assert drops == ["dropped", "dropped"]
 
 
 @pytest.mark.parametrize("content_size, style_size",
