@@ -30,7 +30,11 @@ def get_config(arg=None):
   config.strength = 1.0  # 1: stylised only; 0: the content (bilateral networks: transforms blended with the identity)
   config.original_colors = False  # keep each photo's colours (luminance-only transfer)
   config.regions = 0  # a universal network: match up to K regions of each photo and the style, found automatically
-  config.refine_steps = 0  # a universal network: optimise each photo's grid against slow Luan's objective (50: ~30 s)
+  config.refine_steps = 0  # a universal network: optimise each photo's grid against slow Luan's objective (50: ~1 min)
+  # A universal network with Luan's colour-coded segmentation masks: each photo's (one file for one input, or a
+  # folder holding masks/a/b.png for photos/a/b.jpg) and the style's; matching colours are matching regions.
+  config.content_masks = ""
+  config.style_mask = ""
   # Videos (mp4, m4v, mov, mkv, webm, avi, animated gif): written in the input's container (avi: mp4) with its
   # frame rate, size, frame count and audio; resumable by chunks (kept in the workdir's video_parts/).
   config.frame_rate = 0.0  # > 0: `input` is a folder of frames (images in name order), one video at this rate

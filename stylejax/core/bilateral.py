@@ -92,6 +92,22 @@ def apply(grid, guide, image, block_pixels=BLOCK_PIXELS):
   return jax.lax.fori_loop(0, -(-height // block_rows), block, jnp.zeros_like(image))
 
 
+def _resampled(grid, axis, cells):
+  """`grid` linearly resampled to `cells` cells along `axis`, at the new cells' centres (clamped as in slicing)."""
+  lower, upper, t = _clamped(_pixel_coordinates(cells, grid.shape[axis]), grid.shape[axis])
+  t = t.reshape((-1,) + (1,) * (grid.ndim - axis - 1))
+  below, above = jnp.take(grid, lower, axis=axis), jnp.take(grid, upper, axis=axis)
+  return below + t * (above - below)
+
+
+def resampled(grid, cells_y, cells_x, depth):
+  """`grid` (B, gh, gw, gd, 3, 4) at (B, cells_y, cells_x, depth, 3, 4): trilinear, each new cell holding the
+  transform the old grid slices at its centre (a finer grid to refine: stylejax.methods.refine)."""
+  for axis, cells in zip((1, 2, 3), (cells_y, cells_x, depth)):
+    grid = _resampled(grid, axis, cells)
+  return grid
+
+
 def identity_grid(batch, cells_y, cells_x, depth):
   """A grid whose every cell is the identity transform [I₃ | 0]: slicing it returns the image."""
   identity = jnp.eye(3, 4, dtype=jnp.float32)

@@ -17,6 +17,10 @@ With `regions=K` such a network matches up to K regions that each photo shares
 with the style (sky to sky, trees to trees), found automatically (api.auto_regions),
 and with `refine_steps=N` refines each photo's grid for N steps against slow
 Luan's objective (stylejax.methods.refine): slower, closer to the style.
+With `content_masks` and `style_mask` (Luan's colour-coded segmentation
+files) it matches the regions they give instead: each input's mask is the file
+`content_masks` (one input) or, for a folder, the PNG at the input's relative
+path below it (`MaskFiles`); an input without its mask fails alone.
 Videos (mp4, m4v, mov, mkv, webm, avi, animated gif; or, with `frame_rate`, the
 input folder as one clip of frames) are stylised after the images, one by one, with
 a progress bar in frames (Model.stylize_video, docs/video.md): same container, rate,
@@ -40,6 +44,7 @@ $RAY_ADDRESS).
 import collections
 import concurrent.futures
 import contextlib
+import dataclasses
 import glob
 import itertools
 import os
@@ -52,7 +57,7 @@ from stylejax import api, errors, settings
 from stylejax.core import tiling
 from stylejax.errors import UserError
 from stylejax.core import temporal
-from stylejax.io import assets, compile_cache, data, images, runlog, video
+from stylejax.io import assets, compile_cache, data, images, mask_files, runlog, video
 from stylejax.methods import video as video_method
 
 FORMATS = {"png": ".png", "jpeg": ".jpg", "webp": ".webp"}  # output_format -> file extension
@@ -138,6 +143,49 @@ def plan(config):
     else:
       todo.append((path, target))
   return todo, existing
+
+
+@dataclasses.dataclass(frozen=True)
+class MaskFiles:
+  """Luan's colour-coded masks of the inputs and of the style, for a network that takes region masks: an input's
+  mask is the file `content_masks` (one input) or, where it is a folder, the PNG at the input's path relative to the
+  input root below it (masks/a/b.png for photos/a/b.jpg, found from the output path below `output`)."""
+  content_masks: str
+  output: str
+  style_mask: np.ndarray  # (h, w, 3) 0..255
+
+  def path(self, target):
+    """The mask file of the input whose output is `target`."""
+    if os.path.isfile(self.content_masks):
+      return self.content_masks
+    return os.path.join(self.content_masks, os.path.splitext(os.path.relpath(target, self.output))[0] + ".png")
+
+  def regions(self, target, content, style):
+    """(content's, style's) region masks (api.region_masks) for the input written to `target`; UserError if its
+    mask file is missing or does not match the style's."""
+    path = self.path(target)
+    if not os.path.isfile(path):
+      raise UserError(f"no mask file {path} for this photo (--config.content_masks)")
+    return api.region_masks(path, self.style_mask, content.shape, style.shape, "stylize")
+
+
+def mask_files_of(config, todo, existing):
+  """The config's MaskFiles (None without --config.content_masks), the style's mask decoded once; refuses one
+  side's masks without the other's, a single mask file for several inputs, and videos."""
+  if bool(config.content_masks) != bool(config.style_mask):
+    raise UserError("region masks need both --config.content_masks (the photos') and --config.style_mask "
+                    "(the style's)")
+  if not config.content_masks:
+    return None
+  if not os.path.exists(config.content_masks):
+    raise UserError(f"--config.content_masks: no file or folder {config.content_masks}")
+  if os.path.isfile(config.content_masks) and len(todo) + existing > 1:
+    raise UserError(f"--config.content_masks is one file but there are {len(todo) + existing} inputs: give a "
+                    "folder holding each input's mask at its relative path (masks/a/b.png for photos/a/b.jpg)")
+  if _split(todo)[1]:
+    raise UserError("mask files are for photos: stylise videos without --config.content_masks")
+  style_mask = mask_files.load_segmentation(config.style_mask, config.max_input_pixels)
+  return MaskFiles(config.content_masks, config.output, style_mask)
 
 
 def _validate(config):
@@ -229,15 +277,33 @@ def _stylize_clip(config, path, target, model, style, counts, failures, workdir)
   counts.update(videos=1, frames=done, pixels=done * plan.clip.width * plan.clip.height)
 
 
-def _stylize_images(config, todo, model, style, counts, failures):
+def _stylize(model, style, options, masks, contents, targets):
+  """({index: stylised image}, {index: why not}) of `contents` (to be written to `targets`): Model.stylize_many,
+  with each one's mask files where `masks` (MaskFiles) is given; an image whose masks cannot be read is left out."""
+  regions, unmasked = {}, {}
+  for k, (content, target) in enumerate(zip(contents, targets)):
+    try:
+      regions[k] = masks and masks.regions(target, content, style)
+    except UserError as e:
+      unmasked[k] = str(e)
+  kept = [k for k in range(len(contents)) if k not in unmasked]
+  stylised = model.stylize_many([contents[k] for k in kept], style, options,
+                                masks and [regions[k] for k in kept]) if kept else []
+  return dict(zip(kept, stylised)), unmasked
+
+
+def _stylize_images(config, todo, model, style, masks, counts, failures):
   """Stylises the images `todo`, decoded in threads, 4·batch_size at a time, with a progress bar in images."""
   with (contextlib.closing(_prefetch(todo, config)) as decoded,
         runlog.progress(len(todo), "stylize", unit="img") as bar):
     for window in iter(lambda: list(itertools.islice(decoded, 4 * config.batch_size)), []):
       failures.update({path: str(image) for (path, _), image in window if isinstance(image, UserError)})
-      readable = [(target, image) for (_, target), image in window if not isinstance(image, UserError)]
-      stylised = model.stylize_many([content for _, content in readable], style, options(config))
-      for (target, content), result in zip(readable, stylised):
+      readable = [(path, target, image) for (path, target), image in window if not isinstance(image, UserError)]
+      stylised, unmasked = _stylize(model, style, options(config), masks, [image for *_, image in readable],
+                                    [target for _, target, _ in readable])
+      failures.update({readable[k][0]: reason for k, reason in unmasked.items()})
+      for k, result in stylised.items():
+        _, target, content = readable[k]
         # Atomic: a crash never leaves a half-written output that a rerun would skip.
         images.save_image(target, result, **save_options(config))
         counts.update(images=1, pixels=content.shape[0] * content.shape[1],
@@ -245,42 +311,47 @@ def _stylize_images(config, todo, model, style, counts, failures):
       bar.update(len(window))  # a stop point: this window's outputs are written
 
 
-def _run_local(config, todo, model, style, counts, failures, workdir):
-  """Stylises `todo` in this process (with `style`, for a network that takes one): the images first
+def _run_local(config, todo, model, style, masks, counts, failures, workdir):
+  """Stylises `todo` in this process (with `style`, for a network that takes one, and `masks`): the images first
   (`_stylize_images`), then the videos one by one (`_stylize_clip`); adds to `counts` (collections.Counter) and
   `failures` ({path: reason}) as it goes. Stopped (Ctrl-C), its decoding threads end before it returns."""
   stills, clips = _split(todo)
   if stills or not clips:
-    _stylize_images(config, stills, model, style, counts, failures)
+    _stylize_images(config, stills, model, style, masks, counts, failures)
   for path, target in clips:
     _stylize_clip(config, path, target, model, style, counts, failures, workdir)
 
 
 class _RayStylizer:
   """Ray Data actor: loads the model once, then stylises the decoded rows of each batch as the local engine
-  does (`Model.stylize_many` with `options` and `style`) and writes them (atomically, with `save`: save_image's
+  does (`_stylize` with `options`, `style` and `masks`) and writes them (atomically, with `save`: save_image's
   options); only the facts go back. Its compiled programs persist in `cache` (in the workdir), so a rerun's
   actors do not compile again."""
 
-  def __init__(self, checkpoint, compute_dtype, options, save, cache, style):
+  def __init__(self, checkpoint, compute_dtype, options, save, cache, style, masks):
     compile_cache.use(cache)
     self.model, self.options, self.save = api.load_model(checkpoint, compute_dtype), options, save
-    self.style = style
+    self.style, self.masks = style, masks
 
   def __call__(self, batch):
     readable = [k for k, error in enumerate(batch["error"]) if not error]
-    stylised = self.model.stylize_many([batch["image"][k] for k in readable], self.style, self.options)
-    for k, result in zip(readable, stylised):
-      images.save_image(batch["target"][k], result, **self.save)
-    return {"path": batch["path"], "error": batch["error"],
+    stylised, unmasked = _stylize(self.model, self.style, self.options, self.masks,
+                                  [batch["image"][k] for k in readable], [batch["target"][k] for k in readable])
+    errors = list(batch["error"])
+    for j, reason in unmasked.items():
+      errors[readable[j]] = reason
+    for j, result in stylised.items():
+      images.save_image(batch["target"][readable[j]], result, **self.save)
+    return {"path": batch["path"], "error": np.array(errors),
             "pixels": np.array([image.shape[0] * image.shape[1] if not error else 0
-                                for image, error in zip(batch["image"], batch["error"])]),
+                                for image, error in zip(batch["image"], errors)]),
             "tiled": np.array([self.model.tiled(image.shape, self.options.tile_pixels) and not error
-                               for image, error in zip(batch["image"], batch["error"])])}
+                               for image, error in zip(batch["image"], errors)])}
 
 
-def _ray_images(config, todo, workdir, style, counts, failures, ray, gpus, actors):
-  """Stylises the images `todo` (with `style`) as a Ray Data pipeline; adds to `counts` and `failures`."""
+def _ray_images(config, todo, workdir, style, masks, counts, failures, ray, gpus, actors):
+  """Stylises the images `todo` (with `style` and `masks`) as a Ray Data pipeline; adds to `counts` and
+  `failures`."""
   ray.data.DataContext.get_current().enable_progress_bars = False
   window = 4 * config.batch_size
   rows = ray.data.from_items([{"path": path, "target": target} for path, target in todo],
@@ -291,7 +362,7 @@ def _ray_images(config, todo, workdir, style, counts, failures, ray, gpus, actor
   rows = rows.map_batches(_RayStylizer, batch_size=window, batch_format="numpy", num_gpus=1 if gpus else 0,
                           fn_constructor_args=(config.checkpoint, config.compute_dtype, options(config),
                                                save_options(config),
-                                               os.path.join(os.path.abspath(workdir), "xla_cache"), style),
+                                               os.path.join(os.path.abspath(workdir), "xla_cache"), style, masks),
                           compute=ray.data.ActorPoolStrategy(size=actors))
   with runlog.progress(len(todo), "stylize (ray)", unit="img") as bar:
     for row in rows.iter_rows():
@@ -351,8 +422,8 @@ def _ray_clip(config, path, target, model, style, counts, failures, workdir, ray
   counts.update(videos=1, frames=written, pixels=written * plan.clip.width * plan.clip.height)
 
 
-def _run_ray(config, todo, model, workdir, style, counts, failures):
-  """Stylises `todo` (with `style`) on a Ray cluster (config.ray_address): the images as a Ray Data pipeline
+def _run_ray(config, todo, model, workdir, style, masks, counts, failures):
+  """Stylises `todo` (with `style` and `masks`) on a Ray cluster (config.ray_address): the images as a Ray Data pipeline
   (`_ray_images`), the videos shared out by chunks (`_ray_clip`); adds to `counts` and `failures` as `_run_local`
   does."""
   try:
@@ -367,7 +438,7 @@ def _run_ray(config, todo, model, workdir, style, counts, failures):
   actors = config.ray_actors or max(1, gpus)
   stills, clips = _split(todo)
   if stills:
-    _ray_images(config, stills, workdir, style, counts, failures, ray, gpus, actors)
+    _ray_images(config, stills, workdir, style, masks, counts, failures, ray, gpus, actors)
   for path, target in clips:
     _ray_clip(config, path, target, model, style, counts, failures, workdir, ray, gpus, actors)
 
@@ -381,6 +452,11 @@ def run(config, workdir):
   model.check_style(bool(config.style), "--config.style")
   if config.regions:
     model.check_masks("--config.regions")
+  masks = mask_files_of(config, todo, existing)
+  if masks is not None:
+    model.check_masks("--config.content_masks")
+    if config.regions:
+      raise UserError("--config.content_masks gives the regions: leave --config.regions at 0")
   if config.refine_steps:
     model.check_refines("--config.refine_steps")
   style = None
@@ -390,9 +466,9 @@ def run(config, workdir):
   start, counts, failures, status = time.perf_counter(), collections.Counter(), {}, "finished"
   try:
     if config.engine == "ray":
-      _run_ray(config, todo, model, workdir, style, counts, failures)
+      _run_ray(config, todo, model, workdir, style, masks, counts, failures)
     else:
-      _run_local(config, todo, model, style, counts, failures, workdir)
+      _run_local(config, todo, model, style, masks, counts, failures, workdir)
   except KeyboardInterrupt:  # Ctrl-C or SIGTERM: what is written stays, and the summary says how far it got
     status = "interrupted"
   for folder, _, _ in os.walk(os.path.join(workdir, "video_parts"), topdown=False):
@@ -401,6 +477,7 @@ def run(config, workdir):
   seconds = time.perf_counter() - start
   summary = {"status": status, "checkpoint": os.path.abspath(config.checkpoint), "checkpoint_step": model.step,
              "style": os.path.abspath(assets.resolve(config.style)) if config.style else None,
+             **{key: os.path.abspath(config[key]) if config[key] else None for key in ("content_masks", "style_mask")},
              "engine": config.engine, "shard": "{}/{}".format(*shard(config.shard)),
              "stylised": counts["images"], "tiled": counts["tiled"], "skipped_existing": existing,
              "videos": counts["videos"], "frames": counts["frames"],

@@ -81,7 +81,13 @@ def _image(x, render):
   return x if render is None else render(x)
 
 
-def _step(objective, tx, linesearch, vgg, targets, render, carry, index):
+def _loss_terms(objective, vgg, targets, x, render, prior):
+  """{term: value} of the image of `x`, with prior(x) as 'prior' where one is given."""
+  terms = objective.terms(_image(x, render), vgg, targets)
+  return terms if prior is None else {**terms, "prior": prior(x)}
+
+
+def _step(objective, tx, linesearch, vgg, targets, render, prior, carry, index):
   """One optimiser step. `bad` is -1, or the chunk index of the first step whose
   loss or update was NaN/Inf; from then on x stays as it was (the optimiser state
   is not guarded: a run stops there, and selecting L-BFGS's whole history every
@@ -89,7 +95,8 @@ def _step(objective, tx, linesearch, vgg, targets, render, carry, index):
   x, opt_state, bad = carry
 
   def loss_fn(x):
-    return objective.total(objective.terms(_image(x, render), vgg, targets))
+    terms = _loss_terms(objective, vgg, targets, x, render, prior)
+    return objective.total(terms) + terms.get("prior", 0.0)
 
   if linesearch:
     value, grad = optax.value_and_grad_from_state(loss_fn)(x, state=opt_state)
@@ -106,7 +113,7 @@ def _step(objective, tx, linesearch, vgg, targets, render, carry, index):
 
 @functools.partial(jax.jit, static_argnames=("objective", "tx", "linesearch", "steps"),
                    donate_argnames=("x", "opt_state"))
-def run_chunk(vgg, targets, x, opt_state, render=None, *, objective, tx, linesearch, steps):
+def run_chunk(vgg, targets, x, opt_state, render=None, prior=None, *, objective, tx, linesearch, steps):
   """`steps` optimiser steps in one program on the device: a lax.scan, or on the CPU the steps one after the
   other.
 
@@ -119,7 +126,7 @@ def run_chunk(vgg, targets, x, opt_state, render=None, *, objective, tx, linesea
   line search (L-BFGS's zoom is a while loop anyway, and unrolling it multiplies
   the compile time).
   """
-  step = functools.partial(_step, objective, tx, linesearch, vgg, targets, render)
+  step = functools.partial(_step, objective, tx, linesearch, vgg, targets, render, prior)
   carry = (x, opt_state, jnp.int32(-1))
   if jax.default_backend() == "cpu" and not linesearch:
     for index in range(steps):
@@ -135,17 +142,17 @@ def init_state(tx, x):
 
 
 @functools.partial(jax.jit, static_argnames=("objective",))
-def evaluate(vgg, targets, x, render=None, *, objective):
-  """{term: value, 'total': value} of NHWC `x` (or of render(x))."""
-  terms = objective.terms(_image(x, render), vgg, targets)
-  return {**terms, "total": objective.total(terms)}
+def evaluate(vgg, targets, x, render=None, prior=None, *, objective):
+  """{term: value, 'total': value} of NHWC `x` (or of render(x); with prior(x) as 'prior', in the total)."""
+  terms = _loss_terms(objective, vgg, targets, x, render, prior)
+  return {**terms, "total": objective.total(terms) + terms.get("prior", 0.0)}
 
 
 def optimize(x, vgg, targets, objective, *, optimizer_name="adam", learning_rate=1.0, steps=500, chunk=10,
-             tolerance=0.0, on_chunk=None, render=None):
+             tolerance=0.0, on_chunk=None, render=None, prior=None):
   """Minimises objective.total over the pixels of `x` (1, H, W, 3) from there; with `render` (a
   jax.tree_util.Partial, so that its arrays are traced, not baked in) over the array `x` that render(x), the
-  image, is made from.
+  image, is made from; with `prior` (a Partial too) prior(x) is added to the total (e.g. a grid's smoothness).
 
   Runs `steps` steps in chunks of `chunk`; after each, on_chunk(done, x, terms,
   seconds) is called with the steps done so far, the image, its loss terms and
@@ -164,12 +171,14 @@ def optimize(x, vgg, targets, objective, *, optimizer_name="adam", learning_rate
   while done < steps:
     n = min(chunk, steps - done)
     tick = time.perf_counter()
-    x, opt_state, bad = run_chunk(vgg, targets, x, opt_state, render, objective=objective, tx=tx,
+    x, opt_state, bad = run_chunk(vgg, targets, x, opt_state, render, prior, objective=objective, tx=tx,
                                   linesearch=linesearch, steps=n)
-    terms = jax.block_until_ready(evaluate(vgg, targets, x, render, objective=objective))
     if int(bad) >= 0:
       return x, done + int(bad) + 1, None
     done += n
+    if on_chunk is None and not tolerance:
+      continue  # nobody reads the loss: no evaluation pass
+    terms = jax.block_until_ready(evaluate(vgg, targets, x, render, prior, objective=objective))
     if on_chunk is not None:
       on_chunk(done, x, terms, time.perf_counter() - tick)
     total = float(terms["total"])

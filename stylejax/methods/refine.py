@@ -3,30 +3,38 @@
 The network predicts, in one pass, a grid G of local affine colour transforms
 of the photo (stylejax.core.networks.universal), sliced at a guide g of the
 colour-transferred photo p: O(G) = sliced(g, p, G). `refine` starts from the
-predicted grid and takes Adam steps on
+predicted grid, resampled to `detail` times as many cells along each axis
+(stylejax.core.bilateral.resampled: the same transforms, finer cells, so a
+pixel's transform depends less on neighbours of other colours a few pixels
+away), and takes Adam steps on
 
-    min_G  Σ_t w_t · t(O(G))
+    min_G  Σ_t w_t · t(O(G)) + λ_s · S(G)
 
 for an Objective's terms t (the API passes configs/luan.py's: Luan et al.
-2017's content, masked Gram style, matting-Laplacian and TV terms), with the
-photo and the style at long side `side` (or the photo's own, if smaller); the
-refined grid is then sliced at the full-size photo's guide. The result stays a
-local affine recolouring of the photo by construction; the optimisation has
-the grid's coefficients (24,576 at 16·16·8 cells) instead of the pixels' 330,000
-at 384×288, and starts from the network's answer: tens of steps instead of slow
-Luan's thousand, at the refinement's size whatever the photo's.
+2017's content, masked Gram style, matting-Laplacian and TV terms) and the
+grid's smoothness S (stylejax.core.bilateral.smoothness: the mean squared
+difference of neighbouring cells' transforms, the prior the network is trained
+with; Xia et al. 2020), with the photo and the style at long side `side` (or
+the photo's own, if smaller); the refined grid is then sliced at the full-size
+photo's guide. Whatever the grid's size, the result stays a local affine
+recolouring of the photo by construction (each pixel's own colour through a
+transform interpolated from the grid), and the optimisation starts from the
+network's answer: tens of steps instead of slow Luan's thousand, at the
+refinement's size whatever the photo's.
 """
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from stylejax.core import masks as masks_lib
+from stylejax.core import bilateral, masks as masks_lib
 from stylejax.io import images
 from stylejax.methods import pixels
 
 SIDE = 384  # the long side the grid is optimised at (the size slow Luan's preset and the evaluation use)
-LEARNING_RATE = 0.01  # Adam on the grid's coefficients (chosen on the tuning pairs: docs/fast_photo.md)
+LEARNING_RATE = 0.01  # Adam on the grid's coefficients
+DETAIL = 4  # the refined grid's cells per predicted cell along each axis (64·64·32 at 384 px for :cpu's 16·16·8)
+SMOOTHNESS = 1e10  # λ_s (DETAIL, SMOOTHNESS and the learning rate chosen on the tuning pairs: docs/fast_photo.md)
 CHUNK = 2  # steps per jitted call: unrolling more was slower (10 steps: 23.6 s in chunks of 10, 15.2 s of 2)
 
 
@@ -36,8 +44,13 @@ def _at_side(image, side):
   return image if (height, width) == image.shape[:2] else images.resize(np.asarray(image, np.float32), height, width)
 
 
+def _smoothness(weight, grid):
+  """λ_s · S(grid): the refinement's prior on the grid."""
+  return weight * bilateral.smoothness(grid)
+
+
 def refine(net, params, content, style, masks, objective, vgg, steps, strength=1.0, side=SIDE,
-           learning_rate=LEARNING_RATE):
+           learning_rate=LEARNING_RATE, smoothness=SMOOTHNESS, detail=DETAIL):
   """`net` (a kind that `refines`) on one photo with its grid optimised for `steps` Adam steps.
 
   content, style: (H, W, 3) in 0..255; masks: (the content's (H, W, K), the style's (h, w, K)) region masks, for
@@ -54,7 +67,9 @@ def refine(net, params, content, style, masks, objective, vgg, steps, strength=1
   seen = (jnp.asarray(small)[None], jnp.asarray(small_style)[None],
           masks and tuple(jnp.asarray(m)[None] for m in small_masks))
   _, guide, photo = net.predict_grid(params, *seen)  # what the grid is sliced at, at the refinement's size
-  grid = pixels.optimize(net.predict_grid(params, *full)[0], vgg, targets, objective, optimizer_name="adam",
+  start = net.predict_grid(params, *full)[0]
+  grid = pixels.optimize(bilateral.resampled(start, *(cells * detail for cells in start.shape[1:4])), vgg, targets, objective, optimizer_name="adam",
                          learning_rate=learning_rate, steps=steps, chunk=CHUNK,
-                         render=jax.tree_util.Partial(net.sliced, guide, photo))[0]
+                         render=jax.tree_util.Partial(net.sliced, guide, photo),
+                         prior=jax.tree_util.Partial(_smoothness, jnp.float32(smoothness)))[0]
   return np.asarray(net.apply(params, *full[:2], strength, full[2], grid=grid))[0]

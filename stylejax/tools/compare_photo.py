@@ -35,17 +35,20 @@ import numpy as np
 from stylejax import api, launch, settings
 from stylejax.errors import UserError
 from stylejax.io import configs, images, mask_files, runlog
+from stylejax.methods import refine
 from stylejax.tools import compare, score as score_tool
 
 KEYS = ("style", "content", "color", "affine_energy", "gradient_ssim", "seconds")
 
 
-def _network_result(model, content, style, **masks):
+def _network_result(model, content, style, **given):
   """(stylised content, seconds of one pass after compilation, the style's encoding (and automatic regions)
-  included); `masks`: Model.stylize's mask files or `regions`."""
-  jax.block_until_ready(model.stylize(content, style, **masks))
+  included); `given`: Model.stylize's mask files, `regions` or `refine_steps`. The warm-up that compiles
+  refines for one chunk of steps only: the run's chunks reuse its programs."""
+  warm_up = {**given, "refine_steps": min(given.get("refine_steps", 0), refine.CHUNK)}
+  jax.block_until_ready(model.stylize(content, style, **warm_up))
   start = time.perf_counter()
-  result = model.stylize(content, style, **masks)
+  result = model.stylize(content, style, **given)
   return result, time.perf_counter() - start
 
 

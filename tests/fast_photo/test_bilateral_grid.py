@@ -74,3 +74,16 @@ def test_gradients_match_finite_differences():
 def test_smoothness_is_zero_for_a_constant_grid_only():
   assert float(bilateral.smoothness(bilateral.identity_grid(1, 4, 4, 8))) == 0.0
   assert float(bilateral.smoothness(_random((1, 4, 4, 8, 3, 4), 14))) > 0.0
+
+
+def test_a_resampled_grid_holds_the_old_grids_transforms_at_its_cell_centres():
+  grid = _random((1, 4, 3, 5, 3, 4), 15)
+  np.testing.assert_allclose(bilateral.resampled(grid, 4, 3, 5), grid, atol=1e-6)
+  fine = bilateral.resampled(grid, 8, 7, 10)
+  assert fine.shape == (1, 8, 7, 10, 3, 4)
+  centres = jnp.meshgrid(*[(jnp.arange(new) + 0.5) * old / new - 0.5 for new, old in ((8, 4), (7, 3), (10, 5))],
+                         indexing="ij")
+  flat = grid.reshape(4, 3, 5, 12)
+  expected = jnp.stack([ndimage.map_coordinates(flat[..., k], centres, order=1, mode="nearest") for k in range(12)],
+                       axis=-1)
+  np.testing.assert_allclose(fine.reshape(8, 7, 10, 12), expected, atol=1e-6)

@@ -268,16 +268,59 @@ def test_universal_model_trains_resumes_exports_and_stylises_with_any_style(phot
   by_refining = loaded.stylize(content, images.load_image(style), refine_steps=3)
   np.testing.assert_allclose(images.load_image(refined / "b.png"), by_refining, atol=1.0)
   assert np.abs(by_refining - by_api).max() > 1
+  masks, style_mask, by_masks = _stylize_with_mask_files(loaded, exported, photo_tree, style, tmp_path)
+  assert np.abs(by_masks - by_api).max() > 1
 
   options = stylize.options(stylize_cfg(exported, photo_tree, tmp_path / "ray"))
   actor = stylize._RayStylizer(exported, "", options, {}, str(tmp_path / "cache"),
-                               images.load_image(style))  # the Ray engine's actor, given the job's style
+                               images.load_image(style), None)  # the Ray engine's actor, given the job's style
   target = str(tmp_path / "ray" / "b.png")
   actor({"path": np.array([str(photo_tree / "b.png")]), "target": np.array([target]), "image": [content],
          "error": np.array([""])})
   np.testing.assert_allclose(images.load_image(target), by_api, atol=1.0)
+  mask_files = stylize.MaskFiles(str(masks), str(tmp_path / "ray_masked"), images.load_image(style_mask))
+  actor = stylize._RayStylizer(exported, "", options, {}, str(tmp_path / "cache"), images.load_image(style),
+                               mask_files)  # and the job's mask files
+  targets = [str(tmp_path / "ray_masked" / name) for name in ("b.png", "a.png")]
+  facts = actor({"path": np.array([str(photo_tree / "b.png"), str(photo_tree / "a.jpg")]),
+                 "target": np.array(targets), "image": [content, content], "error": np.array(["", ""])})
+  np.testing.assert_allclose(images.load_image(targets[0]), by_masks, atol=1.0)
+  assert facts["error"][0] == "" and "no mask file" in facts["error"][1] and facts["pixels"][1] == 0
 
   _compare_photo_with_a_style_per_photo(exported, photo_tree, tmp_path / "compare")
+
+
+def _halves_mask(height, width):
+  """Luan's colour-coded mask of two regions: blue above, green below."""
+  mask = np.zeros((height, width, 3), np.uint8)
+  mask[: height // 2, :, 2] = mask[height // 2:, :, 1] = 255
+  return mask
+
+
+def _stylize_with_mask_files(model, exported, photo_tree, style, tmp_path):
+  """The stylize job with Luan's mask files for b.png and sub/c.jpg (as sub/c.png) and none for the others: those
+  two are stylised as the API does with their masks, the others fail alone. Returns (masks folder, style mask,
+  the API's b.png with its masks)."""
+  masks, style_mask, out = tmp_path / "masks", tmp_path / "style_mask.png", tmp_path / "masked"
+  (masks / "sub").mkdir(parents=True)
+  images.save_image(masks / "b.png", _halves_mask(40, 48))
+  images.save_image(masks / "sub" / "c.png", _halves_mask(36, 30))
+  images.save_image(style_mask, _halves_mask(64, 96))
+  given = {"style": style, "content_masks": str(masks), "style_mask": str(style_mask)}
+  with pytest.raises(UserError, match="4 of 6 images failed"):  # corrupt.jpg; a, huge and rotated have no masks
+    launch.run(stylize_cfg(exported, photo_tree, out, **given), str(tmp_path / "work_masked"))
+  by_masks = model.stylize(images.load_image(photo_tree / "b.png"), images.load_image(style),
+                           content_mask=masks / "b.png", style_mask=style_mask)
+  np.testing.assert_allclose(images.load_image(out / "b.png"), by_masks, atol=1.0)
+  assert (out / "sub" / "c.png").is_file() and not (out / "a.png").exists()
+  failed = json.load(open(tmp_path / "work_masked" / "stylize.json"))["failed"]
+  assert sum("no mask file" in reason for reason in failed.values()) == 3
+  with pytest.raises(UserError, match="need both --config.content_masks"):
+    launch.run(stylize_cfg(exported, photo_tree, out, style=style, content_masks=str(masks)), str(tmp_path / "w"))
+  with pytest.raises(UserError, match="one file but there are 6 inputs"):
+    launch.run(stylize_cfg(exported, photo_tree, out, **{**given, "content_masks": str(masks / "b.png")}),
+               str(tmp_path / "w"))
+  return masks, style_mask, by_masks
 
 
 def _compare_photo_with_a_style_per_photo(model, photo_tree, workdir):
@@ -285,9 +328,7 @@ def _compare_photo_with_a_style_per_photo(model, photo_tree, workdir):
   masks = workdir / "masks"
   masks.mkdir(parents=True)
   for name, size in (("content", (40, 48)), ("style", (64, 96))):  # Luan's blue and green regions, half each
-    mask = np.zeros((*size, 3), np.uint8)
-    mask[: size[0] // 2, :, 2] = mask[size[0] // 2:, :, 1] = 255
-    images.save_image(masks / f"{name}.png", mask)
+    images.save_image(masks / f"{name}.png", _halves_mask(*size))
   config = universal_vs_luan.get_config("tiny")
   photos, styles = [str(photo_tree / "a.jpg"), str(photo_tree / "b.png")], [assets.path("rocket.jpg"),
                                                                          assets.path("coffee.jpg")]

@@ -1,8 +1,10 @@
 """The pixel-optimisation loop on arrays: chunks, callback, NaN halt, phases (two-stage, multi-scale), the optimiser."""
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+import pytest
 
 from stylejax.core import lbfgs, objective as objective_lib, terms
 from stylejax.io import weights
@@ -28,6 +30,28 @@ def test_optimize_reports_every_chunk_lowers_the_loss_and_halts_on_nan(rng):
   poisoned = start.at[0, 3, 3, 0].set(jnp.nan)
   x, halted_at, _ = pixels.optimize(poisoned, vgg, targets, objective, steps=4, chunk=2)
   assert halted_at == 1 and bool(jnp.isnan(x).any())  # the image before the bad step: the input itself
+
+
+def _pull(target, weight, x):
+  return weight * jnp.mean(jnp.square(x - target))
+
+
+def test_a_prior_is_minimised_with_the_objective_and_unread_losses_are_not_evaluated(rng, monkeypatch):
+  """optimize(prior=P) minimises the objective's total plus P(x), which evaluate reports as 'prior'; without a
+  callback or a tolerance nobody reads the loss, so no chunk is followed by an evaluation pass."""
+  vgg = weights.load_vgg()
+  objective = objective_lib.Objective(((terms.Content(("relu2_2",)), 1.0),), "mean")
+  content = jnp.asarray(smooth_image(rng, 32, 32))[None]
+  targets = objective.targets(vgg, content, None)
+  goal = jnp.full_like(content, 128.0)
+  prior = jax.tree_util.Partial(_pull, goal, jnp.float32(10.0))
+  x = pixels.optimize(content, vgg, targets, objective, learning_rate=4.0, steps=40, chunk=4,
+                      on_chunk=lambda *args: None, prior=prior)[0]
+  before, after = (pixels.evaluate(vgg, targets, image, prior=prior, objective=objective) for image in (content, x))
+  assert float(after["prior"]) < 0.5 * float(before["prior"])  # pulled towards the goal
+  np.testing.assert_allclose(float(after["total"]), float(after["content"]) + float(after["prior"]), rtol=1e-5)
+  monkeypatch.setattr(pixels, "evaluate", lambda *args, **kwargs: pytest.fail("evaluated though nobody reads it"))
+  pixels.optimize(content, vgg, targets, objective, steps=4, chunk=2, prior=prior)
 
 
 def test_phases_two_stage_and_multiscale():
