@@ -68,8 +68,9 @@ def refine(net, params, content, style, masks, objective, vgg, steps, strength=1
           masks and tuple(jnp.asarray(m)[None] for m in small_masks))
   _, guide, photo = net.predict_grid(params, *seen)  # what the grid is sliced at, at the refinement's size
   start = net.predict_grid(params, *full)[0]
-  grid = pixels.optimize(bilateral.resampled(start, *(cells * detail for cells in start.shape[1:4])), vgg, targets, objective, optimizer_name="adam",
-                         learning_rate=learning_rate, steps=steps, chunk=CHUNK,
+  start = bilateral.resampled(start, *(cells * detail for cells in start.shape[1:4]))  # `detail` times finer
+  grid = pixels.optimize(start, vgg, targets, objective, optimizer_name="adam", learning_rate=learning_rate,
+                         steps=steps, chunk=CHUNK,
                          render=jax.tree_util.Partial(net.sliced, guide, photo),
                          prior=jax.tree_util.Partial(_smoothness, jnp.float32(smoothness)))[0]
   return np.asarray(net.apply(params, *full[:2], strength, full[2], grid=grid))[0]

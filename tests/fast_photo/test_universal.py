@@ -79,13 +79,20 @@ def test_with_masks_each_region_takes_the_colours_of_its_own_style_region_and_on
   np.testing.assert_allclose(net.apply(params, content, style, masks=whole)[0], plain, atol=0.5)
 
 
+def _halves_mask(height, width):
+  """Luan's colour-coded mask of two regions: blue above, green below."""
+  mask = np.zeros((height, width, 3), np.uint8)
+  mask[: height // 2, :, 2] = mask[height // 2:, :, 1] = 255
+  return mask
+
+
 def test_masks_through_the_api_from_luans_colour_files_and_refused_by_a_network_without_them(model_dir, tmp_path):
   net = networks.build("universal", TINY_NET)
   content, _ = _halves(48, 40, (230, 190, 190), (40, 70, 40))
   style, _ = _halves(36, 52, (40, 40, 200), (220, 200, 40))
   params = net.init(jax.random.key(0), content, style)
   model = api.Model(net, params, 0, None)
-  mask = lambda h, w: np.where(np.arange(h)[:, None, None] < h // 2, (0, 0, 255), (0, 255, 0)) * np.ones((h, w, 3))  # noqa: E731
+  mask = _halves_mask
   images.save_image(tmp_path / "content_seg.png", mask(24, 20))  # Luan's blue over green, any size
   result = model.stylize(np.asarray(content[0]), np.asarray(style[0]), content_mask=str(tmp_path / "content_seg.png"),
                          style_mask=mask(36, 52))
@@ -288,13 +295,6 @@ def test_universal_model_trains_resumes_exports_and_stylises_with_any_style(phot
   assert facts["error"][0] == "" and "no mask file" in facts["error"][1] and facts["pixels"][1] == 0
 
   _compare_photo_with_a_style_per_photo(exported, photo_tree, tmp_path / "compare")
-
-
-def _halves_mask(height, width):
-  """Luan's colour-coded mask of two regions: blue above, green below."""
-  mask = np.zeros((height, width, 3), np.uint8)
-  mask[: height // 2, :, 2] = mask[height // 2:, :, 1] = 255
-  return mask
 
 
 def _stylize_with_mask_files(model, exported, photo_tree, style, tmp_path):
