@@ -87,6 +87,11 @@ def _loss_terms(objective, vgg, targets, x, render, prior):
   return terms if prior is None else {**terms, "prior": prior(x)}
 
 
+def _total(objective, terms):
+  """The minimised loss: the objective's weighted total plus the prior, if any."""
+  return objective.total(terms) + terms.get("prior", 0.0)
+
+
 def _step(objective, tx, linesearch, vgg, targets, render, prior, carry, index):
   """One optimiser step. `bad` is -1, or the chunk index of the first step whose
   loss or update was NaN/Inf; from then on x stays as it was (the optimiser state
@@ -95,8 +100,7 @@ def _step(objective, tx, linesearch, vgg, targets, render, prior, carry, index):
   x, opt_state, bad = carry
 
   def loss_fn(x):
-    terms = _loss_terms(objective, vgg, targets, x, render, prior)
-    return objective.total(terms) + terms.get("prior", 0.0)
+    return _total(objective, _loss_terms(objective, vgg, targets, x, render, prior))
 
   if linesearch:
     value, grad = optax.value_and_grad_from_state(loss_fn)(x, state=opt_state)
@@ -145,7 +149,7 @@ def init_state(tx, x):
 def evaluate(vgg, targets, x, render=None, prior=None, *, objective):
   """{term: value, 'total': value} of NHWC `x` (or of render(x); with prior(x) as 'prior', in the total)."""
   terms = _loss_terms(objective, vgg, targets, x, render, prior)
-  return {**terms, "total": objective.total(terms) + terms.get("prior", 0.0)}
+  return {**terms, "total": _total(objective, terms)}
 
 
 def optimize(x, vgg, targets, objective, *, optimizer_name="adam", learning_rate=1.0, steps=500, chunk=10,

@@ -48,8 +48,6 @@ from stylejax.web import catalog, mail, queue as queue_lib, site_files
 log = logging.getLogger("stylejax.web.worker")
 
 
-
-
 def coarse_to_fine(config, size):
   """Overrides of an optimize preset's `config` for an output of long side `size`. Below twice the preset's own
   image_size (the size its schedule was chosen at) it runs as it is, at `size`. From twice on it gets
