@@ -1,4 +1,5 @@
-"""The website: online stylisation with the fast models, queued custom jobs (Gatys, Luan) with e-mail, a gallery.
+"""The website: online stylisation with the fast models, queued custom jobs (Gatys, Luan, the universal network
+refined) with e-mail, a gallery.
 
   python run.py --config configs/web.py --workdir runs/site [--config.port=8000]
 
@@ -31,11 +32,19 @@ def get_config(arg=None):
   config.online = ml_collections.ConfigDict()
   config.online.max_side = 1280  # photos are stylised at their own size up to this long side
   config.online.max_pending = 4  # online requests waiting or running; more get 503 + Retry-After
-  config.online.regions = 6  # "match regions" (a network that takes masks): up to this many automatic regions
+  # "Match regions" (a network that takes masks), and the custom form's quick photorealistic method: up to this
+  # many automatic regions shared by the photo and the style.
+  config.online.regions = 6
 
   config.custom = ml_collections.ConfigDict()
   config.custom.gatys = "gatys"  # the preset (configs/NAME.py[:arg]) of the artistic method
   config.custom.luan = "luan"  # ... of the photorealistic method (automatic masks)
+  # The quick photorealistic method: the site's model of this name (one that refines: the bundled universal network)
+  # on the pair with online.regions automatic regions, its grid refined with slow Luan's objective for refine_steps
+  # steps (one to two minutes on 2 CPU cores; stylejax.methods.refine); "" or a model that is not there: not
+  # offered.
+  config.custom.refined = "universal"
+  config.custom.refine_steps = 50
   # Long sides offered; the first is the default. Above twice a preset's own size, a job runs coarse to fine
   # (stylejax.web.worker.coarse_to_fine): Luan's result is carried up as local affine colour transforms.
   config.custom.sizes = (256, 384, 512, 768, 1024)
@@ -89,6 +98,7 @@ def get_config(arg=None):
     config.custom.gatys, config.custom.luan = "gatys:tiny", "luan:tiny"
     config.custom.sizes = (64,)
     config.custom.log_every_steps = 2
+    config.custom.refine_steps = 4
     config.video.chunk, config.video.batch_size = 4, 2
     config.worker.lease_seconds = 5.0
   return config

@@ -153,14 +153,15 @@ def evaluate(vgg, targets, x, render=None, prior=None, *, objective):
 
 
 def optimize(x, vgg, targets, objective, *, optimizer_name="adam", learning_rate=1.0, steps=500, chunk=10,
-             tolerance=0.0, on_chunk=None, render=None, prior=None):
+             tolerance=0.0, on_chunk=None, render=None, prior=None, progress=None):
   """Minimises objective.total over the pixels of `x` (1, H, W, 3) from there; with `render` (a
   jax.tree_util.Partial, so that its arrays are traced, not baked in) over the array `x` that render(x), the
   image, is made from; with `prior` (a Partial too) prior(x) is added to the total (e.g. a grid's smoothness).
 
   Runs `steps` steps in chunks of `chunk`; after each, on_chunk(done, x, terms,
   seconds) is called with the steps done so far, the image, its loss terms and
-  the chunk's wall time. Stops early once a chunk changes the total by at most
+  the chunk's wall time, and progress.update(steps) (a runlog.progress bar) with
+  its steps. Stops early once a chunk changes the total by at most
   `tolerance` times its value (0: never). Returns (x, halted_at, converged_at):
   halted_at is None, or the 1-based step whose loss or update was NaN/Inf (x is
   then the image before it); converged_at is None or the step of the early stop.
@@ -180,6 +181,8 @@ def optimize(x, vgg, targets, objective, *, optimizer_name="adam", learning_rate
     if int(bad) >= 0:
       return x, done + int(bad) + 1, None
     done += n
+    if progress is not None:
+      progress.update(n)
     if on_chunk is None and not tolerance:
       continue  # nobody reads the loss: no evaluation pass
     terms = jax.block_until_ready(evaluate(vgg, targets, x, render, prior, objective=objective))

@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from stylejax.core import bilateral, masks as masks_lib
-from stylejax.io import images
+from stylejax.io import images, runlog
 from stylejax.methods import pixels
 
 SIDE = 384  # the long side the grid is optimised at (the size slow Luan's preset and the evaluation use)
@@ -69,8 +69,9 @@ def refine(net, params, content, style, masks, objective, vgg, steps, strength=1
   _, guide, photo = net.predict_grid(params, *seen)  # what the grid is sliced at, at the refinement's size
   start = net.predict_grid(params, *full)[0]
   start = bilateral.resampled(start, *(cells * detail for cells in start.shape[1:4]))  # `detail` times finer
-  grid = pixels.optimize(start, vgg, targets, objective, optimizer_name="adam", learning_rate=learning_rate,
-                         steps=steps, chunk=CHUNK,
-                         render=jax.tree_util.Partial(net.sliced, guide, photo),
-                         prior=jax.tree_util.Partial(_smoothness, jnp.float32(smoothness)))[0]
+  with runlog.progress(steps, "refine") as bar:
+    grid = pixels.optimize(start, vgg, targets, objective, optimizer_name="adam", learning_rate=learning_rate,
+                           steps=steps, chunk=CHUNK, progress=bar,
+                           render=jax.tree_util.Partial(net.sliced, guide, photo),
+                           prior=jax.tree_util.Partial(_smoothness, jnp.float32(smoothness)))[0]
   return np.asarray(net.apply(params, *full[:2], strength, full[2], grid=grid))[0]

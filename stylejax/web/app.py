@@ -52,7 +52,8 @@ HEADERS = {
     "Referrer-Policy": "no-referrer",
 }
 GONE_ITEM = "there is no such picture in the gallery (it may have been deleted)"
-METHODS = {"gatys": "Artistic (Gatys)", "luan": "Photorealistic (Luan)"}  # custom jobs' methods, as the pages name them
+METHODS = {"gatys": "Artistic (Gatys)", "luan": "Photorealistic (Luan)",  # custom jobs' methods, as the pages name them
+           "refined": "Photorealistic, quick (universal network, refined)"}
 MAX_PAGE = 1_000_000  # the largest gallery page number a request may ask for
 log = logging.getLogger("stylejax.web")
 
@@ -479,23 +480,32 @@ def create_app(config, workdir, worker_running=lambda: False):
     return await enqueue(request, "video", limits.max_queue, queue_full(), write,
                          {"model": model, "strength": strength, **style_params(chosen, style)}, email)
 
+  def refining_model():
+    """The catalog.Model the custom form's quick photorealistic method refines (custom.refined), or None where the
+    site has no such model that refines: then the method is not offered."""
+    found = models().get(config.custom.refined)
+    return found if found is not None and found.refines else None
+
   @app.get("/custom")
   def custom_form(request: Request):
-    return render(request, "custom.html", sizes=config.custom.sizes, mail=mail.enabled(config.smtp))
+    return render(request, "custom.html", sizes=config.custom.sizes, mail=mail.enabled(config.smtp),
+                  refined=refining_model() is not None)
 
   @app.post("/custom")
   async def custom(request: Request, content: UploadFile, style: UploadFile, method: str = Form(),
                    size: int = Form(), email: str = Form(""), csrf: str = Form("")):
     check_form(request, csrf)
-    if method not in ("gatys", "luan"):
-      raise Refusal(422, "choose the artistic or the photorealistic method")
+    refined = refining_model() if method == "refined" else None
+    if method not in ("gatys", "luan") and refined is None:
+      raise Refusal(422, "choose the artistic or a photorealistic method")
     if size not in config.custom.sizes:
       raise Refusal(422, f"choose a size of {', '.join(map(str, config.custom.sizes))} px")
     email = checked_email(email)
     pictures = {site_files.CONTENT: (content, "the content image"), site_files.STYLE: (style, "the style image")}
     return await enqueue(request, "custom", limits.max_queue, queue_full(),
-                         uploaded(pictures, site_files.STYLE if method == "luan" else None),
-                         {"method": method, "size": size, "style_title": uploads.title_from_name(style.filename)}, email)
+                         uploaded(pictures, site_files.STYLE if method != "gatys" else None),
+                         {"method": method, "size": size, "style_title": uploads.title_from_name(style.filename),
+                          **({"model": refined.name} if refined else {})}, email)
 
   @app.get("/jobs/{token}")
   def job_page(request: Request, token: str):

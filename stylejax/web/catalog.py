@@ -37,6 +37,10 @@ class Model:
     return networks.KINDS[self.kind].takes_masks
 
   @property
+  def refines(self):
+    return networks.KINDS[self.kind].refines
+
+  @property
   def group(self):
     return GROUPS[2] if self.takes_style else GROUPS[networks.KINDS[self.kind].photorealistic]
 

@@ -136,16 +136,10 @@ class Worker:
     images.save_image(os.path.join(folder, site_files.RESULT), result, compress_level=1)
     return {"seconds": seconds}
 
-  def custom(self, job):
-    """The slow method (Gatys or Luan) on the uploaded pair through the optimize job, with progress; sizes above
-    the preset's own are reached coarse to fine (`coarse_to_fine`)."""
-    folder = site_files.job_dir(self.workdir, job.token)
-    config = api.preset(self.config.custom[job.params["method"]], content=os.path.join(folder, site_files.CONTENT),
-                        style=(os.path.join(folder, site_files.STYLE),), seed=self.config.seed,
-                        log_every_steps=self.config.custom.log_every_steps)
-    config = configs.override(config, coarse_to_fine(config, job.params["size"]))
-    self.compiling(job.token)  # each run compiles programs of its own (the optimiser is a static argument)
-    start, first = time.perf_counter(), None  # first: (time, step) of the first progress report
+  def observed(self, job, work):
+    """Runs work() with every progress bar it opens reported as the job's progress (LostJob once its lease is
+    gone); returns (what work returned, (time, step) of the first report or None)."""
+    first = None
 
     def on_progress(step, total):
       nonlocal first
@@ -154,8 +148,37 @@ class Worker:
         raise LostJob
 
     with runlog.observing(on_progress):
-      summary = launch.run(config, folder)
+      return work(), first
+
+  def custom(self, job):
+    """The slow method (Gatys or Luan) on the uploaded pair through the optimize job, with progress; sizes above
+    the preset's own are reached coarse to fine (`coarse_to_fine`). The quick photorealistic method: `refined`."""
+    if job.params["method"] == "refined":
+      return self.refined(job)
+    folder = site_files.job_dir(self.workdir, job.token)
+    config = api.preset(self.config.custom[job.params["method"]], content=os.path.join(folder, site_files.CONTENT),
+                        style=(os.path.join(folder, site_files.STYLE),), seed=self.config.seed,
+                        log_every_steps=self.config.custom.log_every_steps)
+    config = configs.override(config, coarse_to_fine(config, job.params["size"]))
+    self.compiling(job.token)  # each run compiles programs of its own (the optimiser is a static argument)
+    start = time.perf_counter()
+    summary, first = self.observed(job, lambda: launch.run(config, folder))
     return {"seconds": summary["wall_time_s"], **timings(start, first, time.perf_counter(), summary["steps"])}
+
+  def refined(self, job):
+    """The quick photorealistic method: the job's universal model on the uploaded pair, the photo at the job's
+    size (long side), with up to online.regions automatic regions, its grid refined for custom.refine_steps steps
+    of slow Luan's objective (stylejax.methods.refine), with progress."""
+    folder = site_files.job_dir(self.workdir, job.token)
+    model = self.model(job.params["model"])
+    content, style = (images.read_rgb(os.path.join(folder, name)) for name in (site_files.CONTENT, site_files.STYLE))
+    content = api.fit(content, job.params["size"])
+    steps, regions = self.config.custom.refine_steps, self.config.online.regions
+    self.compiling((job.params["model"], "refined", content.shape, style.size))
+    start = time.perf_counter()
+    result, first = self.observed(job, lambda: model.stylize(content, style, regions=regions, refine_steps=steps))
+    images.save_image(os.path.join(folder, site_files.RESULT), result)
+    return {"seconds": time.perf_counter() - start, **timings(start, first, time.perf_counter(), steps)}
 
   def video(self, job):
     """Stylises the uploaded clip with the chosen model (its video fine-tune where there is one), shrunk first to

@@ -386,6 +386,39 @@ def test_luan_custom_job_with_automatic_masks(site):
   assert status(site, token)["state"] == "done" and site.inbox.messages == []
 
 
+def test_the_quick_photorealistic_method_refines_the_universal_networks_answer_with_progress(site):
+  """custom.refined names the site's model whose grid the custom form's quick photorealistic method refines (the
+  bundled universal network, with automatic regions): its job reports the refinement's steps and differs from the
+  network's one pass; a site without such a model does not offer the method."""
+  assert 'value="refined"' in site.client.get("/custom").text
+  seen = []
+  progress = site.worker.queue.progress
+
+  def record(*args):
+    seen.append(args[2:4])
+    return progress(*args)
+
+  site.worker.queue.progress = record
+  token = token_of(custom(site, method="refined", address=""))
+  assert site.worker.queue.get(token).params["model"] == "universal"
+  assert site.worker.run_next()
+  done = status(site, token)
+  assert done["state"] == "done" and seen == [(2, 4), (4, 4)]  # custom.refine_steps (tiny: 4) in chunks of 2
+  assert "Photorealistic, quick" in site.client.get(f"/jobs/{token}").text
+  refined = np.asarray(Image.open(io.BytesIO(site.client.get(done["files"]["result.png"]).content)), np.float32)
+  content, style = (os.path.join(site_files.job_dir(site.workdir, token), name)
+                    for name in (site_files.CONTENT, site_files.STYLE))
+  one_pass = api.load_model(os.path.join(site_files.catalog.bundled_dir(), "universal")).stylize(
+      api.fit(api.as_image(content), 64), style)
+  assert refined.shape == one_pass.shape == (48, 64, 3) and np.abs(refined - one_pass).max() > 1
+  for name in ("photo", "nowhere"):  # a model that does not refine, or none
+    site.config.custom.refined = name
+    rebuild(site)
+    assert 'value="refined"' not in site.client.get("/custom").text
+    refused = custom(site, method="refined")
+    assert refused.status_code == 422 and "a photorealistic method" in refused.text
+
+
 def test_a_job_that_fails_says_why(site):
   token = token_of(custom(site, address=""))
   os.remove(os.path.join(site_files.job_dir(site.workdir, token), site_files.STYLE))
@@ -427,7 +460,7 @@ def test_size_limits_answer_413(site):
 
 
 @pytest.mark.parametrize("change, code, message", [
-    ({"method": "picasso"}, 422, "artistic or the photorealistic"),
+    ({"method": "picasso"}, 422, "artistic or a photorealistic"),
     ({"size": "4096"}, 422, "choose a size of 64 px"),
     ({"email": "victim@example.org\r\nBcc: all@example.org"}, 422, "not valid"),
     ({"email": "nobody"}, 422, "not valid"),
