@@ -255,6 +255,16 @@ def test_in_a_real_browser_stylise_custom_job_mail_gallery_download(tmp_path, in
       item_url = page.url
       shot("gallery_item")
 
+      page.goto(site.url + "/custom")  # the quick photorealistic method: the universal network's grid refined
+      page.set_input_files("input[name=content]", PHOTO)
+      page.set_input_files("input[name=style]", STYLE_PHOTO)
+      page.check("input[value=refined]")
+      page.click("button[type=submit]")
+      expect(page.locator("h1")).to_contain_text("Photorealistic, quick")
+      expect(page.locator("#state")).to_contain_text("Done", timeout=180_000)
+      expect(result).to_have_js_property("naturalWidth", 64)  # the custom form's size (tiny: 64 px)
+      shot("refined_done")
+
       page.goto(site.url + "/video")  # a clip, stylised frame by frame with its sound, played on its page
       page.set_input_files("input[name=clip]", clips.write_clip(tmp_path / "clip.webm", frames=16, size=(90, 160),
                                                                  audio=True))
