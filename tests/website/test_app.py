@@ -292,9 +292,8 @@ def test_large_photos_are_stylised_at_the_configured_maximum(site):
   assert "Your photo (96 × 64 px) was stylised at 32 × 21 px" in site.client.get(f"/jobs/{token}").text
 
 
-def test_custom_job_reports_progress_delivers_the_result_and_mails_it_once(site):
-  token = token_of(custom(site))
-  assert "Waiting in the queue" in site.client.get(f"/jobs/{token}").text
+def record_progress(site):
+  """The (step, total) of every progress report the site's worker makes from now on."""
   seen = []
   progress = site.worker.queue.progress
 
@@ -303,6 +302,13 @@ def test_custom_job_reports_progress_delivers_the_result_and_mails_it_once(site)
     return progress(*args)
 
   site.worker.queue.progress = record
+  return seen
+
+
+def test_custom_job_reports_progress_delivers_the_result_and_mails_it_once(site):
+  token = token_of(custom(site))
+  assert "Waiting in the queue" in site.client.get(f"/jobs/{token}").text
+  seen = record_progress(site)
   assert site.worker.run_next() and not site.worker.run_next()
   site.worker.send_mail()  # what the worker's mail thread does when a job ends
   assert seen[-1] == (20, 20) and len(seen) >= 5  # gatys:tiny: 20 steps, reported every 2
@@ -391,14 +397,7 @@ def test_the_quick_photorealistic_method_refines_the_universal_networks_answer_w
   bundled universal network, with automatic regions): its job reports the refinement's steps and differs from the
   network's one pass; a site without such a model does not offer the method."""
   assert 'value="refined"' in site.client.get("/custom").text
-  seen = []
-  progress = site.worker.queue.progress
-
-  def record(*args):
-    seen.append(args[2:4])
-    return progress(*args)
-
-  site.worker.queue.progress = record
+  seen = record_progress(site)
   token = token_of(custom(site, method="refined", address=""))
   assert site.worker.queue.get(token).params["model"] == "universal"
   assert site.worker.run_next()
