@@ -49,7 +49,7 @@ RANGES = {
     "online.regions": (1, 16),
     "custom.sizes": (16, 8192),  # each of them
     "custom.log_every_steps": (1, 1_000_000),
-  "custom.refine_steps": (1, 100_000),
+    "custom.refine_steps": (1, 100_000),
     "video.max_seconds": (0.1, 3600),
     "video.max_side": (16, 16384),
     "video.chunk": (1, 100_000),
