@@ -92,15 +92,15 @@ def test_masks_through_the_api_from_luans_colour_files_and_refused_by_a_network_
   style, _ = _halves(36, 52, (40, 40, 200), (220, 200, 40))
   params = net.init(jax.random.key(0), content, style)
   model = api.Model(net, params, 0, None)
-  mask = _halves_mask
-  images.save_image(tmp_path / "content_seg.png", mask(24, 20))  # Luan's blue over green, any size
+  images.save_image(tmp_path / "content_seg.png", _halves_mask(24, 20))  # Luan's blue over green, any size
   result = model.stylize(np.asarray(content[0]), np.asarray(style[0]), content_mask=str(tmp_path / "content_seg.png"),
-                         style_mask=mask(36, 52))
+                         style_mask=_halves_mask(36, 52))
   np.testing.assert_allclose(result[4:20, 4:-4].mean((0, 1)), (40, 40, 200), atol=12)
   with pytest.raises(UserError, match="needs both the content's and the style's mask"):
-    model.stylize(np.asarray(content[0]), np.asarray(style[0]), content_mask=mask(48, 40))
+    model.stylize(np.asarray(content[0]), np.asarray(style[0]), content_mask=_halves_mask(48, 40))
   with pytest.raises(UserError, match="takes no region masks"):
-    api.load_model(model_dir).stylize(np.asarray(content[0]), content_mask=mask(48, 40), style_mask=mask(36, 52))
+    api.load_model(model_dir).stylize(np.asarray(content[0]), content_mask=_halves_mask(48, 40),
+                                      style_mask=_halves_mask(36, 52))
 
 
 def test_automatic_regions_give_each_part_of_the_photo_the_colours_of_the_same_part_of_the_style(model_dir):
