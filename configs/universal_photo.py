@@ -22,7 +22,10 @@ bundled model, 50 minutes on 2 cores with other work beside it), `photos`
 (the development photos: Luan's pairs outside `held_out_pairs()` and the
 shared content photos, each both a content and a style, with random colour
 grades; the held-out pairs are for the evaluation,
-experiments/universal_vs_luan.py).
+experiments/universal_vs_luan.py), `regions` (each example's content and style
+split into 6 shared regions by k-means of their VGG features, as the website's
+one pass with regions finds them: the network transfers colours per region and
+the style term is Luan's masked one; stylejax.core.masks.batch_regions).
 """
 
 from configs import common, fast_photo, photos as development
@@ -31,11 +34,15 @@ STYLES = "bundled:grace_hopper.jpg,bundled:rocket.jpg,bundled:chelsea.jpg,bundle
 
 
 def get_config(arg=None):
-  items = common.arguments(arg, ("cpu", "tiny", "matting", "photos"))
-  config = fast_photo.get_config(",".join(item for item in items if item != "photos"))
+  items = common.arguments(arg, ("cpu", "tiny", "matting", "photos", "regions"))
+  config = fast_photo.get_config(",".join(item for item in items if item not in ("photos", "regions")))
   config.net.kind = "universal"  # the bilateral network's settings, plus a style input
   config.style = STYLES
   config.style_size = config.image_size  # each style's centre square, at the scale of the content crops
+  config.masks = common.masks()  # source auto (`regions`): each example's regions, found in the step
+  if "regions" in items:
+    config.masks.source = "auto"
+    config.masks.regions = 6  # the website's online.regions
   if "cpu" in items and "tiny" not in items:
     config.total_steps = 3000 if "matting" in items else 4000  # with matting: the bundled model (docs/fast_photo.md)
   if "photos" in items:

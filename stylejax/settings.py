@@ -223,3 +223,19 @@ def check_train(config, device_count):
   if config.loss.affine_weight and config.loss.laplacian_backend != "matrix_free":
     raise UserError("training with the affine term builds each batch's Laplacian in the step: "
                     "set loss.laplacian_backend=matrix_free")
+
+
+def training_regions(config, net):
+  """How many regions the train job finds in each example and its style (`masks.source=auto`: `masks.regions`,
+  stylejax.core.masks.batch_regions), else 0; only a network that takes a style and region masks trains with
+  them, and not beside the temporal term (whose moved copies would need moved masks)."""
+  source = config.masks.source if "masks" in config else "none"
+  if source == "none":
+    return 0
+  if source != "auto":
+    raise UserError(f"the train job finds each example's regions itself: masks.source auto or none, got {source!r}")
+  if not (net.takes_style and net.takes_masks):
+    raise UserError(f"masks.source=auto trains a network on region masks: a {net.kind} network takes none")
+  if config.loss.get("temporal_weight"):
+    raise UserError("masks.source=auto does not train beside the temporal term: set one of them off")
+  return in_range(config.masks.regions, "masks.regions", 1, 16)

@@ -8,7 +8,8 @@ Sources:
   the thesis's K = 10 groups).
 - `auto_masks`: no segmentation network is available offline, so regions are
   found by k-means on the deep VGG features of content and style together
-  (so matching regions share a channel), spatially smoothed.
+  (so matching regions share a channel), spatially smoothed; `batch_regions`
+  is its traceable batch form, for training.
 Masks are float arrays (H, W, K) with channels summing to 1; `layer_masks`
 resizes them to every VGG layer used; `to_color_image` draws them for people.
 """
@@ -126,33 +127,45 @@ def _lloyd(points, centres, *, iterations):
   return labels[-1], centres
 
 
-def auto_masks(vgg, content, style, k=3, layers=("relu4_1", "relu5_1"), smooth_px=2.0, seed=0):
-  """Regions from k-means on L2-normalised deep VGG features of both images jointly.
+REGION_LAYERS = ("relu4_1", "relu5_1")  # the features automatic regions are found in
 
-  content, style: (H, W, 3) 0..255. Each layer's features are upsampled to the
-  relu4_1 grid and concatenated; labels are upsampled to the image, smoothed
-  (Gaussian on the one-hot maps, `smooth_px` pixels) and re-binarised.
-  Returns (content_masks, style_masks, names) like `color_masks`.
+
+def region_features(vgg, images, layers=REGION_LAYERS):
+  """(B, h, w, D): the points automatic regions cluster, for images (B, H, W, 3) 0..255: each layer's VGG
+  features upsampled (linear) to the first layer's grid and L2-normalised at every position, concatenated."""
+  feats = vgg.features(jnp.asarray(images), layers)
+  batch, height, width, _ = feats[layers[0]].shape
+  parts = [jax.image.resize(f, (batch, height, width, f.shape[-1]), "linear") for f in feats.values()]
+  return jnp.concatenate([p / (jnp.linalg.norm(p, axis=-1, keepdims=True) + 1e-6) for p in parts], -1)
+
+
+def shared_labels(points, labels, centres, split):
+  """k-means labels (P,) of points (P, D), the first `split` the content's and the rest the style's, with a
+  region only one image has merged into the nearest region both have (its points would get no style of their
+  own); all 0 (one region) when no region is shared. Traceable."""
+  k = centres.shape[0]
+  counts = jax.nn.one_hot(labels, k)
+  shared = (counts[:split].sum(0) > 0) & (counts[split:].sum(0) > 0)
+  distance = jnp.sum((points[:, None] - centres[None]) ** 2, -1)
+  nearest = jnp.argmin(jnp.where(shared, distance, jnp.inf), -1)
+  return jnp.where(shared.any(), jnp.where(shared[labels], labels, nearest), 0)
+
+
+def auto_masks(vgg, content, style, k=3, layers=REGION_LAYERS, smooth_px=2.0, seed=0):
+  """Regions from k-means on L2-normalised deep VGG features of both images jointly (`region_features`).
+
+  content, style: (H, W, 3) 0..255. Labels (`kmeans`, then `shared_labels`) are
+  upsampled to the image, smoothed (Gaussian on the one-hot maps, `smooth_px`
+  pixels) and re-binarised. Returns (content_masks, style_masks, names) like
+  `color_masks`: one channel per shared region.
   """
-  def grid_features(image):
-    feats = vgg.features(jnp.asarray(image)[None], layers)
-    size = feats[layers[0]].shape[1:3]
-    parts = [jax.image.resize(f[0], (*size, f.shape[-1]), "linear") for f in feats.values()]
-    parts = [p / (jnp.linalg.norm(p, axis=-1, keepdims=True) + 1e-6) for p in parts]
-    return np.asarray(jnp.concatenate(parts, -1))
-
-  grids = [grid_features(content), grid_features(style)]
+  grids = [np.asarray(region_features(vgg, image[None], layers)[0]) for image in (content, style)]
   points = np.concatenate([g.reshape(-1, g.shape[-1]) for g in grids])
-  labels, centres = kmeans(points, k, seed)
   split = grids[0].shape[0] * grids[0].shape[1]
-  # A region only one image has would get no style of its own: its points join the nearest shared region.
-  shared = sorted(set(labels[:split]) & set(labels[split:]))
-  if not shared:
-    return (np.ones((*content.shape[:2], 1), np.float32), np.ones((*style.shape[:2], 1), np.float32), ["all"])
-  distance = np.sum((points[:, None] - centres[shared][None]) ** 2, -1)
-  labels = np.where(np.isin(labels, shared), np.searchsorted(shared, labels).clip(0, len(shared) - 1),
-                    distance.argmin(-1))
-  k = len(shared)
+  labels, centres = kmeans(points, k, seed)
+  labels = np.asarray(shared_labels(points, labels, centres, split))
+  shared = sorted(set(labels))
+  labels, k = np.searchsorted(shared, labels), len(shared)
   masks = []
   for grid, lab, image in zip(grids, (labels[:split], labels[split:]), (content, style)):
     one_hot = np.eye(k, dtype=np.float32)[lab.reshape(grid.shape[:2])]
@@ -162,19 +175,59 @@ def auto_masks(vgg, content, style, k=3, layers=("relu4_1", "relu5_1"), smooth_p
   return masks[0], masks[1], [f"region{c}" for c in shared]
 
 
+def batch_regions(vgg, contents, styles, k, key, iterations=10):
+  """Soft masks (the contents' (B, H, W, k), the styles' (B, h, w, k)) of up to k regions that each content
+  (B, H, W, 3) and its style (B, h, w, 3), 0..255, share: per example, k-means (k-means++ seeding drawn by
+  `key`, then `iterations` Lloyd steps) of both images' `region_features` jointly, `shared_labels`, and the
+  one-hot labels upsampled (linear) to the images. A region no pixel has is an empty channel. Traceable, for
+  the training step (auto_masks is its one-image, smoothed and re-binarised form)."""
+  content_grid, style_grid = (jax.lax.stop_gradient(region_features(vgg, x)) for x in (contents, styles))
+  split = content_grid.shape[1] * content_grid.shape[2]
+
+  def labels(content_points, style_points, key):
+    points = jnp.concatenate([content_points.reshape(split, -1), style_points.reshape(-1, style_points.shape[-1])])
+    return shared_labels(points, *_lloyd(points, _kmeans_plus_plus(points, k, key), iterations=iterations), split)
+
+  one_hot = jax.nn.one_hot(jax.vmap(labels)(content_grid, style_grid, jax.random.split(key, len(contents))), k)
+  masks = []
+  for grid, size, part in ((content_grid, contents.shape[1:3], one_hot[:, :split]),
+                           (style_grid, styles.shape[1:3], one_hot[:, split:])):
+    masks.append(jax.image.resize(part.reshape(*grid.shape[:3], k), (grid.shape[0], *size, k), "linear"))
+  return tuple(masks)
+
+
+def _kmeans_plus_plus(points, k, key):
+  """k-means++ seeding (Arthur & Vassilvitskii 2007) of points (P, D): the first centre uniform, each next one
+  drawn with probability ∝ its squared distance to the nearest chosen centre; (k, D). Traceable."""
+  def distances(centre):
+    return jnp.sum((points - centre) ** 2, -1)
+
+  def pick(i, carry):
+    centres, nearest = carry
+    centre = points[jax.random.categorical(jax.random.fold_in(key, i), jnp.log(nearest + 1e-12))]
+    return centres.at[i].set(centre), jnp.minimum(nearest, distances(centre))
+
+  first = points[jax.random.randint(key, (), 0, points.shape[0])]
+  centres = jnp.zeros((k, points.shape[-1]), points.dtype).at[0].set(first)
+  return jax.lax.fori_loop(1, k, pick, (centres, distances(first)))[0]
+
+
 def resize(masks, height, width):
   """(H, W, K) region masks resized (linear) to (height, width, K)."""
   return np.asarray(jax.image.resize(jnp.asarray(masks), (height, width, masks.shape[-1]), "linear"))
 
 
 def layer_masks(masks, shapes):
-  """{layer: (1, h, w, K)} masks averaged down to each layer's (h, w); one jitted program per shape."""
-  return _layer_masks(jnp.asarray(masks), tuple((layer, tuple(size)) for layer, size in shapes.items()))
+  """{layer: (1, h, w, K)} of masks (H, W, K), or {layer: (B, h, w, K)} of a batch's (B, H, W, K), averaged
+  down to each layer's (h, w); one jitted program per shape."""
+  masks = jnp.asarray(masks)
+  return _layer_masks(masks if masks.ndim == 4 else masks[None],
+                      tuple((layer, tuple(size)) for layer, size in shapes.items()))
 
 
 @functools.partial(jax.jit, static_argnames="shapes")
 def _layer_masks(masks, shapes):
-  return {layer: jax.image.resize(masks, (h, w, masks.shape[-1]), "linear", antialias=True)[None]
+  return {layer: jax.image.resize(masks, (masks.shape[0], h, w, masks.shape[-1]), "linear", antialias=True)
           for layer, (h, w) in shapes}
 
 

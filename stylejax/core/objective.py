@@ -99,8 +99,9 @@ class Objective:
     return {layer: shape.shape[1:3] for layer, shape in shapes.items()}
 
   def layer_masks(self, vgg, masks):
-    """(H, W, K) region masks of an image of that size -> {style layer: (1, h, w, K)}."""
-    return masks_lib.layer_masks(masks, self.layer_shapes(vgg, *masks.shape[:2]))
+    """(H, W, K) region masks of an image of that size -> {style layer: (1, h, w, K)}; a batch's (B, H, W, K)
+    -> {style layer: (B, h, w, K)}."""
+    return masks_lib.layer_masks(masks, self.layer_shapes(vgg, *masks.shape[-3:-1]))
 
   def blended_style_grams(self, vgg, styles, blend=None, style_masks=None):
     """Σ_i b_i Ĝ(S_i) / Σ_i b_i over style images (H_i, W_i, 3) 0..255 (Gatys et al. 2016, §style mixing).
@@ -118,7 +119,8 @@ class Objective:
   def targets(self, vgg, content, style_grams, content_masks=None, reference=None):
     """What `terms` compares against, for a content batch (B, H, W, 3) 0..255: each term's own targets
     (stylejax.core.terms), from the content, the style Grams (from `blended_style_grams`, once per style),
-    the content's region masks ((H, W, K) at the content's size, for the masked style term) and the
+    the content's region masks ((H, W, K) at the content's size, or (B, H, W, K) per example, for the masked
+    style term) and the
     training's reference images ((images, present), for the reference term)."""
     context = terms_lib.TargetContext(self, vgg, content, style_grams, content_masks, reference)
     targets = {}

@@ -33,8 +33,8 @@ from stylejax.core import losses, matting, warping
 class TargetContext(NamedTuple):
   """What targets are built from: the objective (its feature extractor), the VGG, the content batch
   (B, H, W, 3) in 0..255, the style's Gram targets ({layer: G}, from `Objective.blended_style_grams`),
-  the content's region masks ((H, W, K), or None) and, in training with reference pairs
-  (stylejax.methods.training), each example's known right answer: (images (B, H, W, 3) in 0..255,
+  the content's region masks ((H, W, K), (B, H, W, K) per example, or None) and, in training with reference
+  pairs (stylejax.methods.training), each example's known right answer: (images (B, H, W, 3) in 0..255,
   present (B,) 1 where the example has one, else 0), or None."""
   objective: Any
   vgg: Any

@@ -1,7 +1,8 @@
 """The `train` job (configs/johnson.py): train a feed-forward network into a model directory: one network
 per style, or, for a network that takes a style input (`takes_style`), one for the styles of `style`
 (comma-separated: each example of a batch gets one, drawn by seed and step, graded at random and made
-into reference pairs by `augment`: stylejax.core.grades).
+into reference pairs by `augment`: stylejax.core.grades; with `masks.source=auto`, split with its content into
+`masks.regions` shared regions for the network and a masked style term: stylejax.core.masks.batch_regions).
 
 The step is stylejax.methods.training.train_step (loss: stylejax.core.objective,
 the slow method's, with the matting term when `loss.affine_weight` is set).
@@ -108,6 +109,7 @@ def run(config, workdir):
   objective = settings.objective(config)
   net = settings.network(config)
   augment = settings.augment(config, net)
+  regions = settings.training_regions(config, net)
   vgg = weights.load_vgg(config.vgg.arch, config.vgg.weights, config.vgg.pooling)
   grams, style = api.style_targets(objective, vgg, settings.paths(config.style, "style")[0], config.style_size,
                                    config.max_input_pixels)
@@ -157,7 +159,7 @@ def run(config, workdir):
       styles = None if style_set is None else jax.make_array_from_process_local_data(split, data.styles_for_step(
           style_set, step, config.batch_size, config.seed, jax.process_index(), jax.process_count()))
       state, metrics = training.train_step(state, batch, vgg, grams, objective=objective, net=net, tx=tx,
-                                           styles=styles, augment=augment, seed=config.seed)
+                                           styles=styles, augment=augment, seed=config.seed, regions=regions)
       step += 1
       if step % config.log_every_steps == 0 or step == config.total_steps:
         metrics, bad = {k: float(v) for k, v in local_copy(metrics).items()}, int(local_copy(state["bad"]))

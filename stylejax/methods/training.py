@@ -8,7 +8,10 @@ term), the style's Gram matrices computed once, or, for a network that takes a
 style input (`net.takes_style`), each example's style image, whose Grams are
 computed in the step. For such a network the step can also grade the styles at
 random (`augment`, stylejax.core.grades) and make self-supervised reference
-pairs (`augment_styles`). The network's own regularisers (its `train_apply`) are
+pairs (`augment_styles`), and, for one that also takes region masks
+(`net.takes_masks`), find `regions` regions each content shares with its style
+(stylejax.core.masks.batch_regions): the network sees them and the style term
+is Luan's masked one, per region. The network's own regularisers (its `train_apply`) are
 terms of the objective like any other (stylejax.core.terms.NetworkTerm). Data
 parallelism comes from the caller's shardings (batch split over devices,
 parameters replicated; XLA inserts the gradient all-reduce).
@@ -19,33 +22,40 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from stylejax.core import grades, xla
+from stylejax.core import grades, masks as masks_lib, xla
 
 
-def style_targets(objective, vgg, styles):
-  """Per-example Gram targets ({layer: (B, N, N)}) of a batch of style images (B, H, W, 3) in 0..255."""
-  grams = jax.vmap(lambda style: objective.style_grams(vgg, style[None]))(styles)
-  return {layer: gram[:, 0] for layer, gram in grams.items()}
+def style_targets(objective, vgg, styles, masks=None):
+  """Per-example Gram targets ({layer: (B, N, N)}) of a batch of style images (B, H, W, 3) in 0..255; with
+  their region masks (B, H, W, K), per region ({layer: (B, K, N, N)})."""
+  def grams(style, mask):
+    return objective.style_grams(vgg, style[None], None if mask is None else objective.layer_masks(vgg, mask))
+
+  per_example = jax.vmap(grams)(styles, masks)
+  return {layer: gram[:, 0] for layer, gram in per_example.items()}
 
 
-def loss_terms(objective, net, params, vgg, style_grams, content, styles=None, reference=None, key=None):
+def loss_terms(objective, net, params, vgg, style_grams, content, styles=None, reference=None, key=None,
+               masks=None):
   """Unweighted loss terms of T_θ on a content batch (B, H, W, 3) in 0..255 (and, for a network that takes
-  a style, the batch's style images, and the reference images of `augment_styles`): the objective's, the
-  network's regularisers among them. With a term that moves the content (temporal: `Objective.moves`, drawn by
-  `key`), the network also stylises the moved batch, in the same call."""
+  a style, the batch's style images, the reference images of `augment_styles` and the (contents', styles')
+  region masks of `batch_regions`): the objective's, the network's regularisers among them. With a term that
+  moves the content (temporal: `Objective.moves`, drawn by `key`), the network also stylises the moved batch, in
+  the same call."""
   moves = objective.moves(key, content)
   inputs, input_styles = content, styles
   if moves is not None:
     inputs = jnp.concatenate([content, moves[0]])
     input_styles = None if styles is None else jnp.concatenate([styles, styles])
-  stylized, own = net.train_apply(params, inputs, input_styles)
+  stylized, own = net.train_apply(params, inputs, input_styles, masks)
   moved = None
   if moves is not None:
     stylized, moved_output = jnp.split(stylized, 2)
     moved = (moved_output, moves[1], moves[2])
+  content_masks, style_masks = (None, None) if masks is None else masks
   if styles is not None:
-    style_grams = style_targets(objective, vgg, styles)
-  targets = jax.lax.stop_gradient(objective.targets(vgg, content, style_grams, reference=reference))
+    style_grams = style_targets(objective, vgg, styles, style_masks)
+  targets = jax.lax.stop_gradient(objective.targets(vgg, content, style_grams, content_masks, reference))
   return objective.terms(stylized, vgg, targets, own, moved)
 
 
@@ -78,20 +88,23 @@ def augment_styles(augment, key, content, styles):
   return styles, (grades.apply_grade(grade, content), paired.astype(jnp.float32))
 
 
-def train_step(state, batch, vgg, style_grams, *, objective, net, tx, styles=None, augment=None, seed=0):
+def train_step(state, batch, vgg, style_grams, *, objective, net, tx, styles=None, augment=None, seed=0,
+               regions=0):
   """One optimiser step on a uint8 content batch (and its uint8 style images for a network that takes
-  them) -> (state, {term: value, 'total': value}); jitted (objective, net, tx and augment static), state
-  donated. With an active `augment` (grades.Augment) the styles are graded and paired by
-  `augment_styles`, drawn by `augment_key(seed, state["step"])`.
+  them) -> (state, {term: value, 'total': value}); jitted (objective, net, tx, augment and regions static),
+  state donated. With an active `augment` (grades.Augment) the styles are graded and paired by
+  `augment_styles`, drawn by `augment_key(seed, state["step"])`; with `regions` > 0 (a network that takes
+  masks, a masked objective) each example's contents and graded style are split into up to that many shared
+  regions (`masks_lib.batch_regions`, drawn from the same key).
 
   state = {params, opt_state, step, bad}: bad is -1, or the first step whose
   loss or gradient was NaN/Inf; from then on parameters stay as they were.
   """
   return jitted_step(state, batch, vgg, style_grams, objective=objective, net=net, tx=tx, styles=styles,
-                     augment=augment, seed=seed)
+                     augment=augment, seed=seed, regions=regions)
 
 
-def _step(state, batch, vgg, style_grams, *, objective, net, tx, styles=None, augment=None, seed=0):
+def _step(state, batch, vgg, style_grams, *, objective, net, tx, styles=None, augment=None, seed=0, regions=0):
   content = batch.astype(jnp.float32)
   styles = None if styles is None else styles.astype(jnp.float32)
   reference = None
@@ -100,10 +113,13 @@ def _step(state, batch, vgg, style_grams, *, objective, net, tx, styles=None, au
     if styles is None:
       raise ValueError("augment grades style images: only a network that takes a style has them")
     styles, reference = augment_styles(augment, key, content, styles)
+  masks = None
+  if regions:
+    masks = masks_lib.batch_regions(vgg, content, styles, regions, jax.random.fold_in(key, 2))
 
   def loss_fn(params):
     terms = loss_terms(objective, net, params, vgg, style_grams, content, styles, reference,
-                       jax.random.fold_in(key, 1))
+                       jax.random.fold_in(key, 1), masks)
     return objective.total(terms), terms
 
   (loss, terms), grads = jax.value_and_grad(loss_fn, has_aux=True)(state["params"])
@@ -117,8 +133,9 @@ def _step(state, batch, vgg, style_grams, *, objective, net, tx, styles=None, au
   return {"params": params, "opt_state": opt_state, "step": state["step"] + 1, "bad": bad}, {**terms, "total": loss}
 
 
-# Objective, net, tx and augment static; the state donated; XLA:CPU's YNNPACK fusions off (stylejax.core.xla).
-jitted_step = xla.jit(_step, static_argnames=("objective", "net", "tx", "augment"), donate_argnames="state")
+# Objective, net, tx, augment and regions static; the state donated; XLA:CPU's YNNPACK fusions off
+# (stylejax.core.xla).
+jitted_step = xla.jit(_step, static_argnames=("objective", "net", "tx", "augment", "regions"), donate_argnames="state")
 
 
 def init_state(net, tx, image_size, seed, style_size=None, params=None):

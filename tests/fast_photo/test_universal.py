@@ -16,7 +16,8 @@ from stylejax.core.networks import bilateral, universal
 from stylejax.errors import UserError
 from stylejax.io import assets, configs, images
 from stylejax.jobs import stylize
-from stylejax.methods import refine
+from stylejax.io import weights
+from stylejax.methods import refine, training
 from tests.helpers import (assert_bitwise_equal, cat_beside_cup, final_params, random_params, stylize_cfg,
                            tiny_photo_config)
 
@@ -223,6 +224,40 @@ def test_a_style_photo_is_refused_by_a_network_without_a_style_input_and_require
     api.Model(networks.build("universal", TINY_NET), None, 0, None).check_style(False, "--config.style")
 
 
+def test_training_with_regions_takes_each_styles_masked_grams_and_one_region_is_the_plain_style_term():
+  """`regions`: the objective's style term is Luan's masked one, and each example's targets are its own style's
+  Grams per region (style_targets with masks); one all-ones region gives the unmasked Grams."""
+  config = universal_photo.get_config("tiny,regions")
+  objective, vgg = settings.objective(config), weights.load_vgg()
+  assert objective.term("style").needs == ("style", "masks")
+  styles = _photo((2, 32, 32, 3))
+  halves = np.zeros((2, 32, 32, 2), np.float32)
+  halves[:, :16, :, 0] = halves[:, 16:, :, 1] = 1
+  halves[1] = halves[1, ::-1]
+  per_region = training.style_targets(objective, vgg, styles, jnp.asarray(halves))
+  for k in range(2):
+    alone = objective.style_grams(vgg, styles[k:k + 1], objective.layer_masks(vgg, halves[k]))
+    for layer, gram in per_region.items():
+      assert gram.shape == (2, 2, *gram.shape[-2:])
+      np.testing.assert_allclose(gram[k], alone[layer][0], atol=1e-4 * float(jnp.abs(gram[k]).max()))
+  whole = training.style_targets(objective, vgg, styles, jnp.ones((2, 32, 32, 1)))
+  for layer, gram in training.style_targets(objective, vgg, styles).items():
+    np.testing.assert_allclose(whole[layer][:, 0], gram, atol=1e-4 * float(jnp.abs(gram).max()))
+
+
+def test_training_with_regions_is_refused_where_it_cannot_work_in_one_line():
+  config, net = universal_photo.get_config("tiny,regions"), networks.build("universal", TINY_NET)
+  assert settings.training_regions(config, net) == 6
+  assert settings.training_regions(universal_photo.get_config("tiny"), net) == 0
+  for change, other_net, message in (
+      ({"masks.source": "files"}, net, "finds each example's regions itself: masks.source auto or none"),
+      ({}, networks.build("bilateral", TINY_NET), "a bilateral network takes none"),
+      ({"loss.temporal_weight": 1.0}, net, "does not train beside the temporal term"),
+      ({"masks.regions": 0}, net, "masks.regions must be from 1 to 16")):
+    with pytest.raises(UserError, match=message):
+      settings.training_regions(configs.override(config, change), other_net)
+
+
 def test_training_without_a_style_is_one_clear_error():
   config = universal_photo.get_config("tiny")
   config.style = ""
@@ -232,9 +267,11 @@ def test_training_without_a_style_is_one_clear_error():
 
 @pytest.mark.slow
 def test_universal_model_trains_resumes_exports_and_stylises_with_any_style(photo_tree, tmp_path):
-  """configs/universal_photo.py:tiny: 2 steps, resumed for a third (bitwise as 3 straight steps); exported; a file
-  and a folder stylised with --config.style, the Ray engine's actor with it, and arrays through the API."""
-  config = lambda steps: tiny_photo_config(universal_photo, total_steps=steps, sample_every_steps=0)  # noqa: E731
+  """configs/universal_photo.py:tiny,regions (each example's regions found in the step; the plain preset trains
+  conftest's model_dir): 2 steps, resumed for a third (bitwise as 3 straight steps); exported; a file and a
+  folder stylised with --config.style, the Ray engine's actor with it, and arrays through the API."""
+  config = lambda steps: tiny_photo_config(universal_photo, "tiny,regions", total_steps=steps,  # noqa: E731
+                                           sample_every_steps=0)
   straight, resumed = str(tmp_path / "straight"), str(tmp_path / "resumed")
   launch.run(config(2), resumed)
   model = launch.run(config(3), resumed)
@@ -243,6 +280,7 @@ def test_universal_model_trains_resumes_exports_and_stylises_with_any_style(phot
   rows = [json.loads(line) for line in open(tmp_path / "resumed" / "metrics.jsonl")]
   assert model["steps"] == 3 and model["net"]["kind"] == "universal"
   assert all(np.isfinite(rows[-1][k]) and rows[-1][k] > 0 for k in ("content", "style", "grid_smoothness"))
+  assert json.load(open(tmp_path / "resumed" / "config.json"))["masks"]["source"] == "auto"
 
   exported = str(tmp_path / "exported")
   launch.run(configs.override(export_preset.get_config(), {"model": resumed}), exported)

@@ -12,7 +12,7 @@ from stylejax.errors import UserError
 
 ARGUMENTS = {"gatys": ["", "tiny"], "luan": ["", "tiny"], "johnson": ["", "tiny", "small", "johnson_layers", "tiny,small", "small,photos"],
              "fast_photo": ["", "cpu", "tiny", "matting", "cpu,matting"], "fast_photo_thesis": ["", "cpu", "tiny"],
-             "universal_photo": ["", "cpu", "tiny", "matting", "cpu,matting"],
+             "universal_photo": ["", "cpu", "tiny", "matting", "cpu,matting", "tiny,regions"],
              "web": ["", "tiny"], "stylize": [""], "export": [""], "weights": [""], "score": [""]}
 
 

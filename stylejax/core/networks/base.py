@@ -80,9 +80,11 @@ class Network:
     compiled program instead of one per layer's initialiser (the same values, in about half the time on a CPU)."""
     return jax.jit(lambda key, *inputs: self.module().init(key, *inputs)["params"])(rng, *self.inputs(content, style))
 
-  def train_apply(self, params, content, style=None):
-    """(output in 0..255, {regularizer: value}) as the training loss sees them."""
-    out, sown = self.module().apply({"params": params}, *self.inputs(content, style), mutable=["losses"])
+  def train_apply(self, params, content, style=None, masks=None):
+    """(output in 0..255, {regularizer: value}) as the training loss sees them; masks: for a kind that
+    `takes_masks`, as its `apply`'s."""
+    extra = {} if masks is None else {"masks": masks}
+    out, sown = self.module().apply({"params": params}, *self.inputs(content, style), mutable=["losses"], **extra)
     return out, {name: values[0] for name, values in sown.get("losses", {}).items()}
 
   def stylize_frames(self, params, frames, state, style=None, strength=1.0):
