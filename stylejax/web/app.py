@@ -52,8 +52,6 @@ HEADERS = {
     "Referrer-Policy": "no-referrer",
 }
 GONE_ITEM = "there is no such picture in the gallery (it may have been deleted)"
-METHODS = {"gatys": "Artistic (Gatys)", "luan": "Photorealistic (Luan)",  # custom jobs' methods, as the pages name them
-           "refined": "Photorealistic, quick (universal network, refined)"}
 MAX_PAGE = 1_000_000  # the largest gallery page number a request may ask for
 log = logging.getLogger("stylejax.web")
 
@@ -305,7 +303,7 @@ def create_app(config, workdir, worker_running=lambda: False):
     """A job's method in the pages' words: the model's title, or the custom method's name."""
     if job.kind in ("online", "video"):
       return catalog.title(job.params["model"])  # also once the model is gone from the site
-    return METHODS.get(job.params.get("method"), "Your job")
+    return queue_lib.METHODS.get(job.params.get("method"), "Your job")
 
   def share_title(job):
     """A shared result's title when its sharer gives none: the uploaded style file's name, else how it was made

@@ -316,6 +316,7 @@ def test_custom_job_reports_progress_delivers_the_result_and_mails_it_once(site)
   assert done["state"] == "done" and {"result.png", "losses.png", "content.png"} <= set(done["files"])
   (message,) = site.inbox.mails()
   assert message["To"] == "user@example.org" and f"/jobs/{token}" in message.get_body().get_content()
+  assert "Your stylisation is attached: Artistic (Gatys)." in message.get_body().get_content()  # as its page says
   assert site.inbox.attachment(message) == site.client.get(done["files"]["result.png"]).content
   site.worker.send_mail()
   assert len(site.inbox.messages) == 1 and site.worker.queue.unmailed() == []
