@@ -26,6 +26,6 @@ class Thesis(johnson.Johnson):
       raise ValueError(f"input_blend must be in [0, 1) (the share of the input in the trained output), "
                        f"got {self.input_blend}")
 
-  def train_apply(self, params, content, style=None):
-    out, own = super().train_apply(params, content, style)
+  def train_apply(self, params, content, style=None, masks=None):
+    out, own = super().train_apply(params, content, style, masks)
     return base.blend(out, content, 1.0 - self.input_blend), own
