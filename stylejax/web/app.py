@@ -299,16 +299,10 @@ def create_app(config, workdir, worker_running=lambda: False):
       status["waited"] = job.finished - job.created
     return status
 
-  def how_made(job):
-    """A job's method in the pages' words: the model's title, or the custom method's name."""
-    if job.kind in ("online", "video"):
-      return catalog.title(job.params["model"])  # also once the model is gone from the site
-    return queue_lib.METHODS.get(job.params.get("method"), "Your job")
-
   def share_title(job):
     """A shared result's title when its sharer gives none: the uploaded style file's name, else how it was made
     (for an online job, its model's name)."""
-    return job.params.get("style_title") or how_made(job)
+    return job.params.get("style_title") or catalog.how_made(job)
 
   def artistic_size(job):
     """The size of the artistic job the painting guard offers: the job's own, an online job's the custom form's
@@ -509,7 +503,7 @@ def create_app(config, workdir, worker_running=lambda: False):
   def job_page(request: Request, token: str):
     job = find_job(token)
     return render(request, "job.html", job=job, status=job_status(job), pictures=job_pictures(job),
-                  title=how_made(job), share_title=share_title(job), artistic_size=artistic_size(job),
+                  title=catalog.how_made(job), share_title=share_title(job), artistic_size=artistic_size(job),
                   result=site_files.result_video(job.params["clip"]) if job.kind == "video" else site_files.RESULT,
                   video_max_side=config.video.max_side)
 
@@ -541,9 +535,9 @@ def create_app(config, workdir, worker_running=lambda: False):
       rate.check(client(request))
       folder = site_files.job_dir(workdir, job.token)
       before, style = job_inputs(job)
-      caption = (f"{how_made(job)}: a custom job at {job.params['size']} px" if job.kind == "custom" else
-                 f"Fast network {how_made(job)}" + (" with an uploaded style photo"
-                                                    if job.params.get("style_title") is not None else ""))
+      caption = (f"{catalog.how_made(job)}: a custom job at {job.params['size']} px" if job.kind == "custom" else
+                 f"Fast network {catalog.how_made(job)}" + (" with an uploaded style photo"
+                                                            if job.params.get("style_title") is not None else ""))
       item_id, owner = album.add(images.read_rgb(os.path.join(folder, site_files.RESULT)),
                                  " ".join(title.split())[:80] or share_title(job), caption,
                                  images.read_rgb(before), style and images.read_rgb(style), job.token)

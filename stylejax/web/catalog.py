@@ -17,6 +17,8 @@ from stylejax.core import networks
 from stylejax.io import assets, checkpoints, configs
 
 GROUPS = ("Painting styles", "Photo styles", "Your own style photo")  # in menu order
+METHODS = {"gatys": "Artistic (Gatys)", "luan": "Photorealistic (Luan)",  # custom jobs' methods, as their pages
+           "refined": "Photorealistic, quick (universal network, refined)"}  # and mails name them
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
@@ -52,6 +54,14 @@ class Model:
 def title(name):
   """A model's name as the pages show it: starry_night -> Starry night."""
   return name.replace("_", " ").replace("-", " ").capitalize()
+
+
+def how_made(job):
+  """A job's method in the pages' and mails' words: its model's title (also once the model is gone from the
+  site), or the custom method's name."""
+  if job.kind in ("online", "video"):
+    return title(job.params["model"])
+  return METHODS.get(job.params.get("method"), "Your job")
 
 
 def bundled_dir():

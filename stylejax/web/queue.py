@@ -41,9 +41,6 @@ from stylejax.errors import UserError
 RESERVED, QUEUED, RUNNING, DONE, FAILED = "reserved", "queued", "running", "done", "failed"
 PENDING = (RESERVED, QUEUED, RUNNING)  # what counts against a kind's limit
 RESTARTED = "the site restarted while this job ran, so it starts again from the beginning"  # a queued job's message
-# Custom jobs' methods, as their pages and mails name them.
-METHODS = {"gatys": "Artistic (Gatys)", "luan": "Photorealistic (Luan)",
-           "refined": "Photorealistic, quick (universal network, refined)"}
 PRIORITY = {"online": 1, "custom": 0, "video": 0}  # online requests go first (the worker also runs them in a lane of
 # their own); custom and video jobs share the main lane, oldest first
 

@@ -263,10 +263,10 @@ class Worker:
         message = mail.message(smtp, job.email, "Your stylised video is ready",
                                f"Your video is ready to watch and download on its page: {link}\n")
       elif job.state == queue_lib.DONE:
-        method = queue_lib.METHODS.get(job.params.get("method"), "your job")
         with open(os.path.join(folder, site_files.RESULT), "rb") as f:
           message = mail.message(smtp, job.email, "Your stylised image is ready",
-                                 f"Your stylisation is attached: {method}.\n\nIts page: {link}\n", f.read())
+                                 f"Your stylisation is attached: {catalog.how_made(job)}.\n\nIts page: {link}\n",
+                                 f.read())
       else:
         message = mail.message(smtp, job.email, "Your stylisation failed", f"{job.message}\n\nIts page: {link}\n")
       try:
