@@ -61,15 +61,22 @@ def in_range(value, name, low, high):
   return value
 
 
+def mask_source(config):
+  """Where a config's semantic regions come from (`masks.source`; "none" without a `masks` section), refused
+  unless one of MASK_SOURCES."""
+  source = config.masks.source if "masks" in config else "none"
+  if source not in MASK_SOURCES:
+    raise UserError(f"unknown masks.source {source!r}; choose one of {', '.join(MASK_SOURCES)}")
+  return source
+
+
 def objective(config):
   """The core Objective of a config's `loss` section (plus `masks.source`, `compute_dtype` and the network's
   regularisers): one term (stylejax.core.terms) per `loss.<name>_weight`, left out at weight 0 unless
   cheap (`Term.always`)."""
   loss = {key: tuple(as_list(value, name=f"loss.{key}")) if isinstance(value, (tuple, list)) else value
           for key, value in config.loss.items()}
-  source = config.masks.source if "masks" in config else "none"
-  if source not in MASK_SOURCES:
-    raise UserError(f"unknown masks.source {source!r}; choose one of {', '.join(MASK_SOURCES)}")
+  source = mask_source(config)
   regularizers = network(config).regularizers if "net" in config else ()
   missing = [f"loss.{name}_weight" for name in regularizers if f"{name}_weight" not in loss]
   if missing:
@@ -186,9 +193,7 @@ def transfer_settings(config):
 def mask_settings(config):
   """The typed settings of an optimize config's `masks` section (core.masks.MaskSettings)."""
   masks = config.masks
-  if masks.source not in MASK_SOURCES:
-    raise UserError(f"unknown masks.source {masks.source!r}; choose one of {', '.join(MASK_SOURCES)}")
-  return masks_lib.MaskSettings(masks.source, masks.content or "content mask", masks.style or "style mask",
+  return masks_lib.MaskSettings(mask_source(config), masks.content or "content mask", masks.style or "style mask",
                                 masks.label_groups, masks.regions, config.seed)
 
 
@@ -229,7 +234,7 @@ def training_regions(config, net):
   """How many regions the train job finds in each example and its style (`masks.source=auto`: `masks.regions`,
   stylejax.core.masks.batch_regions), else 0; only a network that takes a style and region masks trains with
   them, and not beside the temporal term (whose moved copies would need moved masks)."""
-  source = config.masks.source if "masks" in config else "none"
+  source = mask_source(config)
   if source == "none":
     return 0
   if source != "auto":
