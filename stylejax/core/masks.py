@@ -181,7 +181,7 @@ def batch_regions(vgg, contents, styles, k, key, iterations=10):
   `key`, then `iterations` Lloyd steps) of both images' `region_features` jointly, `shared_labels`, and the
   one-hot labels upsampled (linear) to the images. A region no pixel has is an empty channel. Traceable, for
   the training step (auto_masks is its one-image, smoothed and re-binarised form)."""
-  content_grid, style_grid = (jax.lax.stop_gradient(region_features(vgg, x)) for x in (contents, styles))
+  content_grid, style_grid = region_features(vgg, contents), region_features(vgg, styles)
   split = content_grid.shape[1] * content_grid.shape[2]
 
   def labels(content_points, style_points, key):

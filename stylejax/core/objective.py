@@ -120,8 +120,7 @@ class Objective:
     """What `terms` compares against, for a content batch (B, H, W, 3) 0..255: each term's own targets
     (stylejax.core.terms), from the content, the style Grams (from `blended_style_grams`, once per style),
     the content's region masks ((H, W, K) at the content's size, or (B, H, W, K) per example, for the masked
-    style term) and the
-    training's reference images ((images, present), for the reference term)."""
+    style term) and the training's reference images ((images, present), for the reference term)."""
     context = terms_lib.TargetContext(self, vgg, content, style_grams, content_masks, reference)
     targets = {}
     for term, _ in self.weighted:

@@ -14,9 +14,8 @@ from stylejax import api, launch, settings
 from stylejax.core import networks, xla
 from stylejax.core.networks import bilateral, universal
 from stylejax.errors import UserError
-from stylejax.io import assets, configs, images
+from stylejax.io import assets, configs, images, weights
 from stylejax.jobs import stylize
-from stylejax.io import weights
 from stylejax.methods import refine, training
 from tests.helpers import (assert_bitwise_equal, cat_beside_cup, final_params, random_params, stylize_cfg,
                            tiny_photo_config)
