@@ -117,24 +117,32 @@ def test_bad_clips_fail_in_one_line_and_the_rest_is_done(tmp_path):
 @pytest.mark.slow
 def test_the_ray_engine_shares_a_clip_by_chunks_and_writes_the_local_engines_file(tmp_path):
   """Two Ray tasks stylise the chunks 0-2 and 3-4 of a 40-frame clip; the second warms its smoothing up on the
-  frames before its share (video_overlap covers them all here), so the joined file is the local engine's, byte
-  for byte, audio included; each writes its frames as images too (video_frames), as the local engine does."""
+  frames before its share (video_overlap covers them all here), so it writes the local engine's frames (each also
+  an image, video_frames, as the local engine writes them) and the joined file has the same frames and audio.
+
+  Equal up to one grey level, not byte for byte: once in a CI run the two files differed in a few frames' sizes,
+  not reproduced in 7 runs since; XLA:CPU with more than one thread can return results that differ in the last
+  bits from one call to the next (jax-ml/jax#39741), enough to flip a pixel's rounding. The files are compared byte
+  for byte when every frame is. Without the warm-up the
+  second share's frames differ by up to 134 grey levels (video_overlap=0 for the Ray engine, tried once)."""
   source = write_clip(tmp_path / "in" / "clip.mp4", frames=40, size=(48, 64), audio=True)
-  outputs = {}
   for engine in ("local", "ray"):
     config = stylize_cfg(PHOTO_MODEL, source, tmp_path / engine, engine=engine, ray_actors=2, batch_size=4,
                          video_chunk=8, video_frames=True, output_format="png")
     process = run_py(config, tmp_path / f"work_{engine}")
     assert process.returncode == 0, process.stderr[-3000:]
-    outputs[engine] = (tmp_path / engine / "clip.mp4").read_bytes()
     summary = json.loads((tmp_path / f"work_{engine}" / "stylize.json").read_text())
     assert (summary["videos"], summary["frames"]) == (1, 40)
-  assert outputs["ray"] == outputs["local"]
-  assert video.probe(str(tmp_path / "ray" / "clip.mp4")).audio
-  frames = {engine: sorted(os.listdir(tmp_path / engine / "clip_frames")) for engine in ("local", "ray")}
-  assert frames["ray"] == frames["local"] == [f"{k:06d}.png" for k in range(40)]
-  assert ((tmp_path / "ray" / "clip_frames" / "000031.png").read_bytes()
-          == (tmp_path / "local" / "clip_frames" / "000031.png").read_bytes())
+  names = {engine: sorted(os.listdir(tmp_path / engine / "clip_frames")) for engine in ("local", "ray")}
+  assert names["ray"] == names["local"] == [f"{k:06d}.png" for k in range(40)]
+  frames = {engine: np.stack([np.asarray(Image.open(tmp_path / engine / "clip_frames" / name), np.int16)
+                              for name in names[engine]]) for engine in ("local", "ray")}
+  assert np.abs(frames["ray"] - frames["local"]).max() <= 1
+  ray, local = (video.probe(str(tmp_path / engine / "clip.mp4")) for engine in ("ray", "local"))
+  assert (ray.frames, ray.width, ray.height, ray.rate, ray.audio) == (local.frames, 64, 48, local.rate, True) \
+      and local.frames == 40
+  if np.array_equal(frames["ray"], frames["local"]):
+    assert (tmp_path / "ray" / "clip.mp4").read_bytes() == (tmp_path / "local" / "clip.mp4").read_bytes()
 
 
 def test_a_folder_of_frames_is_one_video_at_the_given_rate(tmp_path):
