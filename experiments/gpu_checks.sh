@@ -10,7 +10,8 @@
 #       plain-JAX floor (experiments/plain_jax.py, which needs only jax, optax, numpy and the VGG16 .npz), each under
 #       its own time limit (585 s in all, most important first; EXTRA=1: 170 s more), and prints their tables (OUT/*/results.md).
 #   bash experiments/gpu_checks.sh train OUT [FOLDER]
-#       on the GPU machine: the universal photorealistic network's full preset (configs/universal_photo.py:photos)
+#       on the GPU machine: the universal photorealistic network's full preset with the matting term, the bundled
+#       model's recipe (configs/universal_photo.py:photos,matting)
 #       on the training photos `prepare` packed (FOLDER/photos: the preset's own, short side 320), stopped after
 #       TRAIN_SECONDS (default 420) with a checkpoint at the step it reached, then exported in float16 to
 #       OUT/universal_model (bring it back: a better bundled model; docs/fast_photo.md, "Universal network").
@@ -139,9 +140,9 @@ run() {
 train() {
   local out=${1:-runs/gpu} folder=${2:-.device} start=$SECONDS
   setup "$out" "$folder" || return 1
-  local photos arg=photos
+  local photos arg=photos,matting
   photos=$(ls "$(cd "$folder/photos" && pwd)"/*.jpg | paste -sd, -) || return 1
-  [[ ${SCALE:-gpu} == tiny ]] && arg=photos,tiny
+  [[ ${SCALE:-gpu} == tiny ]] && arg=photos,matting,tiny
   # SIGTERM stops the run after the step it is in, with a checkpoint of that step (the train job's stop point).
   timeout -s TERM "${TRAIN_SECONDS:-420}" "$py" run.py --config "configs/universal_photo.py:$arg" \
       --workdir "$out/universal_train" --config.data="files:$photos" --config.style="$photos" \
